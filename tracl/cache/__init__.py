@@ -1,0 +1,109 @@
+"""The cache: its keys and lifetimes (spec 8.1) and the component the rest of
+TracLearn calls.
+
+`LearningCache` delegates to the backend named by `[learning] cache`
+(`MemoryCache`, the embedded default, or `RedisCache`). A cache is an
+accelerator only: a miss, or a backend that is down, makes a request slower,
+never wrong and never failed.
+"""
+
+import hashlib
+import json
+import unicodedata
+
+from trac.config import ExtensionOption
+from trac.core import Component
+
+from tracl.api import ICache
+
+# Lifetimes of spec 8.1, in seconds.
+SEARCH_TTL = 3600
+PROGRESS_TTL = 900
+SESSION_TTL = 7200
+API_TTL = 300
+#: Graphs live "until progress changes": their keys carry the learner's
+#: progress version, so a change retires them; the TTL only reclaims space.
+GRAPH_TTL = 7 * 24 * 3600
+
+
+def normalise_query(query):
+    """The form of a learner's query that search results are cached under:
+    Unicode-normalised, case-folded, whitespace collapsed."""
+    text = unicodedata.normalize('NFKC', query or '')
+    return ' '.join(text.casefold().split())
+
+
+def _digest(text):
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
+def search_key(query, sub):
+    """`search:{query_hash}:{sub}`: a learner's search results."""
+    return 'search:%s:%s' % (_digest(normalise_query(query)), sub)
+
+
+def progress_key(sub, ticket_id):
+    """`progress:{sub}:{ticket_id}`: a learner's progress on a concept."""
+    return 'progress:%s:%d' % (sub, int(ticket_id))
+
+
+def progress_version_key(sub):
+    """`progress_version:{sub}`: bumped on every progress change; keys of
+    views derived from a learner's progress include it (contract)."""
+    return 'progress_version:%s' % sub
+
+
+def graph_key(milestone, sub, version, *variant):
+    """`graph:{milestone}:{sub}` extended with the learner's progress
+    `version` and the view's `variant` (format, direction, ...)."""
+    parts = [_digest(milestone or '*')[:16], sub, 'v%s' % (version or 0)]
+    parts.extend(str(v) for v in variant)
+    return 'graph:' + ':'.join(parts)
+
+
+def session_key(sub):
+    """`session:{sub}`: display name, groups and preferences."""
+    return 'session:%s' % sub
+
+
+def api_key(endpoint, params, sub):
+    """`api:{endpoint}:{params_hash}:{sub}`: a cached API response."""
+    canonical = json.dumps(params, sort_keys=True, separators=(',', ':'),
+                           default=str)
+    return 'api:%s:%s:%s' % (endpoint, _digest(canonical)[:32], sub)
+
+
+class LearningCache(Component):
+    """The cache TracLearn uses, backed by the configured `ICache`."""
+
+    backend = ExtensionOption('learning', 'cache', ICache, 'MemoryCache',
+        """Name of the component that caches search results, progress,
+        graphs and session data: `MemoryCache` (in-process, for a single
+        server process) or `RedisCache` (configured in `[redis]`, shared by
+        every process and server).""")
+
+    def get(self, key):
+        return self.backend.get(key)
+
+    def get_many(self, keys):
+        return self.backend.get_many(list(keys)) if keys else {}
+
+    def set(self, key, value, ttl):
+        return self.backend.set(key, value, ttl)
+
+    def delete(self, *keys):
+        return self.backend.delete(*keys) if keys else 0
+
+    def progress_version(self, sub):
+        """The learner's current progress version (0 before any change)."""
+        return self.backend.get(progress_version_key(sub)) or 0
+
+    def bump_progress_version(self, sub):
+        """Retire every cached view of the learner's progress."""
+        return self.backend.incr(progress_version_key(sub))
+
+    def ping(self):
+        return self.backend.ping()
+
+    def describe(self):
+        return self.backend.describe()

@@ -1,0 +1,83 @@
+"""Environment creation and upgrade: the learning schema, the
+`learning_concept` ticket type and the learning custom fields.
+
+Trac's own tables keep their columns and keys; Trac's `[ticket-workflow]` is
+left alone (it is global to every ticket type). Settings an admin already
+has in trac.ini are never overwritten.
+"""
+
+from trac.core import Component, implements
+from trac.db.api import DatabaseManager
+from trac.env import IEnvironmentSetupParticipant
+from trac.ticket.model import Type
+
+from tracl.schema import SCHEMA_VERSION, SCHEMA_VERSION_NAME
+
+#: The ticket type of a concept a learner studies.
+CONCEPT_TICKET_TYPE = 'learning_concept'
+
+#: The custom fields of a concept ticket (contract: `ticket_custom` holds
+#: question, question_difficulty and question_context). The expected answer
+#: is kept out of them on purpose: custom fields show in forms, queries and
+#: CSV exports.
+CUSTOM_FIELDS = (
+    ('question', 'textarea'),
+    ('question.label', 'Question'),
+    ('question.format', 'plain'),
+    ('question.rows', '3'),
+    ('question.order', '1'),
+    ('question_difficulty', 'select'),
+    ('question_difficulty.label', 'Question difficulty'),
+    ('question_difficulty.options', '|1|2|3|4|5'),
+    ('question_difficulty.value', ''),
+    ('question_difficulty.order', '2'),
+    ('question_context', 'text'),
+    ('question_context.label', 'Learning query'),
+    ('question_context.format', 'plain'),
+    ('question_context.order', '3'),
+)
+
+
+class LearningEnvironmentSetup(Component):
+    """Creates and upgrades what TracLearn keeps in a Trac environment."""
+
+    implements(IEnvironmentSetupParticipant)
+
+    # IEnvironmentSetupParticipant methods
+
+    def environment_created(self):
+        self.upgrade_environment()
+
+    def environment_needs_upgrade(self):
+        dbm = DatabaseManager(self.env)
+        return dbm.needs_upgrade(SCHEMA_VERSION, SCHEMA_VERSION_NAME) or \
+            bool(self._missing_custom_fields()) or \
+            not self._has_concept_type()
+
+    def upgrade_environment(self):
+        dbm = DatabaseManager(self.env)
+        if dbm.needs_upgrade(SCHEMA_VERSION, SCHEMA_VERSION_NAME):
+            dbm.upgrade(SCHEMA_VERSION, SCHEMA_VERSION_NAME,
+                        'tracl.upgrades')
+        if not self._has_concept_type():
+            concept_type = Type(self.env)
+            concept_type.name = CONCEPT_TICKET_TYPE
+            concept_type.insert()
+            self.log.info("Added the ticket type %s", CONCEPT_TICKET_TYPE)
+        missing = self._missing_custom_fields()
+        if missing:
+            for name, value in missing:
+                self.config.set('ticket-custom', name, value)
+            self.config.save()
+            self.log.info("Added the learning custom fields: %s",
+                          ', '.join(name for name, _ in missing))
+
+    # Internal methods
+
+    def _has_concept_type(self):
+        return any(t.name == CONCEPT_TICKET_TYPE for t in Type.select(self.env))
+
+    def _missing_custom_fields(self):
+        section = self.config['ticket-custom']
+        return [(name, value) for name, value in CUSTOM_FIELDS
+                if name not in section]

@@ -1,0 +1,1 @@
+"""What TracLearn shows in the browser: pages, templates and static files."""
