@@ -28,7 +28,8 @@ demo: demo-deps install
 
 ## make test: install everything and run the whole test suite
 test: test-deps install-test services
-	cd $(TRAC_SDIST) && TRAC_TEST_ENV_PATH=$(CURDIR)/$(VENV)/functional-env \
+	cd $(TRAC_SDIST) && PYTHONPATH=$(CURDIR)/$(TRAC_SDIST) \
+	    TRAC_TEST_ENV_PATH=$(CURDIR)/$(VENV)/functional-env \
 	    SE_OFFLINE=true PATH=$(CURDIR)/$(VENV)/bin:$$PATH \
 	    $(CURDIR)/$(PY) -m pytest -c $(CURDIR)/pytest.ini \
 	    --rootdir=$(CURDIR) $(CURDIR)/tests $(PYTEST_ARGS)
