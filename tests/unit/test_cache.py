@@ -1,0 +1,546 @@
+"""The cache layer (spec 8.1): the `ICache` contract on both backends, the
+bound of the in-process cache, Redis key prefixes and outages, and the keys
+TracLearn caches under.
+
+Redis tests run against the real server of `redis_url` (each with a key
+prefix of its own, removed afterwards); the kill-and-restart test runs a
+redis-server of its own on a free loopback port.
+"""
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+import redis
+
+from support.envs import ENABLED, destroy_env  # loads the plugin modules
+
+from trac.test import EnvironmentStub
+
+from tracl.cache import (LearningCache, api_key, graph_key, progress_key,
+                         search_key, session_key)
+from tracl.cache.memory import MemoryCache
+from tracl.cache.redis_cache import RedisCache
+
+BACKENDS = {'MemoryCache': MemoryCache, 'RedisCache': RedisCache}
+
+
+# -- Helpers
+
+def free_port():
+    """A loopback TCP port nothing listens on (at the time of asking)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def redis_config(url, prefix, retry_interval=None):
+    config = [('learning', 'cache', 'RedisCache'),
+              ('redis', 'url', url),
+              ('redis', 'key_prefix', prefix)]
+    if retry_interval is not None:
+        config.append(('redis', 'retry_interval', str(retry_interval)))
+    return config
+
+
+def new_prefix():
+    return 'tracl-test-%s:' % uuid.uuid4().hex
+
+
+def logged(env, level, text='Redis'):
+    """The messages `env` logged at `level` that contain `text`."""
+    return [message for lvl, message in env.log_messages
+            if lvl == level and text in message]
+
+
+class RedisServer(object):
+    """A redis-server of the test's own, on a free loopback port, without
+    persistence."""
+
+    def __init__(self, directory):
+        self.port = free_port()
+        self.directory = directory
+        self.process = None
+
+    @property
+    def url(self):
+        return 'redis://127.0.0.1:%d/0' % self.port
+
+    def start(self):
+        executable = shutil.which('redis-server')
+        assert executable, "redis-server is not installed (apt-get install " \
+                           "redis-server)"
+        self.process = subprocess.Popen(
+            [executable, '--port', str(self.port), '--bind', '127.0.0.1',
+             '--save', '', '--appendonly', 'no',
+             '--dir', str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._wait_until_ready()
+
+    def stop(self):
+        """Terminate the server and wait for it to be gone."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def _wait_until_ready(self):
+        client = redis.Redis(host='127.0.0.1', port=self.port,
+                             socket_connect_timeout=0.2, socket_timeout=0.5)
+        deadline = time.monotonic() + 10
+        try:
+            while True:
+                code = self.process.poll()
+                if code is not None:
+                    raise RuntimeError("redis-server on port %d exited with "
+                                       "%d" % (self.port, code))
+                try:
+                    client.ping()
+                    return
+                except (redis.ConnectionError, redis.TimeoutError):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("redis-server on port %d does "
+                                           "not answer" % self.port)
+                    time.sleep(0.05)
+        finally:
+            client.close()
+
+
+# -- Fixtures
+
+@pytest.fixture
+def make_env(monkeypatch):
+    """Build `EnvironmentStub`s with TracLearn enabled on an in-memory
+    SQLite database; each is torn down afterwards."""
+    monkeypatch.setenv('TRAC_TEST_DB_URI', 'sqlite::memory:')
+    made = []
+
+    def make(*config):
+        env = EnvironmentStub(enable=ENABLED, config=list(config))
+        made.append(env)
+        return env
+    yield make
+    for env in made:
+        destroy_env(env)
+
+
+@pytest.fixture
+def raw_redis(redis_url):
+    """A plain redis-py client on the test Redis database."""
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_prefix(raw_redis):
+    """Hand out unique key prefixes; every key under them is deleted
+    afterwards."""
+    prefixes = []
+
+    def make():
+        prefixes.append(new_prefix())
+        return prefixes[-1]
+    yield make
+    for prefix in prefixes:
+        keys = list(raw_redis.scan_iter(match=prefix + '*'))
+        if keys:
+            raw_redis.delete(*keys)
+
+
+@pytest.fixture
+def prefix(make_prefix):
+    return make_prefix()
+
+
+@pytest.fixture(params=['MemoryCache',
+                        pytest.param('RedisCache', marks=pytest.mark.redis)])
+def cache(request, make_env):
+    """A `LearningCache` on each backend, chosen by `[learning] cache`."""
+    if request.param == 'RedisCache':
+        config = redis_config(request.getfixturevalue('redis_url'),
+                              request.getfixturevalue('prefix'))
+    else:
+        config = [('learning', 'cache', 'MemoryCache')]
+    cache = LearningCache(make_env(*config))
+    assert isinstance(cache.backend, BACKENDS[request.param])
+    return cache
+
+
+@pytest.fixture
+def redis_cache(make_env, redis_url, prefix):
+    """A `LearningCache` on the shared Redis, under the test's prefix."""
+    return LearningCache(make_env(*redis_config(redis_url, prefix)))
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server of the test's own; always stopped afterwards."""
+    server = RedisServer(tmp_path)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+# -- The ICache contract, on both backends
+
+def test_the_cache_option_chooses_the_backend(make_env, redis_url, prefix):
+    assert isinstance(LearningCache(make_env()).backend, MemoryCache)
+    env = make_env(*redis_config(redis_url, prefix))
+    assert isinstance(LearningCache(env).backend, RedisCache)
+
+
+@pytest.mark.parametrize('value', [
+    {'title': 'Hash functions', 'score': 0.75, 'mastered': False,
+     'tags': ['crypto', 'basics'], 'parent': None},
+    [1, 2.5, 'three', True, None, {'nested': [None, False]}],
+    'Prüfsumme ∑ — 哈希',
+    42,
+    -3.25,
+    True,
+    False,
+    {'deep': {'deeper': {'deepest': [[], {}, '']}}},
+], ids=['dict', 'list', 'str', 'int', 'float', 'true', 'false', 'nested'])
+def test_a_json_value_reads_back_equal_and_of_the_same_type(cache, value):
+    assert cache.set('value', value, 60) is True
+    found = cache.get('value')
+    assert found == value
+    assert type(found) is type(value)
+
+
+def test_a_missing_key_is_a_miss(cache):
+    assert cache.get('never-set') is None
+
+
+def test_an_entry_expires_after_its_ttl_and_one_without_ttl_stays(cache):
+    assert cache.set('short', 'soon gone', 1) is True
+    assert cache.set('forever', 'still here', None) is True
+    assert cache.get('short') == 'soon gone'
+    time.sleep(1.2)
+    assert cache.get('short') is None
+    assert cache.get('forever') == 'still here'
+
+
+def test_setting_a_key_again_replaces_its_value(cache):
+    cache.set('k', {'v': 1}, 60)
+    cache.set('k', {'v': 2}, 60)
+    assert cache.get('k') == {'v': 2}
+
+
+def test_get_many_returns_only_the_keys_found(cache):
+    cache.set('a', 1, 60)
+    cache.set('b', {'x': [1]}, 60)
+    assert cache.get_many(['a', 'missing', 'b']) == {'a': 1, 'b': {'x': [1]}}
+    assert cache.get_many(['missing']) == {}
+    assert cache.get_many([]) == {}
+
+
+def test_delete_returns_how_many_keys_existed(cache):
+    cache.set('a', 1, 60)
+    cache.set('b', 2, None)
+    assert cache.delete('a', 'b', 'missing') == 2
+    assert cache.get_many(['a', 'b']) == {}
+    assert cache.delete('a') == 0
+    assert cache.delete() == 0
+
+
+def test_incr_counts_up_from_a_missing_key(cache):
+    assert cache.backend.incr('counter') == 1
+    assert cache.backend.incr('counter') == 2
+    assert cache.get('counter') == 2
+
+
+def test_incr_is_atomic_under_concurrent_callers(cache):
+    backend = cache.backend
+    barrier = threading.Barrier(8)
+    results = []
+    lock = threading.Lock()
+
+    def increment():
+        barrier.wait()
+        mine = [backend.incr('counter') for _ in range(50)]
+        with lock:
+            results.extend(mine)
+    threads = [threading.Thread(target=increment) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results) == list(range(1, 401))
+    assert cache.get('counter') == 400
+
+
+def test_a_value_read_back_is_a_copy(cache):
+    stored = {'concepts': [1, 2], 'meta': {'done': False}}
+    cache.set('k', stored, 60)
+    stored['concepts'].append(3)
+
+    first = cache.get('k')
+    first['concepts'].append(99)
+    first['meta']['done'] = True
+    many = cache.get_many(['k'])
+    many['k']['concepts'].clear()
+
+    assert cache.get('k') == {'concepts': [1, 2], 'meta': {'done': False}}
+
+
+def test_bumping_the_progress_version_retires_the_learners_graph_keys(cache):
+    assert cache.progress_version('sub-a') == 0
+    before = graph_key('Blockchain', 'sub-a',
+                       cache.progress_version('sub-a'), 'svg')
+
+    assert cache.bump_progress_version('sub-a') == 1
+
+    assert cache.progress_version('sub-a') == 1
+    after = graph_key('Blockchain', 'sub-a',
+                      cache.progress_version('sub-a'), 'svg')
+    assert after != before
+    assert cache.progress_version('sub-b') == 0
+    cache.bump_progress_version('sub-a')
+    assert cache.progress_version('sub-a') == 2
+
+
+def test_the_backend_describes_itself_for_admins(cache):
+    assert isinstance(cache.describe(), str) and cache.describe()
+
+
+# -- The in-process cache
+
+def test_memory_cache_evicts_the_least_recently_used_entry(make_env):
+    cache = LearningCache(make_env(('learning', 'memory_cache_entries', '3')))
+    cache.set('a', 1, None)
+    cache.set('b', 2, None)
+    cache.set('c', 3, None)
+    assert cache.get('a') == 1  # 'b' is now the least recently used
+
+    cache.set('d', 4, None)
+
+    assert cache.get_many(['a', 'b', 'c', 'd']) == {'a': 1, 'c': 3, 'd': 4}
+
+
+def test_memory_cache_evicts_in_insertion_order_without_reads(make_env):
+    cache = LearningCache(make_env(('learning', 'memory_cache_entries', '3')))
+    for n, key in enumerate('abcde'):
+        cache.set(key, n, None)
+    assert cache.get_many(list('abcde')) == {'c': 2, 'd': 3, 'e': 4}
+
+
+@pytest.mark.xfail(strict=True, reason="MemoryCache.incr adds entries "
+                   "without applying [learning] memory_cache_entries")
+def test_memory_cache_bound_holds_for_counters_too(make_env):
+    cache = LearningCache(make_env(('learning', 'memory_cache_entries', '3')))
+    for sub in ['sub-a', 'sub-b', 'sub-c', 'sub-d', 'sub-e']:
+        cache.bump_progress_version(sub)
+    keys = ['progress_version:sub-%s' % c for c in 'abcde']
+    assert len(cache.get_many(keys)) <= 3
+
+
+def test_memory_cache_is_always_up(make_env):
+    assert LearningCache(make_env()).ping() is None
+
+
+# -- Redis
+
+@pytest.mark.redis
+def test_redis_ping_answers_none_when_redis_is_up(redis_cache):
+    assert redis_cache.ping() is None
+
+
+@pytest.mark.redis
+def test_redis_keys_carry_the_prefix_and_hold_json(redis_cache, prefix,
+                                                   raw_redis):
+    redis_cache.set('session:sub-a', {'name': 'Ada', 'groups': ['x']}, 60)
+    redis_cache.set('forever', 1, None)
+
+    assert set(raw_redis.scan_iter(match=prefix + '*')) == \
+        {(prefix + 'session:sub-a').encode(), (prefix + 'forever').encode()}
+    assert raw_redis.get(prefix + 'session:sub-a') == \
+        b'{"name":"Ada","groups":["x"]}'
+    assert raw_redis.exists('session:sub-a') == 0
+    assert 0 < raw_redis.ttl(prefix + 'session:sub-a') <= 60
+    assert raw_redis.ttl(prefix + 'forever') == -1  # no expiry
+
+
+@pytest.mark.redis
+def test_two_prefixes_do_not_see_each_others_keys(make_env, redis_url,
+                                                  make_prefix):
+    one = LearningCache(make_env(*redis_config(redis_url, make_prefix())))
+    two = LearningCache(make_env(*redis_config(redis_url, make_prefix())))
+    one.set('shared-name', 'one', 60)
+    one.bump_progress_version('sub-a')
+
+    assert two.get('shared-name') is None
+    assert two.progress_version('sub-a') == 0
+    two.set('shared-name', 'two', 60)
+    assert two.delete('shared-name') == 1
+    assert one.get('shared-name') == 'one'
+    assert one.progress_version('sub-a') == 1
+
+
+@pytest.mark.redis
+def test_redis_entry_that_is_not_json_is_a_miss_with_a_warning(
+        redis_cache, prefix, raw_redis):
+    raw_redis.set(prefix + 'broken', b'not json {')
+    assert redis_cache.get('broken') is None
+    assert redis_cache.get_many(['broken']) == {}
+    env = redis_cache.env
+    assert logged(env, 'WARNING', 'not JSON') == \
+        ["Ignoring a cache entry that is not JSON: broken"] * 2
+
+
+@pytest.mark.redis
+@pytest.mark.xfail(strict=True, reason="RedisCache._call takes any "
+                   "RedisError, a refused command included, for an outage")
+def test_a_refused_redis_command_is_not_taken_for_an_outage(redis_cache):
+    backend = redis_cache.backend
+    assert backend.delete() == 0  # DEL with no key: Redis refuses it
+
+    assert backend.set('k', 'v', 60) is True
+    assert logged(redis_cache.env, 'WARNING') == []
+
+
+def test_redis_url_password_stays_out_of_messages(make_env):
+    url = 'redis://:s3cret@127.0.0.1:%d/0' % free_port()
+    cache = LearningCache(make_env(*redis_config(url, new_prefix(), 0)))
+    cache.get('k')
+    texts = [cache.describe(), cache.ping()] + \
+        [message for _, message in cache.env.log_messages]
+    assert not [text for text in texts if 's3cret' in text]
+
+
+# -- Redis outages: a miss, one warning per outage, never an exception
+
+def test_unreachable_redis_answers_as_a_miss_with_one_warning(make_env):
+    port = free_port()
+    env = make_env(*redis_config('redis://127.0.0.1:%d/0' % port,
+                                 new_prefix(), retry_interval=0))
+    cache = LearningCache(env)
+    backend = cache.backend
+
+    for _ in range(4):
+        assert backend.get('k') is None
+        assert backend.set('k', {'v': 1}, 60) is False
+        assert backend.incr('n') is None
+        assert backend.delete('k', 'n') == 0
+        assert backend.get_many(['k', 'n']) == {}
+
+    assert logged(env, 'WARNING') == [
+        "Redis at redis://127.0.0.1:%d/0 failed (Error 111 connecting to "
+        "127.0.0.1:%d. Connection refused.): the cache answers as a miss "
+        "until Redis is back" % (port, port)]
+    sentence = cache.ping()
+    assert isinstance(sentence, str)
+    assert '127.0.0.1:%d' % port in sentence
+    assert cache.progress_version('sub-a') == 0
+    assert cache.bump_progress_version('sub-a') is None
+    assert logged(env, 'INFO') == []
+
+
+def test_redis_killed_and_restarted_misses_meanwhile_then_works_again(
+        make_env, own_redis):
+    retry_interval = 0.3
+    env = make_env(*redis_config(own_redis.url, new_prefix(),
+                                 retry_interval))
+    cache = LearningCache(env)
+    assert cache.set('k', {'v': 1}, None) is True
+    assert cache.get('k') == {'v': 1}
+    assert cache.ping() is None
+
+    own_redis.stop()
+
+    for _ in range(2):  # two rounds, so Redis is tried again in between
+        for _ in range(5):
+            assert cache.get('k') is None
+            assert cache.set('k', {'v': 2}, 60) is False
+            assert cache.get_many(['k']) == {}
+            assert cache.delete('k') == 0
+        assert isinstance(cache.ping(), str)
+        time.sleep(retry_interval + 0.05)
+    assert len(logged(env, 'WARNING')) == 1
+    assert logged(env, 'INFO') == []
+
+    own_redis.start()  # same port, no data kept
+    time.sleep(retry_interval + 0.05)
+
+    assert cache.get('k') is None
+    assert cache.set('k', {'v': 3}, None) is True
+    assert cache.get('k') == {'v': 3}
+    assert cache.ping() is None
+    assert logged(env, 'INFO', 'answers again') == [
+        "Redis at %s answers again" % own_redis.url]
+    assert len(logged(env, 'WARNING')) == 1
+
+    own_redis.stop()  # a second outage is reported once more
+    assert cache.get('k') is None
+    assert cache.get('k') is None
+    assert len(logged(env, 'WARNING')) == 2
+
+
+# -- Keys (spec 8.1)
+
+def test_search_key_normalises_case_unicode_and_whitespace():
+    key = search_key('hash functions', 'sub-a')
+    assert search_key('  Hash \t FUNCTIONS\n', 'sub-a') == key
+    # full-width letters and an ideographic space (NFKC)
+    assert search_key('ｈａｓｈ\u3000ｆｕｎｃｔｉｏｎｓ', 'sub-a') == key
+    assert search_key('hash\u00a0functions', 'sub-a') == key
+    assert search_key('ﬁle', 'sub-a') == search_key('FILE', 'sub-a')
+    assert search_key('Straße', 'sub-a') == search_key('STRASSE', 'sub-a')
+    assert key.startswith('search:') and key.endswith(':sub-a')
+    assert search_key('hash function', 'sub-a') != key
+
+
+def test_search_key_differs_between_learners():
+    assert search_key('hash functions', 'sub-a') != \
+        search_key('hash functions', 'sub-b')
+
+
+def test_api_key_does_not_depend_on_parameter_order():
+    one = api_key('paths', {'a': 1, 'b': [1, 2], 'c': {'x': 1, 'y': 2}},
+                  'sub-a')
+    two = api_key('paths', {'c': {'y': 2, 'x': 1}, 'b': [1, 2], 'a': 1},
+                  'sub-a')
+    assert one == two
+    assert one.startswith('api:paths:') and one.endswith(':sub-a')
+    assert api_key('paths', {'a': 2, 'b': [1, 2], 'c': {'x': 1, 'y': 2}},
+                   'sub-a') != one
+    assert api_key('paths', {'b': [2, 1]}, 'sub-a') != \
+        api_key('paths', {'b': [1, 2]}, 'sub-a')
+    assert api_key('concepts', {'a': 1}, 'sub-a') != \
+        api_key('paths', {'a': 1}, 'sub-a')
+    assert api_key('paths', {'a': 1}, 'sub-b') != \
+        api_key('paths', {'a': 1}, 'sub-a')
+
+
+def test_progress_key_is_progress_sub_ticket():
+    assert progress_key('sub-a', 42) == 'progress:sub-a:42'
+    assert progress_key('sub-a', '42') == 'progress:sub-a:42'
+
+
+def test_session_key_is_session_sub():
+    assert session_key('sub-a') == 'session:sub-a'
+
+
+def test_graph_key_changes_with_version_and_variant():
+    key = graph_key('Blockchain', 'sub-a', 3, 'svg', 'LR')
+    assert graph_key('Blockchain', 'sub-a', 3, 'svg', 'LR') == key
+    assert key.startswith('graph:') and ':sub-a:v3:' in key
+    assert graph_key('Blockchain', 'sub-a', 4, 'svg', 'LR') != key
+    assert graph_key('Blockchain', 'sub-a', 3, 'png', 'LR') != key
+    assert graph_key('Blockchain', 'sub-a', 3, 'svg', 'TB') != key
+    assert graph_key('Blockchain', 'sub-b', 3, 'svg', 'LR') != key
+    assert graph_key('Other', 'sub-a', 3, 'svg', 'LR') != key
+    assert graph_key(None, 'sub-a', None) == graph_key('', 'sub-a', 0)

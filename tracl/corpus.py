@@ -1,0 +1,587 @@
+"""Corpus files: reading chunks from JSON Lines and deciding which to keep.
+
+A corpus is one JSON object per line, each a chunk with the fields of the
+`chunks` table (`id`, `subject`, `concept`, `content`, `has_prerequisite`,
+`prerequisite_for`, `difficulty_level`, `source`). This module owns the rules
+a chunk must meet before anything stores it: the starter corpus shipped in
+`tracl/data/corpus/` is checked against them by the tests, and
+`trac-admin ENV learning import` applies them to an admin's own file.
+
+What is checked, and what a failure does:
+
+- per chunk: required fields present and non-empty, every field of the right
+  JSON type, lengths within the database columns and the word bounds,
+  `difficulty_level` an integer 1-5, no duplicate id and no duplicate concept
+  name within a subject (in both cases the later chunk is rejected), no
+  concept listing itself as its own prerequisite;
+- the prerequisite graph of each subject: every `has_prerequisite` name must be
+  a concept of the same subject, and the links must not form a cycle.
+
+A problem rejects only the chunks involved, so an import keeps the rest:
+the chunk whose prerequisite is unknown, every chunk on a cycle, and then,
+in turn, every chunk whose prerequisite was itself rejected (its link could
+not be stored, and a chunk stored without it would unlock too early).
+
+`prerequisite_for` is the inverse view of the same links: links are taken
+from `has_prerequisite` alone (the contract stores each fact once), so a
+`prerequisite_for` that disagrees with it is reported as a warning and never
+rejects a chunk.
+
+Only the standard library is used, so scripts can import this module without
+Trac.
+"""
+
+import difflib
+import json
+import os
+from collections import Counter, namedtuple
+from importlib import resources
+
+#: The word bounds of the starter corpus, whose chunks were written to them.
+STARTER_MIN_WORDS = 100
+STARTER_MAX_WORDS = 300
+
+#: The spec's bound on a chunk (100-500 words); an admin's import may use it.
+SPEC_MAX_WORDS = 500
+
+#: The longest `id` the `chunks` table holds (varchar(128)).
+MAX_ID_LENGTH = 128
+
+#: The longest `subject` and `concept` the `chunks` table holds (varchar(200)).
+MAX_NAME_LENGTH = 200
+
+#: The lowest and highest `difficulty_level` (the table's CHECK constraint).
+MIN_DIFFICULTY = 1
+MAX_DIFFICULTY = 5
+
+#: Fields every chunk must have.
+REQUIRED_FIELDS = ('id', 'subject', 'concept', 'content')
+
+#: Fields a chunk may leave out (or set to null), with the value it then gets.
+OPTIONAL_FIELDS = {
+    'has_prerequisite': None,
+    'prerequisite_for': None,
+    'difficulty_level': 3,
+    'source': '',
+}
+
+#: Every chunk field, in the order of a normalised chunk.
+FIELDS = ('id', 'subject', 'concept', 'content', 'has_prerequisite',
+          'prerequisite_for', 'difficulty_level', 'source')
+
+#: Where the starter corpus lives: a folder of the package `tracl.data`.
+STARTER_PACKAGE = 'tracl.data'
+STARTER_FOLDER = 'corpus'
+STARTER_SOURCE_PREFIX = 'TracLearn starter corpus'
+
+
+class CorpusError(ValueError):
+    """A corpus file cannot be read, or a value is not what a chunk needs."""
+
+
+#: One problem: `where` is the chunk id (or `line N of FILE`, `item N` when
+#: the chunk has no usable id); `message` is a sentence naming the chunk.
+Problem = namedtuple('Problem', ['where', 'message'])
+
+
+class CorpusReport(namedtuple('CorpusReport',
+                              ['valid', 'rejected', 'warnings'])):
+    """The outcome of a validation.
+
+    `valid` holds the accepted chunks, normalised (every field of `FIELDS`,
+    defaults filled in, names stripped), in input order. `rejected` holds one
+    `Problem` per rejected chunk, and `warnings` the problems that reject
+    nothing.
+    """
+    __slots__ = ()
+
+    @property
+    def ok(self):
+        """True when no chunk was rejected."""
+        return not self.rejected
+
+    @property
+    def rejected_where(self):
+        """The ids (or locations) of the rejected chunks."""
+        return [problem.where for problem in self.rejected]
+
+
+# Reading ------------------------------------------------------------------
+
+def _open_lines(source):
+    """Return `(label, lines)` for a path, a package resource or lines."""
+    if isinstance(source, (str, os.PathLike)):
+        return (os.path.basename(os.fspath(source)),
+                open(source, encoding='utf-8-sig'))
+    if hasattr(source, 'is_file') and hasattr(source, 'open'):
+        return source.name, source.open(encoding='utf-8-sig')
+    name = getattr(source, 'name', None)
+    return (os.path.basename(name) if isinstance(name, str) else None,
+            source)
+
+
+def _parse_lines(source):
+    """Yield `(number, location, obj, error)` for every non-blank line of
+    `source`; exactly one of `obj` and `error` is set."""
+    label, lines = _open_lines(source)
+    try:
+        for number, line in enumerate(lines, 1):
+            if isinstance(line, bytes):
+                line = line.decode('utf-8-sig')
+            if not line.strip():
+                continue
+            where = ('line %d of %s' % (number, label) if label
+                     else 'line %d' % number)
+            try:
+                obj = json.loads(line)
+            except ValueError as e:
+                yield number, where, None, ('%s is not valid JSON (%s); each line must '
+                                    'be one chunk object' % (where, e))
+                continue
+            if not isinstance(obj, dict):
+                yield number, where, None, ('%s is a JSON %s, not an object; each '
+                                    'line must be one chunk object'
+                                    % (where, _json_type(obj)))
+                continue
+            yield number, where, obj, None
+    finally:
+        if lines is not source:
+            lines.close()
+
+
+def read_jsonl(path_or_lines):
+    """Yield `(line_number, chunk_dict)` for each line of a JSON Lines corpus.
+
+    `path_or_lines` is a file path, an `importlib.resources` file, an open
+    file or any iterable of lines. Blank lines are skipped. A line that is
+    not a JSON object raises `CorpusError` naming the line.
+    """
+    for number, _, obj, error in _parse_lines(path_or_lines):
+        if error:
+            raise CorpusError(error)
+        yield number, obj
+
+
+# Values -------------------------------------------------------------------
+
+def _json_type(value):
+    if value is None:
+        return 'null'
+    if isinstance(value, bool):
+        return 'boolean'
+    if isinstance(value, (int, float)):
+        return 'number'
+    if isinstance(value, str):
+        return 'string'
+    if isinstance(value, list):
+        return 'array'
+    if isinstance(value, dict):
+        return 'object'
+    return type(value).__name__
+
+
+def prerequisite_names(value):
+    """The concept names in a `has_prerequisite` or `prerequisite_for` value.
+
+    null gives `[]`, a string one name (a blank string none), an array its
+    names. Names are stripped; anything else raises `CorpusError`.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value.strip()] if value.strip() else []
+    if isinstance(value, list):
+        names = []
+        for item in value:
+            if not isinstance(item, str) or not item.strip():
+                raise CorpusError('a list of prerequisites may hold only '
+                                  'concept names, not %s'
+                                  % (json.dumps(item)
+                                     if isinstance(item, str)
+                                     else _json_type(item)))
+            names.append(item.strip())
+        return names
+    raise CorpusError('prerequisites must be null, a concept name or a list '
+                      'of names, not a %s' % _json_type(value))
+
+
+def word_count(text):
+    """The number of words in `text`, as the word bounds count them."""
+    return len(text.split())
+
+
+# Validation ---------------------------------------------------------------
+
+def validate_chunks(chunks, min_words=STARTER_MIN_WORDS,
+                    max_words=STARTER_MAX_WORDS):
+    """Check chunk dicts against the corpus rules; return a `CorpusReport`.
+
+    A chunk that is not a dict is rejected, located as `item N`.
+    """
+    return _validate([('item %d' % n, chunk)
+                      for n, chunk in enumerate(chunks, 1)], [],
+                     min_words, max_words)
+
+
+def validate_jsonl(path_or_lines, min_words=STARTER_MIN_WORDS,
+                   max_words=STARTER_MAX_WORDS):
+    """Read and check a JSON Lines corpus; return a `CorpusReport`.
+
+    Unlike `read_jsonl`, a line that is not a JSON object does not stop the
+    reading: it is rejected with its line number and the rest is checked.
+    """
+    items, rejected = [], []
+    for _, where, obj, error in _parse_lines(path_or_lines):
+        if error:
+            rejected.append(Problem(where, error))
+        else:
+            items.append((where, obj))
+    return _validate(items, rejected, min_words, max_words)
+
+
+def _validate(items, rejected, min_words, max_words):
+    if not 0 < min_words <= max_words:
+        raise ValueError('word bounds must satisfy 0 < min_words <= '
+                         'max_words, not %r and %r' % (min_words, max_words))
+    warnings = []
+    candidates = []           # (where, normalised chunk) passing field checks
+    first_by_id = {}          # id -> location of its first chunk
+    first_by_concept = {}     # (subject, concept) -> id of its first chunk
+    for where, raw in items:
+        chunk, problems = _check_fields(raw, where, min_words, max_words,
+                                        warnings)
+        chunk_id = chunk.get('id')
+        name = 'chunk %s' % chunk_id if chunk_id else where
+        unique_id = chunk_id and chunk_id not in first_by_id
+        if unique_id:
+            first_by_id[chunk_id] = where
+        elif chunk_id:
+            problems.insert(0, 'id %r is already used by an earlier chunk '
+                               '(%s); ids must be unique'
+                            % (chunk_id, first_by_id[chunk_id]))
+            name = 'chunk %s (%s)' % (chunk_id, where)
+        key = (chunk.get('subject'), chunk.get('concept'))
+        if unique_id and all(key):
+            if key in first_by_concept:
+                problems.append('concept %r already exists in subject %r '
+                                '(%s); a concept name must be unique within '
+                                'its subject'
+                                % (key[1], key[0], first_by_concept[key]))
+            else:
+                first_by_concept[key] = 'chunk %s' % chunk_id
+        if problems:
+            rejected.append(Problem(chunk_id or where,
+                                    '%s: %s' % (name, '; '.join(problems))))
+        else:
+            candidates.append(chunk)
+    accepted = _check_graph(candidates, first_by_concept, rejected)
+    warnings.extend(_inverse_link_warnings(accepted))
+    return CorpusReport(accepted, rejected, warnings)
+
+
+def _check_fields(raw, where, min_words, max_words, warnings):
+    """Return `(normalised chunk, problems)` for one parsed line; problems
+    that reject nothing go to `warnings`."""
+    if not isinstance(raw, dict):
+        return {}, ['a chunk must be a JSON object, not %s' % _json_type(raw)]
+    raw_id = raw.get('id')
+    label = ('chunk %s' % raw_id if isinstance(raw_id, str) and raw_id.strip()
+             else where)
+    chunk, problems = {}, []
+    for field in REQUIRED_FIELDS:
+        value = raw.get(field)
+        if value is None:
+            problems.append('the required field %r is missing (every chunk '
+                            'needs %s)' % (field, ', '.join(REQUIRED_FIELDS)))
+        elif not isinstance(value, str):
+            problems.append('%r must be a string, not a %s'
+                            % (field, _json_type(value)))
+        elif not value.strip():
+            problems.append('%r is empty' % field)
+        else:
+            chunk[field] = value if field == 'content' else value.strip()
+    for field, limit in (('id', MAX_ID_LENGTH), ('subject', MAX_NAME_LENGTH),
+                         ('concept', MAX_NAME_LENGTH)):
+        if len(chunk.get(field, '')) > limit:
+            problems.append('%r has %d characters; at most %d fit'
+                            % (field, len(chunk[field]), limit))
+            del chunk[field]
+    if 'content' in chunk:
+        words = word_count(chunk['content'])
+        if not min_words <= words <= max_words:
+            problems.append('content has %d words; chunks need %d to %d'
+                            % (words, min_words, max_words))
+    for field in ('has_prerequisite', 'prerequisite_for'):
+        value = raw.get(field)
+        try:
+            names = prerequisite_names(value)
+        except CorpusError as e:
+            problems.append('%r: %s' % (field, e))
+            continue
+        unique = list(dict.fromkeys(names))
+        if len(unique) < len(names):
+            warnings.append(Problem(raw_id or where, '%s: %r names a concept '
+                                    'twice; it is kept once' % (label, field)))
+        if isinstance(value, list):
+            chunk[field] = unique
+        else:
+            chunk[field] = unique[0] if unique else None
+        if (field == 'has_prerequisite' and 'concept' in chunk
+                and chunk['concept'] in unique):
+            problems.append('concept %r lists itself as a prerequisite'
+                            % chunk['concept'])
+    difficulty = raw.get('difficulty_level')
+    if difficulty is None:
+        difficulty = OPTIONAL_FIELDS['difficulty_level']
+    if (isinstance(difficulty, bool) or not isinstance(difficulty, int)
+            or not MIN_DIFFICULTY <= difficulty <= MAX_DIFFICULTY):
+        problems.append('difficulty_level must be a whole number from %d to '
+                        '%d, not %s' % (MIN_DIFFICULTY, MAX_DIFFICULTY,
+                                        json.dumps(difficulty)))
+    chunk['difficulty_level'] = difficulty
+    source = raw.get('source')
+    if source is None:
+        source = OPTIONAL_FIELDS['source']
+    if not isinstance(source, str):
+        problems.append("'source' must be a string, not a %s"
+                        % _json_type(source))
+    chunk['source'] = source
+    unknown = sorted(set(raw) - set(FIELDS))
+    if unknown:
+        warnings.append(Problem(raw_id or where, '%s: %s %s not a chunk field '
+                                'and is ignored'
+                                % (label, ', '.join(map(repr, unknown)),
+                                   'is' if len(unknown) == 1 else 'are')))
+    return {field: chunk[field] for field in FIELDS if field in chunk}, problems
+
+
+def _check_graph(candidates, first_by_concept, rejected):
+    """Reject chunks with unknown prerequisites or on cycles, then chunks
+    whose prerequisite was rejected; return the accepted chunks in order."""
+    accepted = {chunk['id']: chunk for chunk in candidates}
+    subjects_of = {}
+    for subject, concept in first_by_concept:
+        subjects_of.setdefault(concept, set()).add(subject)
+    _reject_dangling(accepted, first_by_concept, subjects_of, rejected)
+    for cycle_members in _cycles(accepted.values()):
+        for chunk, cycle in cycle_members:
+            del accepted[chunk['id']]
+            rejected.append(Problem(chunk['id'], (
+                'chunk %s: concept %r is on a prerequisite cycle in subject '
+                '%r: %s; remove one of these links'
+                % (chunk['id'], chunk['concept'], chunk['subject'],
+                   ' needs '.join(map(repr, cycle))))))
+    _reject_dangling(accepted, first_by_concept, subjects_of, rejected)
+    return [chunk for chunk in candidates if chunk['id'] in accepted]
+
+
+def _reject_dangling(accepted, first_by_concept, subjects_of, rejected):
+    """Reject, until none is left, accepted chunks naming a prerequisite that
+    is not an accepted concept of their subject."""
+    changed = True
+    while changed:
+        changed = False
+        known = _concepts_by_subject(accepted.values())
+        for chunk in list(accepted.values()):
+            subject = chunk['subject']
+            for name in prerequisite_names(chunk['has_prerequisite']):
+                if name in known.get(subject, {}):
+                    continue
+                reason = _unknown_reason(name, subject, known,
+                                         first_by_concept, subjects_of)
+                rejected.append(Problem(chunk['id'], 'chunk %s: prerequisite '
+                                        '%r %s' % (chunk['id'], name, reason)))
+                del accepted[chunk['id']]
+                changed = True
+                break
+
+
+def _unknown_reason(name, subject, known, first_by_concept, subjects_of):
+    if (subject, name) in first_by_concept:
+        owner = first_by_concept[(subject, name)]
+        return ('is %s, which was rejected; fix %s first'
+                % (owner, owner))
+    reason = 'is not a concept of subject %r' % subject
+    close = difflib.get_close_matches(name, known.get(subject, {}), n=1)
+    if close:
+        return reason + ' (did you mean %r?)' % close[0]
+    elsewhere = sorted(subjects_of.get(name, ()))
+    if elsewhere:
+        return reason + (' (it is a concept of %s; prerequisites resolve '
+                         'within a subject)' % ', '.join(map(repr, elsewhere)))
+    return reason
+
+
+def _concepts_by_subject(chunks):
+    """`{subject: {concept: chunk}}`."""
+    known = {}
+    for chunk in chunks:
+        known.setdefault(chunk['subject'], {})[chunk['concept']] = chunk
+    return known
+
+
+def _cycles(chunks):
+    """Yield, for each strongly connected component of a subject's
+    `has_prerequisite` graph that holds a cycle, its `(chunk, cycle)` pairs:
+    `cycle` is the shortest list of concept names from that chunk's concept
+    back to itself, each needing the next."""
+    for subject, concepts in sorted(_concepts_by_subject(chunks).items()):
+        needs = {concept: [name for name in
+                           prerequisite_names(chunk['has_prerequisite'])
+                           if name in concepts]
+                 for concept, chunk in concepts.items()}
+        for component in _strongly_connected(needs):
+            if len(component) > 1:
+                members = set(component)
+                yield [(concepts[concept], _shortest_cycle(concept, needs,
+                                                           members))
+                       for concept in concepts if concept in members]
+
+
+def _strongly_connected(graph):
+    """Tarjan's algorithm, iterative: the strongly connected components of
+    `graph` (`{node: [successor, ...]}`)."""
+    index, low, on_stack, stack, components = {}, {}, set(), [], []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(graph[root]))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, successors = work[-1]
+            for succ in successors:
+                if succ not in index:
+                    index[succ] = low[succ] = len(index)
+                    stack.append(succ)
+                    on_stack.add(succ)
+                    work.append((succ, iter(graph[succ])))
+                    break
+                if succ in on_stack:
+                    low[node] = min(low[node], index[succ])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    components.append(component)
+    return components
+
+
+def _shortest_cycle(start, graph, members):
+    """The shortest path `start, ..., start` within `members` (breadth
+    first)."""
+    previous = {}
+    frontier = [start]
+    while frontier:
+        following = []
+        for node in frontier:
+            for succ in graph[node]:
+                if succ not in members:
+                    continue
+                if succ == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(previous[path[-1]])
+                    return path[::-1] + [start]
+                if succ not in previous:
+                    previous[succ] = node
+                    following.append(succ)
+        frontier = following
+    raise AssertionError('%r is on no cycle' % start)
+
+
+def _inverse_link_warnings(chunks):
+    """Warnings for `prerequisite_for` names the `has_prerequisite` links do
+    not confirm."""
+    known = _concepts_by_subject(chunks)
+    warnings = []
+    for chunk in chunks:
+        concepts = known[chunk['subject']]
+        for name in prerequisite_names(chunk['prerequisite_for']):
+            other = concepts.get(name)
+            if other is None:
+                message = ('lists %r in prerequisite_for, which is not a '
+                           'concept of subject %r' % (name, chunk['subject']))
+            elif chunk['concept'] not in prerequisite_names(
+                    other['has_prerequisite']):
+                message = ('lists %r in prerequisite_for, but chunk %s does '
+                           'not list %r in has_prerequisite; links come from '
+                           'has_prerequisite only'
+                           % (name, other['id'], chunk['concept']))
+            else:
+                continue
+            warnings.append(Problem(chunk['id'], 'chunk %s: %s'
+                                    % (chunk['id'], message)))
+    return warnings
+
+
+# The starter corpus and its figures ---------------------------------------
+
+def starter_corpus_paths():
+    """The starter corpus files shipped with the package, sorted by name."""
+    folder = resources.files(STARTER_PACKAGE).joinpath(STARTER_FOLDER)
+    return sorted((entry for entry in folder.iterdir()
+                   if entry.is_file() and entry.name.endswith('.jsonl')),
+                  key=lambda entry: entry.name)
+
+
+def load_starter_corpus():
+    """Every chunk dict of the starter corpus, file by file, as written."""
+    return [chunk for path in starter_corpus_paths()
+            for _, chunk in read_jsonl(path)]
+
+
+def subject_counts(chunks):
+    """`{subject: number of chunks}`, sorted by subject."""
+    counts = Counter(chunk['subject'] for chunk in chunks)
+    return dict(sorted(counts.items()))
+
+
+def longest_chain(chunks):
+    """`{subject: [concept, ...]}`: for each subject, the longest run of
+    prerequisite links, from a foundation to the concept that needs it
+    last. Prerequisites naming no concept of the subject are ignored; the
+    chunks must be free of cycles (as `validate_chunks` leaves them)."""
+    chains = {}
+    for subject, concepts in sorted(_concepts_by_subject(chunks).items()):
+        needs = {concept: [name for name in
+                           prerequisite_names(chunk['has_prerequisite'])
+                           if name in concepts]
+                 for concept, chunk in concepts.items()}
+        best = {}       # concept -> longest chain ending with it
+        for concept in concepts:
+            _chain_to(concept, needs, best)
+        chains[subject] = max(best.values(), key=len, default=[])
+    return chains
+
+
+def _chain_to(concept, needs, best):
+    """Fill `best[concept]` iteratively (depth first, post order)."""
+    work, entered = [concept], set()
+    while work:
+        node = work[-1]
+        if node in best:
+            work.pop()
+            continue
+        pending = [name for name in needs[node] if name not in best]
+        if pending and node not in entered:
+            entered.add(node)
+            work.extend(pending)
+            continue
+        if pending:
+            raise CorpusError('the prerequisites of %r form a cycle; validate '
+                              'the corpus first' % node)
+        longest = max((best[name] for name in needs[node]), key=len,
+                      default=[])
+        best[node] = longest + [node]
+        work.pop()
