@@ -90,8 +90,9 @@ class CorpusReport(namedtuple('CorpusReport',
 
     `valid` holds the accepted chunks, normalised (every field of `FIELDS`,
     defaults filled in, names stripped), in input order. `rejected` holds one
-    `Problem` per rejected chunk, and `warnings` the problems that reject
-    nothing.
+    `Problem` per rejected chunk (unreadable lines and field problems in
+    input order, then the prerequisite graph's), and `warnings` the problems
+    that reject nothing.
     """
     __slots__ = ()
 
@@ -135,13 +136,14 @@ def _parse_lines(source):
             try:
                 obj = json.loads(line)
             except ValueError as e:
-                yield number, where, None, ('%s is not valid JSON (%s); each line must '
-                                    'be one chunk object' % (where, e))
+                yield number, where, None, (
+                    '%s is not valid JSON (%s); each line must be one chunk '
+                    'object' % (where, e))
                 continue
             if not isinstance(obj, dict):
-                yield number, where, None, ('%s is a JSON %s, not an object; each '
-                                    'line must be one chunk object'
-                                    % (where, _json_type(obj)))
+                yield number, where, None, (
+                    '%s is a JSON %s, not an object; each line must be one '
+                    'chunk object' % (where, _json_type(obj)))
                 continue
             yield number, where, obj, None
     finally:
@@ -244,9 +246,9 @@ def _validate(items, rejected, min_words, max_words):
         raise ValueError('word bounds must satisfy 0 < min_words <= '
                          'max_words, not %r and %r' % (min_words, max_words))
     warnings = []
-    candidates = []           # (where, normalised chunk) passing field checks
+    candidates = []           # normalised chunks that pass the field checks
     first_by_id = {}          # id -> location of its first chunk
-    first_by_concept = {}     # (subject, concept) -> id of its first chunk
+    first_by_concept = {}     # (subject, concept) -> 'chunk ID' of the first
     for where, raw in items:
         chunk, problems = _check_fields(raw, where, min_words, max_words,
                                         warnings)
@@ -283,7 +285,8 @@ def _check_fields(raw, where, min_words, max_words, warnings):
     """Return `(normalised chunk, problems)` for one parsed line; problems
     that reject nothing go to `warnings`."""
     if not isinstance(raw, dict):
-        return {}, ['a chunk must be a JSON object, not %s' % _json_type(raw)]
+        return {}, ['a chunk must be a JSON object, not a %s'
+                    % _json_type(raw)]
     raw_id = raw.get('id')
     label = ('chunk %s' % raw_id if isinstance(raw_id, str) and raw_id.strip()
              else where)
@@ -309,8 +312,9 @@ def _check_fields(raw, where, min_words, max_words, warnings):
     if 'content' in chunk:
         words = word_count(chunk['content'])
         if not min_words <= words <= max_words:
-            problems.append('content has %d words; chunks need %d to %d'
-                            % (words, min_words, max_words))
+            problems.append('content has %d word%s; chunks need %d to %d'
+                            % (words, '' if words == 1 else 's', min_words,
+                               max_words))
     for field in ('has_prerequisite', 'prerequisite_for'):
         value = raw.get(field)
         try:
@@ -352,7 +356,8 @@ def _check_fields(raw, where, min_words, max_words, warnings):
                                 'and is ignored'
                                 % (label, ', '.join(map(repr, unknown)),
                                    'is' if len(unknown) == 1 else 'are')))
-    return {field: chunk[field] for field in FIELDS if field in chunk}, problems
+    normalised = {field: chunk[field] for field in FIELDS if field in chunk}
+    return normalised, problems
 
 
 def _check_graph(candidates, first_by_concept, rejected):
@@ -363,7 +368,7 @@ def _check_graph(candidates, first_by_concept, rejected):
     for subject, concept in first_by_concept:
         subjects_of.setdefault(concept, set()).add(subject)
     _reject_dangling(accepted, first_by_concept, subjects_of, rejected)
-    for cycle_members in _cycles(accepted.values()):
+    for cycle_members in _cycles(list(accepted.values())):
         for chunk, cycle in cycle_members:
             del accepted[chunk['id']]
             rejected.append(Problem(chunk['id'], (

@@ -23,8 +23,8 @@ DEMO_AUTHOR = 'tracl-demo'
 
 #: The demo's start page, two lines on how to begin.
 START_PAGE = """\
-= Welcome to TracLearn =
-TracLearn turns "I want to understand ..." into a learning path: every \
+= Welcome to !TracLearn =
+!TracLearn turns "I want to understand ..." into a learning path: every \
 concept becomes a ticket with a question, you answer in your own words, and \
 a concept is mastered when your answer shows you understand it.
 
@@ -47,6 +47,8 @@ def create_or_open(path):
     options = [
         ('project', 'name', 'TracLearn demo'),
         ('project', 'descr', 'Question-based learning paths'),
+        # No logo image: the header shows the project name instead.
+        ('header_logo', 'src', ''),
         ('components', 'tracl.*', 'enabled'),
         ('logging', 'log_type', 'file'),
         ('logging', 'log_level', 'INFO'),
