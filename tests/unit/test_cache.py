@@ -338,8 +338,6 @@ def test_memory_cache_evicts_in_insertion_order_without_reads(make_env):
     assert cache.get_many(list('abcde')) == {'c': 2, 'd': 3, 'e': 4}
 
 
-@pytest.mark.xfail(strict=True, reason="MemoryCache.incr adds entries "
-                   "without applying [learning] memory_cache_entries")
 def test_memory_cache_bound_holds_for_counters_too(make_env):
     cache = LearningCache(make_env(('learning', 'memory_cache_entries', '3')))
     for sub in ['sub-a', 'sub-b', 'sub-c', 'sub-d', 'sub-e']:
@@ -402,14 +400,23 @@ def test_redis_entry_that_is_not_json_is_a_miss_with_a_warning(
 
 
 @pytest.mark.redis
-@pytest.mark.xfail(strict=True, reason="RedisCache._call takes any "
-                   "RedisError, a refused command included, for an outage")
 def test_a_refused_redis_command_is_not_taken_for_an_outage(redis_cache):
     backend = redis_cache.backend
-    assert backend.delete() == 0  # DEL with no key: Redis refuses it
+    assert backend.delete() == 0
+    backend.set('text', 'not a number', 60)
+    assert backend.incr('text') is None  # INCR on a string: Redis refuses
 
     assert backend.set('k', 'v', 60) is True
-    assert logged(redis_cache.env, 'WARNING') == []
+    assert backend.get('k') == 'v'
+    warnings = logged(redis_cache.env, 'WARNING')
+    assert len(warnings) == 1 and 'refused a command' in warnings[0]
+
+
+def test_memory_counter_on_a_non_number_answers_none(make_env):
+    cache = LearningCache(make_env())
+    cache.set('text', 'not a number', None)
+    assert cache.backend.incr('text') is None
+    assert cache.get('text') == 'not a number'
 
 
 def test_redis_url_password_stays_out_of_messages(make_env):

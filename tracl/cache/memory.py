@@ -52,10 +52,7 @@ class MemoryCache(Component):
         text = json.dumps(value, separators=(',', ':'))
         expires = None if ttl is None else time.monotonic() + ttl
         with self._lock:
-            self._entries[key] = (expires, text)
-            self._entries.move_to_end(key)
-            while len(self._entries) > max(1, self.max_entries):
-                self._entries.popitem(last=False)
+            self._store(key, expires, text)
         return True
 
     def delete(self, *keys):
@@ -65,11 +62,21 @@ class MemoryCache(Component):
 
     def incr(self, key, ttl=None):
         with self._lock:
-            text = self._lookup(key, time.monotonic())
-            value = (int(json.loads(text)) if text is not None else 0) + 1
-            expires = None if ttl is None else time.monotonic() + ttl
-            self._entries[key] = (expires, str(value))
-            self._entries.move_to_end(key)
+            now = time.monotonic()
+            text = self._lookup(key, now)
+            try:
+                value = (int(json.loads(text)) if text is not None else 0) + 1
+            except (TypeError, ValueError):
+                self.log.warning("Cache entry %s is not a counter", key)
+                return None
+            if ttl is not None:
+                expires = now + ttl
+            elif text is not None:
+                # As Redis' INCR does, keep the lifetime the entry had.
+                expires = self._entries[key][0]
+            else:
+                expires = None
+            self._store(key, expires, str(value))
         return value
 
     def ping(self):
@@ -80,6 +87,14 @@ class MemoryCache(Component):
                (len(self._entries), self.max_entries)
 
     # Internal methods
+
+    def _store(self, key, expires, text):
+        """Store an entry as the most recently used one, evicting the least
+        recently used beyond the bound. The caller holds the lock."""
+        self._entries[key] = (expires, text)
+        self._entries.move_to_end(key)
+        while len(self._entries) > max(1, self.max_entries):
+            self._entries.popitem(last=False)
 
     def _lookup(self, key, now):
         """The JSON text under `key`, dropping it when expired. The caller

@@ -79,6 +79,8 @@ class RedisCache(Component):
                                default=False))
 
     def delete(self, *keys):
+        if not keys:
+            return 0
         return self._call(lambda r: r.delete(*[self._key(k) for k in keys]),
                           default=0)
 
@@ -132,19 +134,24 @@ class RedisCache(Component):
         return self._client
 
     def _call(self, operation, default=None):
-        """Run `operation(client)`; on any Redis failure answer `default`
-        and stay away for `retry_interval` seconds."""
+        """Run `operation(client)`. When Redis cannot be reached, answer
+        `default` and stay away for `retry_interval` seconds; when it
+        refuses a command, answer `default` for that call only."""
         if self._down_until and time.monotonic() < self._down_until:
             return default
         try:
             result = operation(self._redis())
-        except redis.RedisError as e:
+        except (redis.ConnectionError, redis.TimeoutError) as e:
             self._down_until = time.monotonic() + self.retry_interval
             if not self._in_outage:
                 self._in_outage = True
                 self.log.warning("Redis at %s failed (%s): the cache answers "
                                  "as a miss until Redis is back",
                                  self.safe_url, e)
+            return default
+        except redis.RedisError as e:
+            self.log.warning("Redis at %s refused a command: %s",
+                             self.safe_url, e)
             return default
         if self._in_outage:
             self._in_outage = False
