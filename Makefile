@@ -29,6 +29,7 @@ demo: demo-deps install
 ## make test: install everything and run the whole test suite
 test: test-deps install-test services
 	cd $(TRAC_SDIST) && PYTHONPATH=$(CURDIR)/$(TRAC_SDIST) \
+	    TRACL_TEST_PG_URI=$$($(CURDIR)/tests/support/pg_uri.sh) \
 	    TRAC_TEST_ENV_PATH=$(CURDIR)/$(VENV)/functional-env \
 	    SE_OFFLINE=true PATH=$(CURDIR)/$(VENV)/bin:$$PATH \
 	    $(CURDIR)/$(PY) -m pytest -c $(CURDIR)/pytest.ini \
@@ -36,7 +37,8 @@ test: test-deps install-test services
 
 ## make bench: print the benchmark figures
 bench: install-test services
-	for script in bench/*.py; do $(PY) $$script || exit 1; done
+	export TRACL_TEST_PG_URI=$$(tests/support/pg_uri.sh); \
+	for script in bench/*_bench.py; do $(PY) $$script || exit 1; done
 
 demo-clean:
 	rm -rf $(DEMO_ENV)
