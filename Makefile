@@ -55,7 +55,7 @@ $(VENV)/.created:
 
 # A plain, non-editable install: what runs is what a user gets.
 install: $(VENV)/.created
-	$(PIP) install -q --no-build-isolation ".[postgres]"
+	$(PIP) install -q --no-build-isolation ".[postgres,emulator]"
 
 install-test: $(VENV)/.created $(TRAC_SDIST)/setup.py
 	$(PIP) install -q --no-build-isolation ".[test]"

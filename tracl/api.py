@@ -44,3 +44,24 @@ class ICache(Interface):
 
     def describe():
         """Return a short description of the backend, for admins."""
+
+
+class IApiEndpointProvider(Interface):
+    """Contributes endpoints to the JSON API under `/api/v1`.
+
+    The API frame (`tracl.web.api`) does what every endpoint needs:
+    routing, authentication, CSRF, CORS, rate limiting, body parsing and
+    JSON errors; a provider only answers.
+    """
+
+    def get_api_endpoints():
+        """Yield `tracl.web.api.Endpoint`s."""
+
+
+class IHealthContributor(Interface):
+    """Adds the state of an outside service to `GET /api/v1/health` and
+    `learning doctor`."""
+
+    def get_health_checks():
+        """Yield `(name, check)` pairs; `check()` returns `None` when the
+        service is fine, else a sentence saying what is wrong."""

@@ -38,6 +38,14 @@ CUSTOM_FIELDS = (
 )
 
 
+#: The permission policy that hides a learner's concepts from others; it
+#: must come first in `[trac] permission_policies`.
+CONCEPT_POLICY = 'ConceptOwnerPolicy'
+
+#: TracLearn signs people in with Cognito in place of Trac's LoginModule.
+TRAC_LOGIN_MODULE = 'trac.web.auth.loginmodule'
+
+
 class LearningEnvironmentSetup(Component):
     """Creates and upgrades what TracLearn keeps in a Trac environment."""
 
@@ -52,7 +60,7 @@ class LearningEnvironmentSetup(Component):
         dbm = DatabaseManager(self.env)
         return dbm.needs_upgrade(SCHEMA_VERSION, SCHEMA_VERSION_NAME) or \
             bool(self._missing_custom_fields()) or \
-            not self._has_concept_type()
+            not self._has_concept_type() or bool(self._auth_settings())
 
     def upgrade_environment(self):
         dbm = DatabaseManager(self.env)
@@ -65,17 +73,35 @@ class LearningEnvironmentSetup(Component):
             concept_type.insert()
             self.log.info("Added the ticket type %s", CONCEPT_TICKET_TYPE)
         missing = self._missing_custom_fields()
+        for name, value in missing:
+            self.config.set('ticket-custom', name, value)
         if missing:
-            for name, value in missing:
-                self.config.set('ticket-custom', name, value)
-            self.config.save()
             self.log.info("Added the learning custom fields: %s",
                           ', '.join(name for name, _ in missing))
+        auth_settings = self._auth_settings()
+        for section, name, value in auth_settings:
+            self.config.set(section, name, value)
+            self.log.info("Set [%s] %s = %s", section, name, value)
+        if missing or auth_settings:
+            self.config.save()
 
     # Internal methods
 
     def _has_concept_type(self):
         return any(t.name == CONCEPT_TICKET_TYPE for t in Type.select(self.env))
+
+    def _auth_settings(self):
+        """The `(section, name, value)` settings Cognito sign-in and the
+        concept policy still need: Trac's LoginModule off (unless an admin
+        decided otherwise) and the policy first in line."""
+        settings = []
+        if TRAC_LOGIN_MODULE not in self.config['components']:
+            settings.append(('components', TRAC_LOGIN_MODULE, 'disabled'))
+        policies = self.config.getlist('trac', 'permission_policies')
+        if CONCEPT_POLICY not in policies:
+            settings.append(('trac', 'permission_policies',
+                             ', '.join([CONCEPT_POLICY] + policies)))
+        return settings
 
     def _missing_custom_fields(self):
         section = self.config['ticket-custom']

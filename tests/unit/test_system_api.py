@@ -1,0 +1,78 @@
+"""Health, the OpenAPI document, the learner's profile and preferences."""
+
+import pytest
+
+from support.sessions import browser_session
+from support.web import call
+
+
+def csrf(cookies):
+    return {'X-CSRF-Token': cookies['trac_form_token']}
+
+
+def test_health_reports_database_and_cache_without_credentials(env):
+    response = call(env, 'GET', '/api/v1/health')
+    assert response.status == 200
+    assert response.json() == {'status': 'ok', 'checks': {
+        'database': 'ok', 'cache': 'ok'}}
+
+
+def test_health_is_degraded_when_redis_is_down(make_env):
+    env = make_env(config=[('learning', 'cache', 'RedisCache'),
+                           ('redis', 'url', 'redis://127.0.0.1:9/0')])
+    body = call(env, 'GET', '/api/v1/health').json()
+    assert body['status'] == 'degraded'
+    assert body['checks']['database'] == 'ok'
+    assert 'does not answer' in body['checks']['cache']
+
+
+def test_openapi_document_describes_every_endpoint(env):
+    response = call(env, 'GET', '/api/v1/openapi.json')
+    document = response.json()
+    assert document['openapi'] == '3.1.0'
+    assert {'/health', '/openapi.json', '/me', '/me/preferences'} <= \
+        set(document['paths'])
+    me = document['paths']['/me']['get']
+    assert '401' in me['responses'] and me['security']
+    assert document['paths']['/health']['get']['security'] == []
+
+
+def test_me_answers_the_signed_in_learners_profile(env):
+    cookies = browser_session(env, 'sub-me', groups=['Students'])
+    body = call(env, 'GET', '/api/v1/me', cookies=cookies).json()
+    assert body['sub'] == 'sub-me'
+    assert body['groups'] == ['Students']
+    assert 'LEARNING_STUDY' in body['permissions']
+    assert 'LEARNING_ADMIN' not in body['permissions']
+    assert body['preferences'] == {}
+
+
+def test_administrators_group_gets_learning_admin(env):
+    cookies = browser_session(env, 'sub-boss', groups=['Administrators'])
+    body = call(env, 'GET', '/api/v1/me', cookies=cookies).json()
+    assert 'LEARNING_ADMIN' in body['permissions']
+
+
+def test_preferences_are_saved_and_read_back(env):
+    cookies = browser_session(env, 'sub-prefs')
+    preferences = {'theme': 'dark', 'daily_goal': 3, 'sound': False}
+    response = call(env, 'PUT', '/api/v1/me/preferences',
+                    body={'preferences': preferences}, cookies=cookies,
+                    headers=csrf(cookies))
+    assert response.status == 200
+    assert response.json() == {'preferences': preferences}
+    assert call(env, 'GET', '/api/v1/me',
+                cookies=cookies).json()['preferences'] == preferences
+
+
+@pytest.mark.parametrize('preferences', [
+    'dark', [1], {'nested': {'a': 1}}, {'empty': None}, {'': 'x'},
+    {'k%d' % i: i for i in range(51)}, {'long': 'x' * 1001}])
+def test_invalid_preferences_are_400_and_change_nothing(env, preferences):
+    cookies = browser_session(env, 'sub-bad')
+    response = call(env, 'PUT', '/api/v1/me/preferences',
+                    body={'preferences': preferences}, cookies=cookies,
+                    headers=csrf(cookies))
+    assert response.status == 400
+    assert call(env, 'GET', '/api/v1/me',
+                cookies=cookies).json()['preferences'] == {}

@@ -1,0 +1,83 @@
+"""A learner's session data (FR-CS-2): display name, email, Cognito
+username, groups and preferences.
+
+The Trac session (`session_attribute`) is the record; `session:{sub}` in the
+cache holds a copy for two hours (spec 8.1), so a request needs no query.
+Logout clears the copy (FR-CS-2.5).
+"""
+
+import json
+
+from trac.core import Component
+from trac.web.session import DetachedSession
+
+from tracl.cache import SESSION_TTL, LearningCache, session_key
+
+#: Session attributes TracLearn keeps beside Trac's `name` and `email`.
+USERNAME_ATTRIBUTE = 'tracl_username'
+GROUPS_ATTRIBUTE = 'tracl_groups'
+PREFERENCES_ATTRIBUTE = 'tracl_preferences'
+
+#: Most preferences a learner may keep (contract: at most 50 keys).
+MAX_PREFERENCES = 50
+
+
+class LearnerProfiles(Component):
+    """Reads and writes learners' session data."""
+
+    def get(self, sub):
+        """The learner's profile: a dict with `sub`, `username`, `email`,
+        `name`, `groups` and `preferences`."""
+        cache = LearningCache(self.env)
+        profile = cache.get(session_key(sub))
+        if profile is None:
+            profile = self._load(sub)
+            cache.set(session_key(sub), profile, SESSION_TTL)
+        return profile
+
+    def update(self, sub, username=None, email=None, name=None,
+               groups=None, preferences=None):
+        """Record what changed (from a sign-in or the learner) and refresh
+        the cached copy. Returns the profile."""
+        session = DetachedSession(self.env, sub)
+        changes = {'name': name, 'email': email, USERNAME_ATTRIBUTE: username,
+                   GROUPS_ATTRIBUTE: None if groups is None
+                   else json.dumps(sorted(groups)),
+                   PREFERENCES_ATTRIBUTE: None if preferences is None
+                   else json.dumps(preferences, sort_keys=True)}
+        dirty = False
+        for attribute, value in changes.items():
+            if value is not None and session.get(attribute) != value:
+                session[attribute] = value
+                dirty = True
+        if dirty:
+            session.save()
+        profile = self._profile(sub, session)
+        LearningCache(self.env).set(session_key(sub), profile, SESSION_TTL)
+        return profile
+
+    def forget(self, sub):
+        """Drop the cached copy (logout)."""
+        LearningCache(self.env).delete(session_key(sub))
+
+    # Internal methods
+
+    def _load(self, sub):
+        return self._profile(sub, DetachedSession(self.env, sub))
+
+    def _profile(self, sub, session):
+        return {
+            'sub': sub,
+            'username': session.get(USERNAME_ATTRIBUTE) or sub,
+            'email': session.get('email') or None,
+            'name': session.get('name') or None,
+            'groups': _json(session.get(GROUPS_ATTRIBUTE), []),
+            'preferences': _json(session.get(PREFERENCES_ATTRIBUTE), {}),
+        }
+
+
+def _json(text, default):
+    try:
+        return json.loads(text) if text else default
+    except ValueError:
+        return default

@@ -1,0 +1,342 @@
+"""The JSON API frame under `/api/v1` (contract: "HTTP API").
+
+Every endpoint gets, before its handler runs: routing (404, 405 with
+`Allow`), CORS for the origins in `[learning] cors_origins` (preflight
+included), authentication (401 with `WWW-Authenticate`), CSRF protection for
+cookie-authenticated writes (`X-CSRF-Token` must equal the page's form
+token), per-learner rate limiting (429 with `Retry-After`), and the body
+read as a JSON object (413, 415, 400). Errors are
+`{"error": {"code": ..., "message": ...}}`. Endpoints come from
+`IApiEndpointProvider`s; the OpenAPI 3.1 document is built from them.
+"""
+
+import hmac
+import json
+import re
+import time
+from collections import namedtuple
+
+from trac.config import IntOption, ListOption
+from trac.core import Component, ExtensionPoint, implements
+from trac.util.translation import _
+from trac.web.api import IRequestFilter, IRequestHandler, RequestDone
+
+from tracl.api import IApiEndpointProvider
+from tracl.cache import LearningCache
+
+API_PREFIX = '/api/v1'
+
+#: Methods that change nothing: no CSRF token needed, no body read.
+SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')
+
+_STATUS_CODES = {400: 'bad_request', 401: 'unauthorized', 403: 'forbidden',
+                 404: 'not_found', 405: 'method_not_allowed',
+                 409: 'conflict', 413: 'payload_too_large',
+                 415: 'unsupported_media_type', 429: 'rate_limited',
+                 500: 'internal_error', 503: 'unavailable'}
+
+
+class ApiError(Exception):
+    """An answer other than success: status, a snake_case code, a sentence
+    for a person, extra fields of the error object and extra headers."""
+
+    def __init__(self, status, message, code=None, headers=None, **extra):
+        super().__init__(message)
+        self.status = status
+        self.code = code or _STATUS_CODES.get(status, 'error')
+        self.message = message
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class Endpoint(namedtuple('Endpoint', [
+        'method', 'path', 'handler', 'summary', 'auth', 'request_schema',
+        'responses', 'rate_cost'])):
+    """One API operation.
+
+    - `path`: below `/api/v1`, with `{name}` parameters (`{ticket_id:int}`
+      for integers);
+    - `handler(req, call)` returns `(status, payload)`, `payload` alone
+      (200), or `None` (204); `call` is an `ApiCall`;
+    - `auth`: whether credentials are required;
+    - `request_schema` / `responses`: JSON Schemas for the OpenAPI document
+      (`responses` maps a status to a schema);
+    - `rate_cost`: how much of the learner's rate budget a call uses.
+    """
+    __slots__ = ()
+
+    def __new__(cls, method, path, handler, summary, auth=True,
+                request_schema=None, responses=None, rate_cost=1):
+        return super().__new__(cls, method, path, handler, summary, auth,
+                               request_schema, responses or {}, rate_cost)
+
+
+#: What a handler knows about the call: path parameters, the JSON body,
+#: the caller's `sub` and how they proved it ('bearer', 'cookie' or None).
+ApiCall = namedtuple('ApiCall', ['params', 'body', 'sub', 'auth_method'])
+
+_PARAM_RE = re.compile(r'\{(\w+)(?::(int))?\}')
+
+
+def _compile(path):
+    """A regular expression for an endpoint path and its converters."""
+    converters, pattern, position = {}, '^', 0
+    for match in _PARAM_RE.finditer(path):
+        name, kind = match.group(1), match.group(2)
+        converters[name] = int if kind == 'int' else str
+        pattern += re.escape(path[position:match.start()])
+        pattern += r'(?P<%s>%s)' % (name, r'[0-9]{1,9}' if kind else r'[^/]+')
+        position = match.end()
+    pattern += re.escape(path[position:]) + '$'
+    return re.compile(pattern), converters
+
+
+class ApiModule(Component):
+    """Serves `/api/v1/...` for the endpoints of every
+    `IApiEndpointProvider`."""
+
+    implements(IRequestFilter, IRequestHandler)
+
+    providers = ExtensionPoint(IApiEndpointProvider)
+
+    max_body_size = IntOption('learning', 'api_max_body_size', 65536,
+        """Largest request body, in bytes, the API accepts (413 above).""")
+
+    rate_limit = IntOption('learning', 'api_rate_limit', 120,
+        """Requests a learner may make to the API per rate window (429
+        above). 0 turns rate limiting off.""")
+
+    rate_window = IntOption('learning', 'api_rate_window', 60,
+        """Length of the rate-limiting window, in seconds.""")
+
+    cors_origins = ListOption('learning', 'cors_origins', '',
+        doc="""Origins (`https://app.example.org`) whose pages may call the
+        API from a browser (CORS). Empty: same-origin only.""")
+
+    def __init__(self):
+        self._routes = None
+        self._local_counts = {}
+
+    # IRequestFilter methods
+
+    def pre_process_request(self, req, handler):
+        # Trac refuses form posts without its form token with an HTML
+        # page before any handler runs; the API answers JSON instead.
+        if handler is self and req.method == 'POST' and \
+                self._media_type(req) in ('application/x-www-form-urlencoded',
+                                          'multipart/form-data'):
+            self._send_error(req, ApiError(415, _(
+                "Send the request body as application/json.")))
+        return handler
+
+    def post_process_request(self, req, template, data, metadata):
+        return template, data, metadata
+
+    # IRequestHandler methods
+
+    def match_request(self, req):
+        return req.path_info == API_PREFIX or \
+            req.path_info.startswith(API_PREFIX + '/')
+
+    def process_request(self, req):
+        try:
+            self._cors(req)
+            if req.method == 'OPTIONS':
+                self._send_preflight(req)
+            endpoint, params = self._route(req)
+            sub, method = self._authenticate(req, endpoint)
+            if req.method not in SAFE_METHODS and method == 'cookie':
+                self._check_csrf(req)
+            if endpoint.rate_cost:
+                self._check_rate(req, sub, endpoint.rate_cost)
+            body = self._read_body(req)
+            result = endpoint.handler(req, ApiCall(params, body, sub, method))
+        except RequestDone:
+            raise
+        except ApiError as e:
+            self._send_error(req, e)
+        except Exception:
+            self.log.exception("API %s %s failed", req.method, req.path_info)
+            self._send_error(req, ApiError(500, _(
+                "Something went wrong on our side; it has been logged.")))
+        status, payload = self._result(result)
+        self.send_json(req, payload, status)
+
+    # Public methods
+
+    def endpoints(self):
+        """`(Endpoint, regex, converters)` of every provider."""
+        if self._routes is None:
+            routes = []
+            for provider in self.providers:
+                for endpoint in provider.get_api_endpoints():
+                    regex, converters = _compile(endpoint.path)
+                    routes.append((endpoint, regex, converters))
+            self._routes = routes
+        return self._routes
+
+    def send_json(self, req, payload, status=200, headers=None):
+        """Send `payload` as JSON with the API's headers."""
+        body = b'' if payload is None else \
+            json.dumps(payload, ensure_ascii=False).encode('utf-8')
+        req.send_response(status)
+        req.send_header('Cache-Control', 'no-store')
+        req.send_header('X-Content-Type-Options', 'nosniff')
+        for name, value in (headers or {}).items():
+            req.send_header(name, value)
+        if status != 204:
+            req.send_header('Content-Type', 'application/json; charset=utf-8')
+        req.send_header('Content-Length', len(body))
+        req.end_headers()
+        if req.method != 'HEAD' and body:
+            req.write(body)
+        raise RequestDone
+
+    # Internal methods
+
+    def _result(self, result):
+        if result is None:
+            return 204, None
+        if isinstance(result, tuple):
+            return result
+        return 200, result
+
+    def _send_error(self, req, error):
+        payload = {'error': dict(error.extra, code=error.code,
+                                 message=str(error.message))}
+        headers = dict(error.headers)
+        if error.status == 503:
+            headers.setdefault('Retry-After', '5')
+        self.send_json(req, payload, error.status, headers)
+
+    def _route(self, req):
+        path = req.path_info[len(API_PREFIX):] or '/'
+        allowed = []
+        for endpoint, regex, converters in self.endpoints():
+            match = regex.match(path)
+            if not match:
+                continue
+            if endpoint.method == req.method or \
+                    (req.method == 'HEAD' and endpoint.method == 'GET'):
+                params = {name: converters[name](value)
+                          for name, value in match.groupdict().items()}
+                return endpoint, params
+            allowed.append(endpoint.method)
+        if allowed:
+            allow = ', '.join(sorted(set(allowed + ['OPTIONS'])))
+            raise ApiError(405, _("%(method)s is not allowed here; use "
+                                  "%(allowed)s.", method=req.method,
+                                  allowed=allow), headers={'Allow': allow})
+        raise ApiError(404, _("There is no API endpoint at %(path)s.",
+                              path=req.path_info))
+
+    def _authenticate(self, req, endpoint):
+        """`(sub, method)` of the caller; 401 when credentials are needed
+        and missing, or when presented credentials are invalid."""
+        error = req.environ.get('tracl.auth_error')
+        has_bearer = (req.get_header('Authorization') or '').strip() != ''
+        sub = req.authname if req.is_authenticated else None
+        method = req.environ.get('tracl.auth_method') if sub else None
+        if has_bearer and (error or method != 'bearer'):
+            raise ApiError(401, _("The access token is invalid or expired: "
+                                  "sign in again."), code='invalid_token',
+                           headers={'WWW-Authenticate':
+                                    'Bearer realm="TracLearn", '
+                                    'error="invalid_token"'})
+        if endpoint.auth and not sub:
+            raise ApiError(401, _("Sign in first: send a Cognito token as "
+                                  "'Authorization: Bearer ...' or use your "
+                                  "browser session."),
+                           headers={'WWW-Authenticate':
+                                    'Bearer realm="TracLearn"'})
+        return sub, method
+
+    def _check_csrf(self, req):
+        token = req.get_header('X-CSRF-Token') or ''
+        if not hmac.compare_digest(token.encode('utf-8'),
+                                   req.form_token.encode('utf-8')):
+            raise ApiError(403, _("Missing or wrong X-CSRF-Token header: "
+                                  "reload the page and try again."),
+                           code='csrf_token_invalid')
+
+    def _check_rate(self, req, sub, cost):
+        """Count the call in the caller's window; 429 beyond the limit."""
+        if self.rate_limit <= 0:
+            return
+        who = sub or 'addr:%s' % req.remote_addr
+        window = int(time.time() // self.rate_window)
+        key = 'ratelimit:%s:%d' % (who, window)
+        cache = LearningCache(self.env)
+        count = None
+        for _i in range(cost):
+            count = cache.backend.incr(key, self.rate_window)
+        if count is None:  # cache unavailable: count in this process
+            count = self._count_locally(key, window, cost)
+        if count > self.rate_limit:
+            retry = int(self.rate_window - time.time() % self.rate_window) + 1
+            raise ApiError(429, _("Too many requests: try again in "
+                                  "%(seconds)d seconds.", seconds=retry),
+                           headers={'Retry-After': str(retry)})
+
+    def _count_locally(self, key, window, cost):
+        counts = self._local_counts
+        for old in [k for k, (w, _c) in counts.items() if w != window]:
+            del counts[old]
+        window_, count = counts.get(key, (window, 0))
+        counts[key] = (window, count + cost)
+        return count + cost
+
+    def _media_type(self, req):
+        return (req.get_header('Content-Type') or '').split(';')[0] \
+            .strip().lower()
+
+    def _read_body(self, req):
+        if req.method in SAFE_METHODS or req.method == 'DELETE':
+            return {}
+        try:
+            length = int(req.get_header('Content-Length') or 0)
+        except ValueError:
+            raise ApiError(400, _("Content-Length is not a number."))
+        if length > self.max_body_size:
+            raise ApiError(413, _("The request body is larger than "
+                                  "%(limit)d bytes.",
+                                  limit=self.max_body_size))
+        if length == 0:
+            raw = b''
+        else:
+            if self._media_type(req) != 'application/json':
+                raise ApiError(415, _("Send the request body as "
+                                      "application/json."))
+            raw = req.read(length)
+        if not raw.strip():
+            return {}
+        try:
+            body = json.loads(raw.decode('utf-8'))
+        except (UnicodeDecodeError, ValueError):
+            raise ApiError(400, _("The request body is not valid JSON."),
+                           code='invalid_json')
+        if not isinstance(body, dict):
+            raise ApiError(400, _("The request body must be a JSON object."),
+                           code='invalid_json')
+        return body
+
+    def _cors(self, req):
+        origin = req.get_header('Origin')
+        if origin and origin in self.cors_origins:
+            req.send_header('Access-Control-Allow-Origin', origin)
+            req.send_header('Vary', 'Origin')
+
+    def _send_preflight(self, req):
+        origin = req.get_header('Origin')
+        if not origin or origin not in self.cors_origins:
+            raise ApiError(403, _("This origin may not call the API."),
+                           code='origin_not_allowed')
+        req.send_response(204)
+        req.send_header('Access-Control-Allow-Methods',
+                        'GET, POST, PUT, DELETE, OPTIONS')
+        req.send_header('Access-Control-Allow-Headers',
+                        'Authorization, Content-Type, X-CSRF-Token')
+        req.send_header('Access-Control-Max-Age', '600')
+        req.send_header('Content-Length', '0')
+        req.end_headers()
+        raise RequestDone
