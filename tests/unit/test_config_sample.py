@@ -4,7 +4,8 @@ default, so an admin reading it sees the whole configuration."""
 import configparser
 from pathlib import Path
 
-from trac.config import Option
+from trac.config import BoolOption, Option
+from trac.util import as_bool
 from trac.core import ComponentMeta
 
 import support.envs  # noqa: F401  (loads every TracLearn module)
@@ -38,10 +39,14 @@ def test_every_option_is_in_the_sample_with_its_default():
             '[%s] %s of %s' % (option.section, option.name,
                                component.__name__)
         default = option.default
-        if isinstance(default, (list, tuple)):
+        value = sample.get(option.section, option.name)
+        if isinstance(option, BoolOption):
+            value, default = as_bool(value), as_bool(default)
+        elif isinstance(default, (list, tuple)):
             default = ', '.join(default)
-        assert sample.get(option.section, option.name) == str(default), \
-            '[%s] %s' % (option.section, option.name)
+        assert value == default if isinstance(option, BoolOption) \
+            else value == str(default), '[%s] %s' % (option.section,
+                                                     option.name)
 
 
 def test_every_option_has_documentation():

@@ -115,7 +115,7 @@ def test_upgrade_adds_learning_schema_and_keeps_existing_data(existing_env):
             [c.name for c in table.columns], table.name
     # Only two rows are added to Trac's tables: our type and our version.
     for name in before:
-        if name in ('enum', 'system', 'cache'):
+        if name in ('enum', 'system', 'cache', 'permission'):
             continue
         assert after[name] == before[name], name
     # `cache` holds Trac's cache generations: adding a ticket type bumps the
@@ -128,6 +128,10 @@ def test_upgrade_adds_learning_schema_and_keeps_existing_data(existing_env):
     assert [row[:2] for row in added_enum] == \
         [('ticket_type', 'learning_concept')]
     assert set(before['enum'][1]) <= set(after['enum'][1])
+    # The default grants of the LEARNING_* actions (schema version 2).
+    assert set(after['permission'][1]) - set(before['permission'][1]) == \
+        {('learner', 'LEARNING_STUDY'), ('admin', 'LEARNING_ADMIN')}
+    assert set(before['permission'][1]) <= set(after['permission'][1])
     added_system = set(after['system'][1]) - set(before['system'][1])
     assert added_system == {(SCHEMA_VERSION_NAME, str(SCHEMA_VERSION))}
     # The learning tables exist and are empty.
@@ -139,6 +143,10 @@ def test_upgrade_adds_learning_schema_and_keeps_existing_data(existing_env):
     assert env.config.get('ticket-custom', 'estimate') == 'text'
     assert env.config.get('ticket-custom', 'question') == 'textarea'
     assert list(env.config.options('ticket-workflow')) == workflow_before
+    assert env.config.getlist('trac', 'permission_policies')[0] == \
+        'ConceptOwnerPolicy'
+    assert env.config.get('components', 'trac.web.auth.loginmodule') == \
+        'disabled'
     assert not env.needs_upgrade()
     env.shutdown()
 
