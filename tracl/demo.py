@@ -10,12 +10,14 @@ import argparse
 import json
 import os
 import secrets
+import subprocess
 import sys
 
 from trac.env import Environment
 from trac.perm import PermissionSystem
-from trac.util import md5crypt
 from trac.wiki.model import WikiPage
+
+from tracl.auth.emulator import wait_for_state, write_settings
 
 #: Who wrote the demo's start page; a page last changed by anyone else is
 #: the person's and is left alone.
@@ -28,12 +30,27 @@ START_PAGE = """\
 concept becomes a ticket with a question, you answer in your own words, and \
 a concept is mastered when your answer shows you understand it.
 
- 1. Sign in (the demo users and their passwords are printed where \
+ 1. [/login Sign in] (the demo users and their passwords are printed where \
 `make demo` runs).
  2. Open [/learning My learning] to see your paths and your progress.
 """
 
-DEMO_USERS = {'learner': [], 'admin': ['TRAC_ADMIN']}
+#: The demo's users: Cognito username, groups, and what they are for.
+DEMO_USERS = (
+    {'username': 'learner', 'groups': ['Students'], 'name': 'Demo Learner',
+     'email': 'learner@example.org'},
+    {'username': 'admin', 'groups': ['Administrators'], 'name': 'Demo Admin',
+     'email': 'admin@example.org'},
+)
+
+#: Where the local Cognito emulator listens.
+EMULATOR_PORT = 9229
+
+
+def make_password():
+    """A password the demo pool's policy accepts (upper and lower case,
+    digits, 8+ characters)."""
+    return 'Tl%s7' % secrets.token_hex(6)
 
 
 def create_or_open(path):
@@ -68,53 +85,75 @@ def write_start_page(env):
 
 
 def ensure_users(env):
-    """Demo users with passwords kept in the environment's `conf/`, so a
-    restart keeps them. Returns {username: password}."""
+    """The demo users with their passwords, kept in the environment's
+    `conf/` (readable by its owner only) so a restart keeps them. Returns
+    the users file's path and the users."""
     users_file = os.path.join(env.path, 'conf', 'demo-users.json')
-    htpasswd = os.path.join(env.path, 'conf', 'htpasswd')
-    users = {}
+    known = {}
     if os.path.exists(users_file):
         with open(users_file, encoding='utf-8') as f:
-            users = json.load(f)
-    changed = False
-    for name in DEMO_USERS:
-        if name not in users:
-            users[name] = secrets.token_urlsafe(9)
-            changed = True
-    if changed or not os.path.exists(htpasswd):
+            known = {u['username']: u for u in json.load(f)
+                     if isinstance(u, dict) and 'username' in u}
+    users = []
+    for user in DEMO_USERS:
+        password = known.get(user['username'], {}).get('password') or \
+            make_password()
+        users.append(dict(user, password=password))
+    if [known.get(u['username']) for u in users] != users:
         fd = os.open(users_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, 'w', encoding='utf-8') as f:
             json.dump(users, f, indent=1)
-        with open(htpasswd, 'w', encoding='utf-8') as f:
-            for name, password in sorted(users.items()):
-                salt = secrets.token_hex(4)
-                f.write('%s:%s\n' % (name, md5crypt(password, salt, '$apr1$')))
+    return users_file, users
+
+
+def start_emulator(env, users_file, port=EMULATOR_PORT):
+    """Start the local Cognito emulator, provision the demo users (their
+    `sub` is the same on every start) and point the environment at it.
+    Returns the emulator process and what was provisioned."""
+    state = os.path.join(env.path, 'conf', 'cognito-emulator.json')
+    log = os.path.join(env.path, 'log', 'cognito-emulator.log')
+    if os.path.exists(state):  # left by a demo that was killed
+        os.remove(state)
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'tracl.auth.emulator', 'serve', '--port',
+         str(port), '--state', state, '--users', users_file, '--provision',
+         '--log', log])
+    provisioned = wait_for_state(state, process)
+    write_settings(env, provisioned)
+    admin_sub = provisioned['users']['admin']
     perms = PermissionSystem(env)
-    granted = {(user, action) for user, action in perms.get_all_permissions()}
-    for name, actions in DEMO_USERS.items():
-        for action in actions:
-            if (name, action) not in granted:
-                perms.grant_permission(name, action)
-    return users, htpasswd
+    if (admin_sub, 'TRAC_ADMIN') not in perms.get_all_permissions():
+        perms.grant_permission(admin_sub, 'TRAC_ADMIN')
+    return process, provisioned
 
 
 def serve(args):
     path = os.path.abspath(args.env)
     env, created = create_or_open(path)
     write_start_page(env)
-    users, htpasswd = ensure_users(env)
+    users_file, users = ensure_users(env)
+    emulator, provisioned = start_emulator(env, users_file)
     env.shutdown()
     url = 'http://%s:%d/' % (args.host, args.port)
     print('%s the TracLearn demo environment in %s'
           % ('Created' if created else 'Reusing', path))
-    print('Demo users (password):')
-    for name in sorted(users):
-        print('  %-8s %s' % (name, users[name]))
+    print('Sign in at %slogin (local Cognito emulator at %s):'
+          % (url, provisioned['endpoint']))
+    for user in users:
+        print('  %-8s password %s' % (user['username'], user['password']))
     print('Serving %s  (Ctrl-C stops it)' % url, flush=True)
     tracd = os.path.join(os.path.dirname(sys.executable), 'tracd')
-    os.execv(tracd, [tracd, '--single-env', '--hostname', args.host,
-                     '--port', str(args.port),
-                     '--basic-auth', '*,%s,TracLearn' % htpasswd, path])
+    server = subprocess.Popen([tracd, '--single-env', '--hostname',
+                               args.host, '--port', str(args.port), path])
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for process in (server, emulator):
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=30)
 
 
 def main(argv=None):
@@ -126,8 +165,8 @@ def main(argv=None):
     serve_parser.add_argument('--port', type=int, default=8000)
     args = parser.parse_args(argv)
     if args.command == 'serve':
-        serve(args)
+        return serve(args)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -237,6 +237,12 @@ class ApiModule(Component):
         has_bearer = (req.get_header('Authorization') or '').strip() != ''
         sub = req.authname if req.is_authenticated else None
         method = req.environ.get('tracl.auth_method') if sub else None
+        # Keys we cannot fetch: the token may be fine, so no 401. A server
+        # without a configured pool accepts no tokens at all: that is 401.
+        if has_bearer and error == 'keys_unavailable':
+            raise ApiError(503, _("Tokens cannot be checked right now: "
+                                  "please try again shortly."),
+                           code='auth_unavailable')
         if has_bearer and (error or method != 'bearer'):
             raise ApiError(401, _("The access token is invalid or expired: "
                                   "sign in again."), code='invalid_token',

@@ -1,0 +1,2 @@
+"""`trac-admin ENV learning ...`: TracLearn's commands for admins, one
+module per group of commands."""

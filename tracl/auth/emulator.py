@@ -1,0 +1,476 @@
+"""The local Cognito emulator (moto) for the demo and the tests.
+
+- `Emulator` runs `moto_server` on a loopback port and stops it again;
+- `provision()` creates the demo's user pool, app client, groups and users
+  in it, again after every start (moto keeps everything in memory);
+- `write_settings()` / `read_settings()` point an environment's `[cognito]`
+  section at it.
+
+As a program (what `make demo` runs in the background):
+
+    python -m tracl.auth.emulator serve --port 9229 --state FILE [--users U]
+    python -m tracl.auth.emulator provision --endpoint URL --users U [--env E]
+
+`serve` stays in the foreground until it gets SIGTERM or Ctrl-C; FILE holds
+its address (and what it provisioned) while it runs. U is a JSON list of
+`{"username", "password", "email"?, "name"?, "groups"?}`.
+
+The same users keep the same `sub` across restarts: pool and client ids are
+hashes of their settings (`MOTO_COGNITO_IDP_*_ID_STRATEGY=HASH`), and moto's
+random generator is seeded from the username just before a user is created,
+so the user's id (its `sub`) is the same each time. Afterwards the generator
+is seeded at random, so tokens issued after a restart never repeat earlier
+ones.
+
+The emulator's signing key ships inside moto: anyone can forge its tokens.
+Only for the demo and tests (see `[cognito] allow_emulator`).
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import zlib
+
+from tracl.auth.idp import CognitoError, UserPool, make_client
+
+HOST = '127.0.0.1'
+DEFAULT_PORT = 9229
+
+#: moto implements GlobalSignOut only for pools in us-east-1.
+REGION = 'us-east-1'
+POOL_NAME = 'tracl-demo'
+CLIENT_NAME = 'tracl'
+GROUPS = ('Students', 'Instructors', 'Administrators')
+
+#: Base of the per-user seeds of moto's random generator (stable subs).
+SUB_SEED = 20260906
+
+#: Cognito's default password policy without the symbol: what the demo's
+#: generated passwords satisfy.
+PASSWORD_POLICY = {
+    'MinimumLength': 8,
+    'RequireUppercase': True,
+    'RequireLowercase': True,
+    'RequireNumbers': True,
+    'RequireSymbols': False,
+    'TemporaryPasswordValidityDays': 7,
+}
+
+#: The app client: public (no secret), password and refresh sign-in. moto
+#: puts in the ID token only the attributes listed in ReadAttributes.
+CLIENT_SETTINGS = {
+    'GenerateSecret': False,
+    'ExplicitAuthFlows': ['ALLOW_USER_PASSWORD_AUTH',
+                          'ALLOW_REFRESH_TOKEN_AUTH'],
+    'ReadAttributes': ['email', 'email_verified', 'name'],
+}
+
+#: Stable pool and client ids, whatever the order of calls.
+ID_STRATEGY_ENVIRONMENT = {
+    'MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY': 'HASH',
+    'MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY': 'HASH',
+}
+
+#: Seconds `moto_server` may take to answer after it starts.
+START_TIMEOUT = 30.0
+
+#: Seconds it may take to stop before it is killed.
+STOP_TIMEOUT = 10.0
+
+#: Seconds each call to the emulator may take while provisioning.
+CALL_TIMEOUT = 10.0
+
+#: Linux `prctl` option: a signal for the child when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+class EmulatorError(Exception):
+    """The emulator could not be started or reached."""
+
+
+def free_port():
+    """A loopback TCP port nothing listens on (at the time of asking)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def answers(endpoint, timeout=1.0):
+    """Whether an HTTP server answers at `endpoint`."""
+    try:
+        with urllib.request.urlopen(endpoint + '/moto-api/', timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _die_with_parent():
+    """In the child: get SIGTERM when the parent dies, so a killed demo
+    leaves no emulator holding the port (Linux only)."""
+    try:
+        libc = ctypes.CDLL('libc.so.6', use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+class Emulator(object):
+    """A `moto_server` on a loopback port, started and stopped by us."""
+
+    def __init__(self, port=None, log_path=None):
+        self.port = port or free_port()
+        self.log_path = log_path
+        self.process = None
+        self._log = None
+
+    @property
+    def endpoint(self):
+        return 'http://%s:%d' % (HOST, self.port)
+
+    @property
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, timeout=START_TIMEOUT):
+        """Start `moto_server` and wait until it answers. Output goes to
+        `log_path`, or nowhere; `log_path` '-' keeps this process's."""
+        if self.running:
+            return self
+        if answers(self.endpoint):
+            raise EmulatorError(
+                "Port %d on %s is in use (an emulator still running?): "
+                "stop it or choose another port with --port."
+                % (self.port, HOST))
+        executable = os.path.join(os.path.dirname(sys.executable),
+                                  'moto_server')
+        if not os.path.exists(executable):
+            raise EmulatorError(
+                "moto_server is not installed beside %s: install it with "
+                "`pip install 'moto[cognitoidp,server]'`." % sys.executable)
+        if self.log_path == '-':
+            output = None
+        elif self.log_path:
+            output = self._log = open(self.log_path, 'ab')
+        else:
+            output = subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            [executable, '-H', HOST, '-p', str(self.port)],
+            stdin=subprocess.DEVNULL, stdout=output, stderr=output,
+            env=dict(os.environ, **ID_STRATEGY_ENVIRONMENT),
+            preexec_fn=_die_with_parent if sys.platform == 'linux' else None)
+        deadline = time.monotonic() + timeout
+        while not answers(self.endpoint):
+            status = self.process.poll()
+            if status is not None:
+                self.stop()
+                raise EmulatorError(
+                    "moto_server stopped as it started (exit status %d)%s."
+                    % (status, ': see %s' % self.log_path
+                       if self.log_path and self.log_path != '-' else ''))
+            if time.monotonic() > deadline:
+                self.stop()
+                raise EmulatorError("moto_server did not answer at %s "
+                                    "within %d seconds."
+                                    % (self.endpoint, timeout))
+            time.sleep(0.1)
+        return self
+
+    def stop(self):
+        """Stop `moto_server` (which forgets everything)."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.terminate()
+                try:
+                    self.process.wait(STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
+            self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+# Provisioning
+
+def provision(endpoint, users=()):
+    """Create, unless they exist, the pool `tracl-demo`, its app client
+    `tracl`, the groups and `users` (dicts with `username`, `password` and
+    optional `email`, `name`, `groups`). Existing users get the password
+    and groups given. Returns {pool_id, client_id, region, endpoint,
+    jwks_uri, users: {username: sub}}."""
+    client = make_client(REGION, endpoint, CALL_TIMEOUT, emulator=True)
+    admin = UserPool(client, '', '', emulator=True)
+    pool_id = _ensure_pool(admin)
+    client_id = _ensure_client(admin, pool_id)
+    pool = UserPool(client, pool_id, client_id, emulator=True)
+    for group in GROUPS:
+        pool.ensure_group(group)
+    subs = {}
+    seeded = False
+    for user in users:
+        username = user['username']
+        groups = tuple(user.get('groups') or ())
+        try:
+            subs[username] = pool.user_sub(username)
+        except CognitoError as e:
+            if e.code != 'user_not_found':
+                raise
+        else:
+            pool.set_password(username, user['password'])
+            for group in groups:
+                pool.ensure_group(group)
+                pool.add_to_group(username, group)
+            continue
+        for group in groups:
+            pool.ensure_group(group)
+        _seed(endpoint, user_seed(username))
+        seeded = True
+        subs[username] = pool.create_user(
+            username, user['password'], email=user.get('email'),
+            name=user.get('name'), groups=groups)
+    if seeded:
+        _seed(endpoint, secrets.randbits(63))
+    return {'pool_id': pool_id, 'client_id': client_id, 'region': REGION,
+            'endpoint': endpoint, 'jwks_uri': jwks_uri(endpoint, pool_id),
+            'users': subs}
+
+
+def user_seed(username):
+    """The seed of moto's random generator when `username` is created."""
+    return SUB_SEED + zlib.crc32(username.encode('utf-8'))
+
+
+def jwks_uri(endpoint, pool_id):
+    """Where the emulator serves the pool's key set."""
+    return '%s/%s/.well-known/jwks.json' % (endpoint, pool_id)
+
+
+def _ensure_pool(admin):
+    response = admin.call('list_user_pools', {'MaxResults': 60})
+    for pool in response.get('UserPools', ()):
+        if pool['Name'] == POOL_NAME:
+            return pool['Id']
+    response = admin.call('create_user_pool', {
+        'PoolName': POOL_NAME,
+        'Policies': {'PasswordPolicy': PASSWORD_POLICY},
+    })
+    return response['UserPool']['Id']
+
+
+def _ensure_client(admin, pool_id):
+    response = admin.call('list_user_pool_clients',
+                          {'UserPoolId': pool_id, 'MaxResults': 60})
+    for client in response.get('UserPoolClients', ()):
+        if client['ClientName'] == CLIENT_NAME:
+            return client['ClientId']
+    response = admin.call('create_user_pool_client', dict(
+        CLIENT_SETTINGS, UserPoolId=pool_id, ClientName=CLIENT_NAME))
+    return response['UserPoolClient']['ClientId']
+
+
+def _seed(endpoint, seed):
+    """Seed moto's random generator, from which it draws every id."""
+    request = urllib.request.Request('%s/moto-api/seed?a=%d'
+                                     % (endpoint, seed), data=b'',
+                                     method='POST')
+    try:
+        with urllib.request.urlopen(request, timeout=CALL_TIMEOUT):
+            pass
+    except OSError as e:
+        raise EmulatorError("The emulator at %s refused to seed its random "
+                            "generator: %s" % (endpoint, e))
+
+
+# The `[cognito]` settings
+
+def cognito_options(provisioned):
+    """The `[cognito]` options, as (section, name, value), that point
+    TracLearn at a provisioned emulator."""
+    return [('cognito', 'user_pool_id', provisioned['pool_id']),
+            ('cognito', 'client_id', provisioned['client_id']),
+            ('cognito', 'region', provisioned['region']),
+            ('cognito', 'endpoint_url', provisioned['endpoint']),
+            ('cognito', 'jwks_uri', provisioned['jwks_uri']),
+            ('cognito', 'allow_emulator', 'true')]
+
+
+def write_settings(config, provisioned):
+    """Point the `[cognito]` section of `config` (an environment or its
+    `Configuration`) at a provisioned emulator and save it when something
+    changed. Returns True when it did."""
+    config = getattr(config, 'config', config)
+    changed = False
+    for section, name, value in cognito_options(provisioned):
+        if value == 'true':
+            # Trac writes booleans as `enabled`.
+            same = config.getbool(section, name)
+        else:
+            same = config.get(section, name) == value
+        if not same:
+            config.set(section, name, value)
+            changed = True
+    if changed:
+        config.save()
+    return changed
+
+
+def read_settings(config):
+    """The emulator settings of `config` (an environment or its
+    `Configuration`) with `provision()`'s keys, without `users`."""
+    config = getattr(config, 'config', config)
+    return {'pool_id': config.get('cognito', 'user_pool_id'),
+            'client_id': config.get('cognito', 'client_id'),
+            'region': config.get('cognito', 'region'),
+            'endpoint': config.get('cognito', 'endpoint_url'),
+            'jwks_uri': config.get('cognito', 'jwks_uri'),
+            'allow_emulator': config.getbool('cognito', 'allow_emulator')}
+
+
+# The state file of `serve`
+
+def write_state(path, state):
+    """Write `state` (JSON) to `path` in one step."""
+    temporary = '%s.%d.tmp' % (path, os.getpid())
+    with open(temporary, 'w', encoding='utf-8') as f:
+        json.dump(state, f, indent=1, sort_keys=True)
+    os.replace(temporary, path)
+
+
+def read_state(path):
+    """The state `serve` wrote to `path`, or None when there is none."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def wait_for_state(path, process=None, timeout=START_TIMEOUT):
+    """Wait until `serve` (running as `process`, a `Popen`) has written its
+    state to `path`, and return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = read_state(path)
+        if state is not None:
+            return state
+        if process is not None and process.poll() is not None:
+            raise EmulatorError("The Cognito emulator stopped as it started "
+                                "(exit status %d)." % process.returncode)
+        if time.monotonic() > deadline:
+            raise EmulatorError("The Cognito emulator wrote no state to %s "
+                                "within %d seconds." % (path, timeout))
+        time.sleep(0.1)
+
+
+def load_users(path):
+    """The users of a JSON file: a list of dicts (see `provision()`)."""
+    with open(path, encoding='utf-8') as f:
+        users = json.load(f)
+    if not isinstance(users, list) or not all(
+            isinstance(u, dict) and u.get('username') and u.get('password')
+            for u in users):
+        raise EmulatorError("%s must hold a JSON list of users, each with a "
+                            "username and a password." % path)
+    return users
+
+
+# The program
+
+def _stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def serve(args):
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    users = load_users(args.users) if args.users else ()
+    emulator = Emulator(args.port, log_path=args.log or '-')
+    state_path = os.path.abspath(args.state)
+    try:
+        emulator.start()
+        state = {'endpoint': emulator.endpoint, 'port': emulator.port,
+                 'pid': os.getpid()}
+        if users or args.provision:
+            state.update(provision(emulator.endpoint, users))
+        write_state(state_path, state)
+        print("Cognito emulator (moto) at %s; state in %s"
+              % (emulator.endpoint, state_path), flush=True)
+        status = emulator.process.wait()
+        print("moto_server stopped (exit status %d)." % status,
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        state = read_state(state_path)
+        if state and state.get('pid') == os.getpid():
+            os.remove(state_path)
+        emulator.stop()
+
+
+def provision_command(args):
+    provisioned = provision(args.endpoint.rstrip('/'),
+                            load_users(args.users) if args.users else ())
+    if args.env:
+        from trac.env import Environment
+        env = Environment(args.env)
+        try:
+            write_settings(env, provisioned)
+        finally:
+            env.shutdown()
+    print(json.dumps(provisioned, sort_keys=True))
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='python -m tracl.auth.emulator',
+                                     description=__doc__.split('\n')[0])
+    commands = parser.add_subparsers(dest='command', required=True)
+    p = commands.add_parser('serve', help="run the emulator in the "
+                            "foreground until SIGTERM or Ctrl-C")
+    p.add_argument('--port', type=int, default=DEFAULT_PORT)
+    p.add_argument('--state', required=True,
+                   help="file that holds the emulator's address while it "
+                        "runs")
+    p.add_argument('--users', help="JSON list of users to provision")
+    p.add_argument('--provision', action='store_true',
+                   help="create the pool, client and groups even without "
+                        "users")
+    p.add_argument('--log', help="file for moto_server's output (default: "
+                                 "this process's)")
+    p.set_defaults(run=serve)
+    p = commands.add_parser('provision', help="create the pool, client, "
+                            "groups and users in a running emulator")
+    p.add_argument('--endpoint', default='http://%s:%d' % (HOST,
+                                                           DEFAULT_PORT))
+    p.add_argument('--users', help="JSON list of users to provision")
+    p.add_argument('--env', help="Trac environment whose [cognito] settings "
+                                 "to point at the emulator")
+    p.set_defaults(run=provision_command)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (EmulatorError, CognitoError) as e:
+        print(str(e), file=sys.stderr)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
