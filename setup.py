@@ -49,6 +49,7 @@ setup(
         'trac.plugins': [
             'tracl.admin.users = tracl.admin.users',
             'tracl.auth.config = tracl.auth.config',
+            'tracl.auth.hosted_ui = tracl.auth.hosted_ui',
             'tracl.auth.idp = tracl.auth.idp',
             'tracl.auth.login = tracl.auth.login',
             'tracl.auth.permissions = tracl.auth.permissions',

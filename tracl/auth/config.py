@@ -58,6 +58,17 @@ class CognitoConfig(Component):
         """Seconds before the access token expires at which a browser
         session refreshes it (FR-AU-1.5).""")
 
+    hosted_ui_url = Option('cognito', 'hosted_ui_url', '',
+        """Address of the pool's hosted UI domain
+        (`https://DOMAIN.auth.REGION.amazoncognito.com` or a custom
+        domain). When set, the login page also offers the hosted UI
+        (authorization code with PKCE); register
+        `BASE_URL/login/callback` as the app client's callback URL.""")
+
+    hosted_ui_scopes = Option('cognito', 'hosted_ui_scopes',
+        'openid email profile',
+        """OAuth scopes asked of the hosted UI.""")
+
     group_map = ListOption('cognito', 'group_map',
         'Students:learner, Instructors:admin, Administrators:admin',
         doc="""Cognito groups (`cognito:groups`) and the Trac permission

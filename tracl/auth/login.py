@@ -76,7 +76,8 @@ class CognitoLoginModule(LoginModule):
         data = {'username': '', 'referer': self._referer(req) or '',
                 'error': None,
                 'expired': req.args.get('expired') == '1',
-                'emulator': CognitoConfig(self.env).is_emulator}
+                'emulator': CognitoConfig(self.env).is_emulator,
+                'hosted_ui': bool(CognitoConfig(self.env).hosted_ui_url)}
         if req.method == 'POST':
             self._login(req, data)
         add_stylesheet(req, 'tracl/css/tracl.css')
@@ -176,6 +177,17 @@ class CognitoLoginModule(LoginModule):
             data['error'] = _("Sign-in is misconfigured on this server; the "
                               "administrator has been told.")
             return
+        self.start_session(req, tokens, claims, username)
+        referer = data['referer']
+        if not referer or referer.rstrip('/').endswith('/login'):
+            req.redirect(req.href.learning())
+        self._redirect_back(req)
+
+    # Public methods
+
+    def start_session(self, req, tokens, claims, username=None):
+        """Sign the browser in as the owner of verified ID token `claims`:
+        keep `tokens` server side, record the profile, set Trac's cookie."""
         sub = claims['sub']
         self._store_tokens(sub, tokens)
         LearnerProfiles(self.env).update(
@@ -184,10 +196,6 @@ class CognitoLoginModule(LoginModule):
             groups=claims.get('cognito:groups') or [])
         req.environ['REMOTE_USER'] = sub
         self._do_login(req)
-        referer = data['referer']
-        if not referer or referer.rstrip('/').endswith('/login'):
-            req.redirect(req.href.learning())
-        self._redirect_back(req)
 
     def _logout(self, req):
         if req.method != 'POST' or not req.is_authenticated:
