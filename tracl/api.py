@@ -65,3 +65,44 @@ class IHealthContributor(Interface):
     def get_health_checks():
         """Yield `(name, check)` pairs; `check()` returns `None` when the
         service is fine, else a sentence saying what is wrong."""
+
+
+class IEmbedder(Interface):
+    """Turns text into sentence embeddings: L2-normalised float32 vectors
+    of a fixed dimension. The chunk store and the embedder must agree on
+    `model_name` and `dimension`."""
+
+    def embed(texts):
+        """Return a `numpy.ndarray` of shape `(len(texts), dimension)`,
+        dtype float32, each row of unit length. Raises
+        `tracl.embedding.EmbeddingUnavailable` when the model or service
+        cannot answer."""
+
+    def model_name():
+        """The name of the model, stored beside every vector."""
+
+    def dimension():
+        """The vectors' dimension."""
+
+
+class ILLMProvider(Interface):
+    """Writes the text a learning path needs and grades answers. Every
+    method raises `tracl.llm.LLMUnavailable` when the provider cannot
+    answer (the API then answers 503); learner text is data, never
+    instructions."""
+
+    def academic_sentences(query):
+        """Five academic sentences about what `query` asks to learn (the
+        search uses their averaged embedding), as a list of 5 str."""
+
+    def generate_question(concept, content, difficulty, query):
+        """A `tracl.llm.GeneratedQuestion` for a concept from its chunk
+        `content`, at `difficulty` 1-5, with the learner's `query` as
+        context."""
+
+    def evaluate(question, expected_answer, answer, context):
+        """A `tracl.llm.Evaluation` of the learner's `answer`: score in
+        [0, 1], feedback, and what it takes to audit and regrade it."""
+
+    def describe():
+        """A short description for admins and health checks."""
