@@ -147,7 +147,22 @@ class CognitoLoginModule(LoginModule):
             req.environ['tracl.session_expired'] = True
             return False
         self._store_tokens(sub, tokens)
+        self._update_profile(sub, tokens.id_token)
         return True
+
+    def _update_profile(self, sub, id_token):
+        """Take the learner's groups, name and email from a refreshed ID
+        token, so changes made in Cognito apply without a new sign-in."""
+        try:
+            claims = CognitoTokenVerifier(self.env).verify(id_token)
+        except InvalidToken as e:
+            self.log.warning("Refreshed ID token of %s not usable: %s", sub,
+                             e.reason)
+            return
+        if claims.get('sub') == sub:
+            LearnerProfiles(self.env).update(
+                sub, email=claims.get('email'), name=claims.get('name'),
+                groups=claims.get('cognito:groups') or [])
 
     def _login(self, req, data):
         username = req.args.getfirst('username', '').strip()[:MAX_USERNAME]
@@ -172,6 +187,12 @@ class CognitoLoginModule(LoginModule):
                 data['error'] = _("Wrong username or password.")
             return
         except InvalidToken as e:
+            if e.server_side:
+                self.log.warning("Cannot check Cognito's token: %s",
+                                 e.reason)
+                data['error'] = _("Sign-in is unavailable right now: "
+                                  "please try again in a minute.")
+                return
             self.log.error("Cognito issued a token we cannot verify (%s): "
                            "check the [cognito] settings", e.reason)
             data['error'] = _("Sign-in is misconfigured on this server; the "
@@ -198,7 +219,11 @@ class CognitoLoginModule(LoginModule):
         self._do_login(req)
 
     def _logout(self, req):
-        if req.method != 'POST' or not req.is_authenticated:
+        # Trac checks the form token of form-encoded posts only; another
+        # site could post text/plain here and sign the learner out
+        # everywhere (GlobalSignOut), so check it whatever the encoding.
+        if req.method != 'POST' or not req.is_authenticated or \
+                req.args.getfirst('__FORM_TOKEN') != req.form_token:
             return
         sub = req.authname
         rows = self.env.db_query(sql(self.env, """
