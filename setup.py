@@ -36,6 +36,7 @@ setup(
         'PyJWT[crypto]>=2.8,<3',
         'httpx>=0.27',
         'boto3>=1.34',
+        'anthropic>=2.14,<3',
     ],
     extras_require={
         'postgres': ['psycopg2-binary>=2.9'],
@@ -63,6 +64,7 @@ setup(
             'tracl.embedding = tracl.embedding',
             'tracl.environment = tracl.environment',
             'tracl.llm = tracl.llm',
+            'tracl.llm.anthropic_provider = tracl.llm.anthropic_provider',
             'tracl.llm.grading = tracl.llm.grading',
             'tracl.llm.offline = tracl.llm.offline',
             'tracl.sqlite = tracl.sqlite',
