@@ -125,8 +125,10 @@ class ApiModule(Component):
         if handler is self and req.method == 'POST' and \
                 self._media_type(req) in ('application/x-www-form-urlencoded',
                                           'multipart/form-data'):
-            self._send_error(req, ApiError(415, _(
-                "Send the request body as application/json.")))
+            error = ApiError(415, _("Send the request body as "
+                                    "application/json."))
+            self._discard_body(req, error)
+            self._send_error(req, error)
         return handler
 
     def post_process_request(self, req, template, data, metadata):
@@ -154,9 +156,11 @@ class ApiModule(Component):
         except RequestDone:
             raise
         except ApiError as e:
+            self._discard_body(req, e)
             self._send_error(req, e)
         except Exception:
             self.log.exception("API %s %s failed", req.method, req.path_info)
+            self._discard_body(req)
             self._send_error(req, ApiError(500, _(
                 "Something went wrong on our side; it has been logged.")))
         status, payload = self._result(result)
@@ -193,6 +197,24 @@ class ApiModule(Component):
         raise RequestDone
 
     # Internal methods
+
+    def _discard_body(self, req, error=None):
+        """Read what is left of the request body before answering early:
+        a server keeping the connection alive would otherwise read the body
+        as the next request. A body too large to read is answered with the
+        connection closed."""
+        if req.environ.get('tracl.body_read'):
+            return
+        req.environ['tracl.body_read'] = True
+        try:
+            length = int(req.get_header('Content-Length') or 0)
+        except ValueError:
+            length = -1
+        if 0 <= length <= self.max_body_size:
+            if length:
+                req.read(length)
+        elif error is not None:
+            error.headers['Connection'] = 'close'
 
     def _result(self, result):
         if result is None:
@@ -299,6 +321,9 @@ class ApiModule(Component):
     def _read_body(self, req):
         if req.method in SAFE_METHODS or req.method == 'DELETE':
             return {}
+        # From here on the body is read, or refused with the connection
+        # closed (413).
+        req.environ['tracl.body_read'] = True
         try:
             length = int(req.get_header('Content-Length') or 0)
         except ValueError:
@@ -306,14 +331,15 @@ class ApiModule(Component):
         if length > self.max_body_size:
             raise ApiError(413, _("The request body is larger than "
                                   "%(limit)d bytes.",
-                                  limit=self.max_body_size))
+                                  limit=self.max_body_size),
+                           headers={'Connection': 'close'})
         if length == 0:
             raw = b''
         else:
+            raw = req.read(length)
             if self._media_type(req) != 'application/json':
                 raise ApiError(415, _("Send the request body as "
                                       "application/json."))
-            raw = req.read(length)
         if not raw.strip():
             return {}
         try:
@@ -334,7 +360,13 @@ class ApiModule(Component):
 
     def _send_preflight(self, req):
         origin = req.get_header('Origin')
-        if not origin or origin not in self.cors_origins:
+        if not origin:  # not a CORS preflight: say what is allowed
+            req.send_response(204)
+            req.send_header('Allow', 'GET, POST, PUT, DELETE, OPTIONS')
+            req.send_header('Content-Length', '0')
+            req.end_headers()
+            raise RequestDone
+        if origin not in self.cors_origins:
             raise ApiError(403, _("This origin may not call the API."),
                            code='origin_not_allowed')
         req.send_response(204)
