@@ -16,7 +16,7 @@ from trac.core import Component, implements
 from trac.perm import (IPermissionGroupProvider, IPermissionPolicy,
                        IPermissionRequestor)
 from trac.resource import ResourceNotFound
-from trac.ticket.api import ITicketChangeListener
+from trac.ticket.api import ITicketChangeListener, ITicketManipulator
 from trac.util.translation import _
 from trac.web.api import IRequestFilter
 
@@ -30,8 +30,38 @@ ADMIN = 'LEARNING_ADMIN'
 #: How many tickets' (type, owner) the policy remembers.
 _OWNER_CACHE_SIZE = 20000
 
-_TICKET_PATH_RE = re.compile(r'^/(?:ticket|(?:raw-)?attachment/ticket)/'
+_TICKET_PATH_RE = re.compile(r'^/(?:ticket|(?:raw-|zip-)?attachment/ticket)/'
                              r'([0-9]+)(?:/|$)')
+
+
+class ConceptTicketGuard(Component):
+    """A concept ticket stays its learner's: nobody reassigns it or turns
+    it into another type through Trac's ticket form, and concepts are not
+    created by hand (learning paths create them)."""
+
+    implements(ITicketManipulator)
+
+    # ITicketManipulator methods
+
+    def prepare_ticket(self, req, ticket, fields, actions):
+        pass
+
+    def validate_ticket(self, req, ticket):
+        old_type = ticket._old.get('type', ticket['type'])
+        if CONCEPT_TICKET_TYPE not in (old_type, ticket['type']):
+            return
+        if not ticket.exists:
+            yield 'type', _("Concept tickets are created from learning "
+                            "paths, not by hand.")
+            return
+        if old_type != ticket['type']:
+            yield 'type', _("A concept ticket keeps its type.")
+        if 'owner' in ticket._old:
+            yield 'owner', _("A concept belongs to its learner: it cannot "
+                             "be reassigned.")
+
+    def validate_comment(self, req, comment):
+        return []
 
 
 class LearningPermissions(Component):
@@ -92,6 +122,11 @@ class ConceptOwnerPolicy(Component):
         return handler
 
     def post_process_request(self, req, template, data, metadata):
+        if template == 'report_view.html' and data and \
+                'row_groups' in data:
+            self._hide_emptied_report_groups(data)
+        elif template == 'query.html' and data and 'tickets' in data:
+            self._drop_hidden_query_results(req, data)
         return template, data, metadata
 
     # ITicketChangeListener methods
@@ -116,6 +151,37 @@ class ConceptOwnerPolicy(Component):
         return req.authname == owner or ADMIN in req.perm
 
     # Internal methods
+
+    def _hide_emptied_report_groups(self, data):
+        """Trac builds a report's groups and its count before it drops
+        the rows a viewer may not see: drop the groups left empty (their
+        header would name a hidden concept's owner) and, on a report of
+        one page, count only the rows shown."""
+        groups = [(value, rows) for value, rows in data['row_groups']
+                  if rows]
+        shown = sum(len(rows) for _value, rows in groups)
+        data['row_groups'] = groups
+        paginator = data.get('paginator')
+        if paginator is None or getattr(paginator, 'num_pages', 1) <= 1:
+            data['numrows'] = shown
+
+    def _drop_hidden_query_results(self, req, data):
+        """Trac counts and groups a query's matches before its template
+        hides the tickets a viewer may not see: drop them from the results
+        and their groups, and, on a query of one page, count what is left,
+        so neither a count nor a group header tells of hidden concepts."""
+        def visible(ticket):
+            return 'TICKET_VIEW' in req.perm('ticket', ticket['id'])
+        data['tickets'] = [t for t in data['tickets'] if visible(t)]
+        if data.get('groups'):
+            groups = [(value, [t for t in tickets if visible(t)])
+                      for value, tickets in data['groups']]
+            data['groups'] = [(v, t) for v, t in groups if t] or [(None, [])]
+        query, paginator = data.get('query'), data.get('paginator')
+        if query is None or paginator is None or paginator.num_pages > 1:
+            return
+        query.num_items = len(data['tickets'])
+        paginator.num_items = len(data['tickets'])
 
     def _type_and_owner(self, ticket_id):
         with self._lock:
