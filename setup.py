@@ -37,6 +37,9 @@ setup(
         'httpx>=0.27',
         'boto3>=1.34',
         'anthropic>=2.14,<3',
+        'numpy>=1.26',
+        'onnxruntime>=1.17',
+        'tokenizers>=0.15',
     ],
     extras_require={
         'postgres': ['psycopg2-binary>=2.9'],
@@ -62,6 +65,8 @@ setup(
             'tracl.cache.memory = tracl.cache.memory',
             'tracl.cache.redis_cache = tracl.cache.redis_cache',
             'tracl.embedding = tracl.embedding',
+            'tracl.embedding.http = tracl.embedding.http',
+            'tracl.embedding.local = tracl.embedding.local',
             'tracl.environment = tracl.environment',
             'tracl.llm = tracl.llm',
             'tracl.llm.anthropic_provider = tracl.llm.anthropic_provider',
