@@ -106,3 +106,40 @@ class ILLMProvider(Interface):
 
     def describe():
         """A short description for admins and health checks."""
+
+
+class IChunkStore(Interface):
+    """Where the academic chunks and their embeddings live, searched by
+    vector similarity.
+
+    A chunk is a dict with `id`, `subject`, `concept`, `content`,
+    `has_prerequisite` and `prerequisite_for` (None, a name or a list of
+    names), `difficulty_level` (1-5) and `source`. Similarities are raw
+    cosines in [-1, 1] whichever store answers (Neo4j's (1 + cos) / 2 is
+    converted back), so one relevance calibration serves every store.
+    """
+
+    def search(vector, limit):
+        """The `limit` chunks most similar to unit `vector`, best first, as
+        `(chunk, cosine)` pairs. Raises `tracl.search.ChunkStoreUnavailable`
+        when the store cannot answer, and `ValueError` when `vector` has
+        another dimension than the stored embeddings."""
+
+    def get_chunks(chunk_ids):
+        """A dict of the chunks among `chunk_ids` that exist, by id."""
+
+    def upsert(chunks, embeddings, model_name):
+        """Insert or update `chunks` with their `embeddings` (a float32
+        array, one unit row per chunk) made by `model_name`. Returns
+        `(new, updated)` counts. A read-only store raises
+        `NotImplementedError`."""
+
+    def iter_chunks():
+        """Every chunk, in id order (for export and reindex)."""
+
+    def stats():
+        """A dict with at least `chunks`, `subjects` (name -> count),
+        `embedding_model` and `dimension`."""
+
+    def describe():
+        """A short description for admins and health checks."""
