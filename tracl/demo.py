@@ -32,7 +32,12 @@ a concept is mastered when your answer shows you understand it.
 
  1. [/login Sign in] (the demo users and their passwords are printed where \
 `make demo` runs).
- 2. Open [/learning My learning] to see your paths and your progress.
+ 2. Say what you want to understand, pick the concepts, and create your
+ path; then answer each concept's question on its ticket.
+
+[[LearningPath(I want to understand blockchain technology)]]
+
+Your paths and progress: [/learning My learning].
 """
 
 #: The demo's users: Cognito username, groups, and what they are for.
@@ -71,6 +76,20 @@ def create_or_open(path):
         ('logging', 'log_level', 'INFO'),
     ]
     return Environment(path, create=True, options=options), True
+
+
+def import_starter_corpus(env):
+    """Fill an empty chunk store with the starter corpus. Returns whether
+    it did."""
+    from trac.admin.api import AdminCommandManager
+    from tracl.search import LearningChunkStore
+    if LearningChunkStore(env).store.stats()['chunks']:
+        return False
+    print('Importing the starter corpus (embedding 156 chunks, once)...',
+          flush=True)
+    AdminCommandManager(env).execute_command('learning', 'import',
+                                             '--starter')
+    return True
 
 
 def write_start_page(env):
@@ -131,6 +150,7 @@ def serve(args):
     path = os.path.abspath(args.env)
     env, created = create_or_open(path)
     write_start_page(env)
+    import_starter_corpus(env)
     users_file, users = ensure_users(env)
     emulator, provisioned = start_emulator(env, users_file)
     env.shutdown()

@@ -1,16 +1,39 @@
-"""Reading and writing learning data: one place for the SQL on the learning
-tables. Statements name tables as `{paths}`, ... (see `tracl.schema.sql`)
-and pass every value as a `%s` parameter."""
+"""Learning paths: a learner's query turned into concept tickets, and the
+path summaries of *My learning* and the API.
 
+A concept is a `learning_concept` ticket owned by the learner's `sub`; a
+path lists concepts (`path_concepts`), and a concept may be in several of
+the learner's paths. Prerequisite links are stored once, between the
+learner's concept tickets.
+"""
+
+import uuid
 from collections import namedtuple
 
-from trac.util.datefmt import from_utimestamp
+from trac.ticket.model import Milestone, Ticket
+from trac.util.datefmt import datetime_now, from_utimestamp, to_utimestamp, \
+    utc
 
+from tracl.environment import CONCEPT_TICKET_TYPE
 from tracl.schema import sql
+
+#: Who reports the concept tickets a learning path creates.
+REPORTER = 'learning-system'
+
+#: Longest path title, as the `paths.title` column.
+MAX_TITLE = 200
 
 PathSummary = namedtuple('PathSummary', [
     'path_id', 'title', 'created', 'total', 'mastered', 'studying',
     'completion'])
+
+#: What `create_learning_path` needs per concept: the chunk, its relevance
+#: and raw cosine, and the generated question (None when reused).
+NewConcept = namedtuple('NewConcept', ['chunk', 'relevance', 'cosine',
+                                       'question'])
+
+CreatedConcept = namedtuple('CreatedConcept', [
+    'ticket_id', 'chunk_id', 'concept', 'subject', 'question', 'reused'])
 
 
 def path_summaries(env, sub):
@@ -30,3 +53,226 @@ def path_summaries(env, sub):
                         float(completion or 0))
             for path_id, title, created, total, mastered, studying,
             completion in rows]
+
+
+def learner_concepts_by_chunk(env, sub, chunk_ids):
+    """`{chunk_id: ticket_id}` of the learner's existing concepts among
+    `chunk_ids`."""
+    chunk_ids = list(chunk_ids)
+    if not chunk_ids:
+        return {}
+    with env.db_query as db:
+        rows = db(sql(env, """
+            SELECT cm.chunk_id, cm.ticket_id
+            FROM {concept_metadata} cm JOIN ticket t ON t.id = cm.ticket_id
+            WHERE t.owner=%%s AND t.type=%%s AND cm.chunk_id IN (%s)
+            """ % ','.join(['%s'] * len(chunk_ids))),
+            [sub, CONCEPT_TICKET_TYPE] + chunk_ids)
+    return {chunk_id: ticket_id for chunk_id, ticket_id in rows}
+
+
+def learner_concept_index(env, sub):
+    """`{(subject, concept name): (ticket_id, chunk_id)}` of every concept
+    the learner has."""
+    with env.db_query as db:
+        rows = db(sql(env, """
+            SELECT t.id, t.milestone, t.summary, cm.chunk_id
+            FROM ticket t JOIN {concept_metadata} cm ON cm.ticket_id = t.id
+            WHERE t.owner=%s AND t.type=%s
+            """), (sub, CONCEPT_TICKET_TYPE))
+    return {(subject, name): (ticket_id, chunk_id)
+            for ticket_id, subject, name, chunk_id in rows}
+
+
+def prerequisite_names(value):
+    """A chunk's prerequisite metadata as a list of concept names."""
+    if value is None or value == '':
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [name for name in value if isinstance(name, str) and name]
+
+
+def concept_description(content):
+    """A ticket description showing chunk `content` as plain text: chunks
+    are hostile text, so they must not be read as wiki markup (links,
+    macros, images)."""
+    safe = content.replace('}}}', '}\u200b}}')
+    return '{{{#!text/plain\n%s\n}}}' % safe
+
+
+def path_title(topic):
+    title = ' '.join(topic.split())
+    return (title[:MAX_TITLE - 1] + '\u2026') if len(title) > MAX_TITLE \
+        else title
+
+
+def create_learning_path(env, sub, query, title, difficulty, concepts,
+                         chunk_lookup):
+    """Write a learning path in ONE transaction and return
+    `(path_id, [CreatedConcept])`.
+
+    `concepts` are `NewConcept`s in the order the path shows them; a
+    concept whose chunk the learner already has is reused, never
+    duplicated. `chunk_lookup(chunk_ids)` returns the chunks of the
+    learner's other concepts, so prerequisite links to and from them are
+    made too. A failure rolls everything back.
+    """
+    now_dt = datetime_now(utc)
+    now = to_utimestamp(now_dt)
+    path_id = str(uuid.uuid4())
+    created = []
+    with env.db_transaction as db:
+        existing = learner_concepts_by_chunk(
+            env, sub, [c.chunk['id'] for c in concepts])
+        milestones = {m.name for m in Milestone.select(env,
+                                                       include_completed=True)}
+        db(sql(env, """
+            INSERT INTO {paths} (id, title, query_text, cognito_user_id,
+                                 created_at, total_chunks, question_difficulty)
+            VALUES (%s, %s, %s, %s, %s, %s, %s)"""),
+           (path_id, title, query, sub, now, len(concepts), difficulty))
+        for position, item in enumerate(concepts):
+            chunk = item.chunk
+            ticket_id = existing.get(chunk['id'])
+            reused = ticket_id is not None
+            if not reused:
+                if chunk['subject'] not in milestones:
+                    milestone = Milestone(env)
+                    milestone.name = chunk['subject']
+                    milestone.description = \
+                        'Concepts of %s, from learning paths.' % \
+                        chunk['subject']
+                    milestone.insert()
+                    milestones.add(chunk['subject'])
+                ticket_id = _insert_concept_ticket(env, sub, query, item,
+                                                   now_dt)
+                db(sql(env, """
+                    INSERT INTO {concept_metadata} (ticket_id, chunk_id,
+                        relevance, cosine, expected_answer,
+                        question_generated, created_at)
+                    VALUES (%s, %s, %s, %s, %s, %s, %s)"""),
+                   (ticket_id, chunk['id'], item.relevance, item.cosine,
+                    item.question.expected_answer, True, now))
+                existing[chunk['id']] = ticket_id
+            db(sql(env, """
+                INSERT INTO {path_concepts} (path_id, ticket_id, position,
+                                             added_at)
+                VALUES (%s, %s, %s, %s)"""),
+               (path_id, ticket_id, position, now))
+            created.append(CreatedConcept(
+                ticket_id, chunk['id'], chunk['concept'], chunk['subject'],
+                item.question.question if item.question else None, reused))
+        _link_prerequisites(env, db, sub, concepts, chunk_lookup, now)
+    return path_id, created
+
+
+def _insert_concept_ticket(env, sub, query, item, when):
+    ticket = Ticket(env)
+    # Set the values directly: `populate` drops fields missing from Trac's
+    # cached field list (a type or milestone added in this transaction).
+    values = {
+        'type': CONCEPT_TICKET_TYPE, 'status': 'new',
+        'summary': item.chunk['concept'],
+        'description': concept_description(item.chunk['content']),
+        'milestone': item.chunk['subject'], 'owner': sub,
+        'reporter': REPORTER,
+        'question': item.question.question,
+        'question_difficulty': str(item.question.difficulty),
+        'question_context': query,
+    }
+    for name, value in values.items():
+        ticket[name] = value
+    return ticket.insert(when=when)
+
+
+def _link_prerequisites(env, db, sub, concepts, chunk_lookup, now):
+    """Link the learner's concepts by their chunks' prerequisite metadata:
+    names resolve within the chunk's subject, among the learner's own
+    concepts. Links touching a concept of this path are added."""
+    index = learner_concept_index(env, sub)
+    by_chunk = {chunk_id: ticket_id
+                for ticket_id, chunk_id in index.values()}
+    chunks = {c.chunk['id']: c.chunk for c in concepts}
+    others = [chunk_id for chunk_id in by_chunk if chunk_id not in chunks]
+    chunks.update(chunk_lookup(others) if others else {})
+    in_path = {by_chunk[c.chunk['id']] for c in concepts
+               if c.chunk['id'] in by_chunk}
+    links = set()
+    for chunk_id, chunk in chunks.items():
+        concept = by_chunk.get(chunk_id)
+        if concept is None:
+            continue
+        for name in prerequisite_names(chunk.get('has_prerequisite')):
+            found = index.get((chunk['subject'], name))
+            if found and found[0] != concept:
+                links.add((concept, found[0]))
+        for name in prerequisite_names(chunk.get('prerequisite_for')):
+            found = index.get((chunk['subject'], name))
+            if found and found[0] != concept:
+                links.add((found[0], concept))
+    for concept, prerequisite in sorted(links):
+        if concept in in_path or prerequisite in in_path:
+            db(sql(env, """
+                INSERT INTO {prerequisites} (concept_ticket_id,
+                    prerequisite_ticket_id, created_at)
+                VALUES (%s, %s, %s)
+                ON CONFLICT (concept_ticket_id, prerequisite_ticket_id)
+                DO NOTHING"""), (concept, prerequisite, now))
+
+
+def path_detail(env, sub, path_id):
+    """The learner's path with its concepts, or None (no such path, or
+    another learner's)."""
+    with env.db_query as db:
+        rows = db(sql(env, """
+            SELECT path_id, path_title, created_at, total_concepts,
+                   mastered_concepts, studying_concepts,
+                   completion_percentage
+            FROM {path_summary_view}
+            WHERE path_id=%s AND cognito_user_id=%s"""), (path_id, sub))
+        if not rows:
+            return None
+        summary = PathSummary(str(rows[0][0]), rows[0][1],
+                              from_utimestamp(rows[0][2]), int(rows[0][3]),
+                              int(rows[0][4]), int(rows[0][5]),
+                              float(rows[0][6] or 0))
+        (query_text, difficulty), = db(sql(env, """
+            SELECT query_text, question_difficulty FROM {paths}
+            WHERE id=%s"""), (path_id,))
+        concepts = db(sql(env, """
+            SELECT t.id, t.summary, t.milestone,
+                   COALESCE(p.status, 'not_started'), p.answer_score,
+                   p.best_score
+            FROM {path_concepts} pc
+            JOIN ticket t ON t.id = pc.ticket_id
+            LEFT JOIN {progress} p
+                ON p.ticket_id = t.id AND p.cognito_user_id=%s
+            WHERE pc.path_id=%s
+            ORDER BY pc.position, t.id"""), (sub, path_id))
+        ids = [row[0] for row in concepts]
+        links = {}
+        if ids:
+            for concept, prerequisite, status in db(sql(env, """
+                    SELECT r.concept_ticket_id, r.prerequisite_ticket_id,
+                           COALESCE(p.status, 'not_started')
+                    FROM {prerequisites} r
+                    LEFT JOIN {progress} p
+                        ON p.ticket_id = r.prerequisite_ticket_id
+                       AND p.cognito_user_id=%%s
+                    WHERE r.concept_ticket_id IN (%s)
+                    ORDER BY r.prerequisite_ticket_id""" %
+                    ','.join(['%s'] * len(ids))), [sub] + ids):
+                links.setdefault(concept, []).append((prerequisite, status))
+    return {
+        'summary': summary, 'query': query_text, 'difficulty': difficulty,
+        'concepts': [{
+            'ticket_id': ticket_id, 'concept': name, 'subject': subject,
+            'status': status,
+            'score': None if score is None else float(score),
+            'best_score': None if best is None else float(best),
+            'prerequisites': [p for p, _s in links.get(ticket_id, [])],
+            'locked': any(s != 'mastered'
+                          for _p, s in links.get(ticket_id, [])),
+        } for ticket_id, name, subject, status, score, best in concepts],
+    }
