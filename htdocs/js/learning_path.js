@@ -1,0 +1,330 @@
+/* The [[LearningPath]] macro: generate a preview of the concepts a query
+ * finds, let the learner untick some, and create the path, all through
+ * TracLearn's JSON API without reloading the page.
+ *
+ * Every text that comes from the server or the learner goes into the page
+ * with textContent, never as HTML.
+ */
+(function () {
+  "use strict";
+
+  /* Errors of the page, kept for the functional tests (the browser's
+   * console cannot be read through Selenium with Firefox). */
+  var errors = window.__traclErrors = window.__traclErrors || [];
+  if (!window.__traclErrorsWatched) {
+    window.__traclErrorsWatched = true;
+    window.addEventListener("error", function (event) {
+      var target = event.target;
+      if (target && target !== window && (target.src || target.href)) {
+        errors.push("failed to load " + (target.src || target.href));
+      } else {
+        errors.push(String(event.message || event.error));
+      }
+    }, true);
+    window.addEventListener("unhandledrejection", function (event) {
+      errors.push("unhandled rejection: " + String(event.reason));
+    });
+    if (window.console && console.error) {
+      var consoleError = console.error;
+      console.error = function () {
+        errors.push(Array.prototype.join.call(arguments, " "));
+        return consoleError.apply(console, arguments);
+      };
+    }
+  }
+
+  var EXCERPT_LENGTH = 200;
+  var MIN_QUERY = 3;
+
+  function settings() {
+    return window.tracl_learning_path || {};
+  }
+
+  function message(key, values) {
+    var text = (settings().messages || {})[key] || key;
+    return format(text, values);
+  }
+
+  function format(text, values) {
+    return String(text).replace(/%\((\w+)\)s/g, function (all, name) {
+      return values && name in values ? String(values[name]) : all;
+    });
+  }
+
+  function plural(key, n) {
+    var forms = (settings().messages || {})[key] || ["1", "%(n)s"];
+    return format(n === 1 ? forms[0] : forms[1], {n: n});
+  }
+
+  function excerpt(text) {
+    text = String(text || "").replace(/\s+/g, " ").trim();
+    if (text.length <= EXCERPT_LENGTH)
+      return text;
+    var cut = text.slice(0, EXCERPT_LENGTH);
+    var space = cut.lastIndexOf(" ");
+    if (space > EXCERPT_LENGTH * 0.6)
+      cut = cut.slice(0, space);
+    return cut.replace(/[\s.,;:]+$/, "") + "\u2026";
+  }
+
+  function element(name, className, text) {
+    var node = document.createElement(name);
+    if (className)
+      node.className = className;
+    if (text !== undefined)
+      node.textContent = text;
+    return node;
+  }
+
+  /* POST `body` as JSON to `path` below the API; resolves to the decoded
+   * answer, rejects with an Error whose message is for a person. */
+  function post(path, body) {
+    var options = {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "X-CSRF-Token": settings().form_token || ""
+      },
+      body: JSON.stringify(body)
+    };
+    return fetch(settings().api_url + path, options).then(function (response) {
+      return response.json().catch(function () {
+        return null;
+      }).then(function (payload) {
+        if (response.ok && payload)
+          return payload;
+        var error = payload && payload.error;
+        throw new Error(error && error.message ? error.message :
+                        message("server_error", {status: response.status}));
+      });
+    }, function () {
+      throw new Error(message("network_error"));
+    });
+  }
+
+  function LearningPath(root) {
+    this.root = root;
+    this.form = root.querySelector(".tracl-lp-form");
+    this.query = root.querySelector(".tracl-lp-query");
+    this.difficulty = root.querySelector(".tracl-lp-difficulty");
+    this.generateButton = root.querySelector(".tracl-lp-generate");
+    this.status = root.querySelector(".tracl-lp-status");
+    this.preview = root.querySelector(".tracl-lp-preview");
+    this.actions = root.querySelector(".tracl-lp-actions");
+    this.createButton = root.querySelector(".tracl-lp-create");
+    this.count = root.querySelector(".tracl-lp-count");
+    this.result = null;
+    this.busy = false;
+    var self = this;
+    this.form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      self.generate();
+    });
+    this.createButton.addEventListener("click", function () {
+      self.create();
+    });
+    this.preview.addEventListener("change", function () {
+      self.updateCount();
+    });
+    this.query.addEventListener("input", function () {
+      self.query.removeAttribute("aria-invalid");
+    });
+  }
+
+  LearningPath.prototype.chosenDifficulty = function () {
+    var level = parseInt(this.difficulty ? this.difficulty.value : "", 10);
+    return level >= 1 && level <= 5 ? level : undefined;
+  };
+
+  LearningPath.prototype.setBusy = function (busy, text) {
+    this.busy = busy;
+    this.root.setAttribute("aria-busy", busy ? "true" : "false");
+    this.root.classList.toggle("tracl-lp-busy", busy);
+    var controls = this.root.querySelectorAll("input, select, button");
+    for (var i = 0; i < controls.length; i++)
+      controls[i].disabled = busy;
+    if (busy) {
+      this.say(text, "progress");
+    } else {
+      this.updateCount();
+    }
+  };
+
+  /* Show `text` in the live region: kind is "progress" (with a spinner),
+   * "error", "warning" or "info". */
+  LearningPath.prototype.say = function (text, kind) {
+    var status = this.status;
+    status.textContent = "";
+    status.className = "tracl-lp-status";
+    if (!text)
+      return;
+    if (kind === "progress") {
+      var spinner = element("span", "tracl-lp-spinner");
+      spinner.setAttribute("aria-hidden", "true");
+      status.appendChild(spinner);
+    } else if (kind === "error") {
+      status.className += " tracl-message tracl-error";
+    } else if (kind === "warning") {
+      status.className += " tracl-message tracl-warning";
+    } else {
+      status.className += " tracl-message tracl-notice";
+    }
+    status.appendChild(element("span", "tracl-lp-status-text", text));
+  };
+
+  LearningPath.prototype.generate = function () {
+    if (this.busy)
+      return;
+    var query = this.query.value.replace(/\s+/g, " ").trim();
+    if (query.length < MIN_QUERY) {
+      this.query.setAttribute("aria-invalid", "true");
+      this.say(message("query_too_short"), "error");
+      this.query.focus();
+      return;
+    }
+    var body = {query: query};
+    var difficulty = this.chosenDifficulty();
+    if (difficulty)
+      body.difficulty = difficulty;
+    var self = this;
+    this.setBusy(true, message("generating"));
+    post("/learning-paths/generate", body).then(function (result) {
+      self.setBusy(false);
+      self.show(result, difficulty);
+    }, function (error) {
+      self.setBusy(false);
+      self.say(error.message, "error");
+    });
+  };
+
+  /* Group the chunks by subject, in the order the API ranked them. */
+  function bySubject(chunks) {
+    var groups = [], index = {};
+    chunks.forEach(function (chunk) {
+      var subject = chunk.subject || "";
+      if (!(subject in index)) {
+        index[subject] = groups.length;
+        groups.push({subject: subject, chunks: []});
+      }
+      groups[index[subject]].chunks.push(chunk);
+    });
+    return groups;
+  }
+
+  LearningPath.prototype.show = function (result, difficulty) {
+    var chunks = (result && result.chunks) || [];
+    var preview = this.preview;
+    preview.textContent = "";
+    if (!chunks.length) {
+      this.result = null;
+      preview.hidden = true;
+      this.actions.hidden = true;
+      this.say(result && result.message ? result.message :
+               message("nothing_found"), "warning");
+      return;
+    }
+    this.result = {query: result.query, difficulty: difficulty};
+    var prefix = this.root.getAttribute("data-tracl-learning-path") || "0";
+    var heading = element("h3", "tracl-lp-heading",
+                          message("preview_heading", {query: result.query}));
+    preview.appendChild(heading);
+    var groups = bySubject(chunks);
+    groups.forEach(function (group, g) {
+      var fieldset = element("fieldset", "tracl-lp-subject");
+      fieldset.appendChild(element("legend", null, group.subject));
+      var list = element("ul", "tracl-lp-concepts");
+      group.chunks.forEach(function (chunk, c) {
+        var id = "tracl-lp-" + prefix + "-c" + g + "-" + c;
+        var item = element("li", "tracl-lp-concept");
+        var box = element("input");
+        box.type = "checkbox";
+        box.id = id;
+        box.value = chunk.chunk_id;
+        box.checked = true;
+        box.setAttribute("aria-describedby", id + "-text");
+        var label = element("label");
+        label.htmlFor = id;
+        label.appendChild(element("span", "tracl-lp-concept-name",
+                                  chunk.concept));
+        var percent = Math.round(Number(chunk.relevance || 0) * 100) + "%";
+        label.appendChild(element("span", "tracl-lp-relevance",
+                                  message("relevance", {percent: percent})));
+        var text = element("p", "tracl-lp-excerpt", excerpt(chunk.content));
+        text.id = id + "-text";
+        item.appendChild(box);
+        item.appendChild(label);
+        item.appendChild(text);
+        list.appendChild(item);
+      });
+      fieldset.appendChild(list);
+      preview.appendChild(fieldset);
+    });
+    preview.hidden = false;
+    this.actions.hidden = false;
+    this.updateCount();
+    this.say(message("found", {concepts: plural("concepts", chunks.length),
+                               subjects: plural("subjects", groups.length)}),
+             "info");
+  };
+
+  LearningPath.prototype.checked = function () {
+    var boxes = this.preview.querySelectorAll("input[type=checkbox]");
+    var ids = [];
+    for (var i = 0; i < boxes.length; i++)
+      if (boxes[i].checked)
+        ids.push(boxes[i].value);
+    return {ids: ids, total: boxes.length};
+  };
+
+  LearningPath.prototype.updateCount = function () {
+    if (!this.result)
+      return;
+    var chosen = this.checked();
+    this.count.textContent = message("selected", {selected: chosen.ids.length,
+                                                  total: chosen.total});
+    this.createButton.disabled = this.busy || chosen.ids.length === 0;
+  };
+
+  LearningPath.prototype.create = function () {
+    if (this.busy || !this.result)
+      return;
+    var chunkIds = this.checked().ids;
+    if (!chunkIds.length) {
+      this.say(message("none_selected"), "error");
+      return;
+    }
+    var body = {query: this.result.query, chunk_ids: chunkIds};
+    if (this.result.difficulty)
+      body.difficulty = this.result.difficulty;
+    var self = this;
+    this.setBusy(true, message("creating"));
+    post("/learning-paths/create", body).then(function (result) {
+      var skipped = result.skipped || [];
+      var text = message("created");
+      if (skipped.length)
+        text = message("skipped", {count: skipped.length}) + " " + text;
+      self.say(text, skipped.length ? "warning" : "progress");
+      window.location.assign(result.roadmap_url || settings().roadmap_url);
+    }, function (error) {
+      self.setBusy(false);
+      self.say(error.message, "error");
+    });
+  };
+
+  function start() {
+    var roots = document.querySelectorAll("[data-tracl-learning-path]");
+    for (var i = 0; i < roots.length; i++) {
+      if (!roots[i].tracLearningPath)
+        roots[i].tracLearningPath = new LearningPath(roots[i]);
+    }
+  }
+
+  /* Trac loads a script added while the page renders after the page is
+   * parsed: start at once when the document is already there. */
+  if (document.readyState === "loading")
+    document.addEventListener("DOMContentLoaded", start);
+  else
+    start();
+})();
