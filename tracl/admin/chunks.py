@@ -133,11 +133,17 @@ class ChunkAdminCommands(Component):
         store = self._store()
         chunks = list(store.iter_chunks())
         embedder = LearningEmbedder(self.env).embedder
+        vectors = []
         for start in range(0, len(chunks), IMPORT_BATCH):
             batch = chunks[start:start + IMPORT_BATCH]
-            store.upsert(batch, self._embed(embedder, batch),
-                         embedder.model_name())
+            vectors.append(self._embed(embedder, batch))
             progress(start + len(batch), len(chunks), _("Embedding"))
+        if chunks:
+            import numpy
+            # One upsert replacing every embedding: a store refuses to mix
+            # the vectors of two models.
+            store.upsert(chunks, numpy.vstack(vectors),
+                         embedder.model_name())
         printout(_("Embedded %(n)d chunks with %(model)s", n=len(chunks),
                    model=embedder.model_name()))
 
@@ -185,15 +191,17 @@ class ChunkAdminCommands(Component):
         embedder = LearningEmbedder(self.env).embedder
         vectors = self._embed(embedder, report.valid)
         try:
-            load_chunks(config.uri, options.get('user', [config.user])[-1],
-                        password, report.valid, vectors,
-                        embedder.model_name(), embedder.dimension(),
-                        database=config.database or None)
+            new, updated = load_chunks(
+                config.uri, options.get('user', [config.user])[-1],
+                password, report.valid, vectors, embedder.model_name(),
+                embedder.dimension(), database=config.database or None,
+                index_name=config.index_name, label=config.label)
         except ChunkStoreUnavailable as e:
             raise AdminCommandError(str(e))
-        printout(_("Loaded %(n)d chunks into %(uri)s (%(rejected)d "
-                   "rejected)", n=len(report.valid), uri=config.uri,
-                   rejected=len(report.rejected)))
+        printout(_("Loaded %(n)d chunks into %(uri)s: %(new)d new, "
+                   "%(updated)d updated, %(rejected)d rejected",
+                   n=len(report.valid), uri=config.uri, new=new,
+                   updated=updated, rejected=len(report.rejected)))
 
     # Internal methods
 
