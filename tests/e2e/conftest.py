@@ -8,6 +8,9 @@ here and always stopped at the end:
 - the local Cognito emulator (`moto_server` on a free loopback port) with
   the pool, app client and groups provisioned, and the environment's
   `[cognito]` section pointing at it;
+- the starter corpus in the environment's chunk store, imported with
+  `trac-admin ENV learning import --starter` (so learning paths find
+  chunks);
 - `tracd --single-env` serving the environment at the site root on a free
   loopback port, so the API is at `http://127.0.0.1:PORT/api/v1/...`.
 
@@ -38,8 +41,9 @@ TRACD_START_TIMEOUT = 60.0
 #: Seconds a process we started may take to stop before it is killed.
 STOP_TIMEOUT = 10.0
 
-#: Seconds one `trac-admin` command may take.
-TRAC_ADMIN_TIMEOUT = 120.0
+#: Seconds one `trac-admin` command may take (importing the starter corpus
+#: embeds 156 chunks: 15 to 30 seconds).
+TRAC_ADMIN_TIMEOUT = 180.0
 
 #: Lines of a log file shown when a process misbehaves.
 LOG_TAIL_LINES = 40
@@ -82,15 +86,7 @@ class LiveServer:
     def trac_admin(self, *args):
         """Run `trac-admin ENV ARGS...` and return its standard output;
         a non-zero exit fails the test with everything it printed."""
-        command = [script('trac-admin'), self.env_path] + list(args)
-        result = subprocess.run(command, capture_output=True, text=True,
-                                timeout=TRAC_ADMIN_TIMEOUT,
-                                stdin=subprocess.DEVNULL)
-        if result.returncode != 0:
-            pytest.fail("trac-admin %s failed (exit status %d):\n%s%s"
-                        % (' '.join(args[:3]), result.returncode,
-                           result.stdout, result.stderr))
-        return result.stdout
+        return trac_admin(self.env_path, *args)
 
     def add_user(self, username, password, group='Students'):
         """`trac-admin ENV learning user add USERNAME --password P --group
@@ -103,6 +99,20 @@ class LiveServer:
         alone on the last line of the output."""
         output = self.trac_admin('learning', 'token', username, password)
         return output.strip().splitlines()[-1].strip()
+
+
+def trac_admin(env_path, *args):
+    """Run `trac-admin ENV_PATH ARGS...` and return its standard output; a
+    non-zero exit fails the test with everything it printed."""
+    command = [script('trac-admin'), env_path] + list(args)
+    result = subprocess.run(command, capture_output=True, text=True,
+                            timeout=TRAC_ADMIN_TIMEOUT,
+                            stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        pytest.fail("trac-admin %s failed (exit status %d):\n%s%s"
+                    % (' '.join(args[:3]), result.returncode,
+                       result.stdout, result.stderr))
+    return result.stdout
 
 
 def start_tracd(env_path, port, log_path):
@@ -163,6 +173,7 @@ def live_server(tmp_path_factory):
             write_settings(env, provision(emulator.endpoint))
         finally:
             env.shutdown()  # tracd and trac-admin open it themselves
+        trac_admin(env_path, 'learning', 'import', '--starter')
         port = free_port()
         tracd = start_tracd(env_path, port,
                             os.path.join(log_dir, 'tracd.log'))

@@ -11,7 +11,9 @@ learner does (`SIGNED_IN`, where features add their steps) and signing out
 (`SIGN_OUT`, always last). Today: an administrator adds the learner, the
 learner gets a token and reads their profile with it, signs in with the
 browser, sets preferences with the token and with the session cookie
-(writes need the X-CSRF-Token header), and signs out.
+(writes need the X-CSRF-Token header), asks what to learn about blockchains
+and turns five of the chunks found into a learning path (token), finds it
+among their paths and reads its five concepts, and signs out.
 """
 
 import base64
@@ -28,6 +30,11 @@ GROUP = 'Students'
 
 #: Seconds one HTTP request may take.
 HTTP_TIMEOUT = 30.0
+
+#: What the learner wants to learn, and how many of the chunks found make
+#: their first path.
+LEARNING_QUERY = 'I want to understand blockchain technology'
+PATH_CONCEPTS = 5
 
 
 class FormInputs(HTMLParser):
@@ -68,6 +75,8 @@ class Journey(object):
                                     timeout=HTTP_TIMEOUT)
         self.form_token = None
         self.session_cookie = None
+        self.chunks = []
+        self.path = None
 
     def bearer(self):
         return {'Authorization': 'Bearer %s' % self.token}
@@ -179,6 +188,59 @@ def a_cookie_write_with_the_csrf_token_is_saved(journey):
     assert me['preferences'] == journey.preferences
 
 
+def the_learner_asks_what_to_learn_about_blockchains(journey):
+    response = journey.api.post('/learning-paths/generate',
+                                headers=journey.bearer(),
+                                json={'query': LEARNING_QUERY})
+    assert response.status_code == 200, response.text
+    found = response.json()
+    assert found['query'] == LEARNING_QUERY
+    assert found['cached'] is False
+    journey.chunks = found['chunks']
+    assert len(journey.chunks) >= PATH_CONCEPTS, found
+    relevances = [chunk['relevance'] for chunk in journey.chunks]
+    assert relevances == sorted(relevances, reverse=True)
+    assert min(relevances) >= 0.65
+    assert {c['subject'] for c in journey.chunks} == \
+        {'Blockchain Fundamentals'}
+
+
+def the_learner_creates_a_path_from_five_chunks(journey):
+    chosen = journey.chunks[:PATH_CONCEPTS]
+    response = journey.api.post('/learning-paths/create',
+                                headers=journey.bearer(),
+                                json={'query': LEARNING_QUERY,
+                                      'chunk_ids': [c['chunk_id']
+                                                    for c in chosen]})
+    assert response.status_code == 201, response.text
+    journey.path = response.json()
+    assert journey.path['skipped'] == []
+    assert [t['concept'] for t in journey.path['tickets']] == \
+        [c['concept'] for c in chosen]
+    assert all(t['question'] and not t['reused']
+               for t in journey.path['tickets'])
+
+
+def the_learners_paths_list_the_new_path(journey):
+    response = journey.api.get('/learning-paths', headers=journey.bearer())
+    assert response.status_code == 200, response.text
+    paths = response.json()['paths']
+    assert [p['path_id'] for p in paths] == [journey.path['path_id']]
+    assert paths[0]['query'] == LEARNING_QUERY
+    assert (paths[0]['total'], paths[0]['mastered'],
+            paths[0]['completion']) == (PATH_CONCEPTS, 0, 0)
+
+
+def the_path_shows_its_five_concepts(journey):
+    response = journey.api.get('/learning-paths/%s' % journey.path['path_id'],
+                               headers=journey.bearer())
+    assert response.status_code == 200, response.text
+    concepts = response.json()['concepts']
+    assert [c['ticket_id'] for c in concepts] == \
+        [t['ticket_id'] for t in journey.path['tickets']]
+    assert {c['status'] for c in concepts} == {'not_started'}
+
+
 def the_learner_signs_out(journey):
     response = journey.browser.post('/logout', data={
         '__FORM_TOKEN': journey.form_token})
@@ -223,6 +285,10 @@ SIGNED_IN = (
     the_learner_sets_a_preference_with_the_token,
     a_cookie_write_without_the_csrf_token_is_refused,
     a_cookie_write_with_the_csrf_token_is_saved,
+    the_learner_asks_what_to_learn_about_blockchains,
+    the_learner_creates_a_path_from_five_chunks,
+    the_learners_paths_list_the_new_path,
+    the_path_shows_its_five_concepts,
 )
 
 #: Leaving, always last.

@@ -15,7 +15,7 @@ from trac.util.datefmt import datetime_now, from_utimestamp, to_utimestamp, \
     utc
 
 from tracl.environment import CONCEPT_TICKET_TYPE
-from tracl.schema import sql
+from tracl.schema import dialect, sql
 
 #: Who reports the concept tickets a learning path creates.
 REPORTER = 'learning-system'
@@ -97,7 +97,9 @@ def concept_description(content):
     """A ticket description showing chunk `content` as plain text: chunks
     are hostile text, so they must not be read as wiki markup (links,
     macros, images)."""
-    safe = content.replace('}}}', '}\u200b}}')
+    # A zero-width space keeps `{{{` and `}}}` inside the text from opening
+    # or closing a block.
+    safe = content.replace('}}}', '}\u200b}}').replace('{{{', '{\u200b{{')
     return '{{{#!text/plain\n%s\n}}}' % safe
 
 
@@ -123,15 +125,21 @@ def create_learning_path(env, sub, query, title, difficulty, concepts,
     path_id = str(uuid.uuid4())
     created = []
     with env.db_transaction as db:
-        existing = learner_concepts_by_chunk(
-            env, sub, [c.chunk['id'] for c in concepts])
-        milestones = {m.name for m in Milestone.select(env,
-                                                       include_completed=True)}
+        # Two creates of one learner must not both decide a chunk is new:
+        # serialise them. The path row is written first (SQLite then holds
+        # its write lock), and PostgreSQL takes a lock on the learner.
+        if dialect(env) == 'postgres':
+            db("SELECT pg_advisory_xact_lock(hashtext(%s))",
+               ('tracl-path:' + sub,))
         db(sql(env, """
             INSERT INTO {paths} (id, title, query_text, cognito_user_id,
                                  created_at, total_chunks, question_difficulty)
             VALUES (%s, %s, %s, %s, %s, %s, %s)"""),
            (path_id, title, query, sub, now, len(concepts), difficulty))
+        existing = learner_concepts_by_chunk(
+            env, sub, [c.chunk['id'] for c in concepts])
+        milestones = {m.name for m in Milestone.select(env,
+                                                       include_completed=True)}
         for position, item in enumerate(concepts):
             chunk = item.chunk
             ticket_id = existing.get(chunk['id'])

@@ -309,6 +309,7 @@ class LearningPathsApi(Component):
         except self.env.db_exc.DatabaseError as e:
             self.log.error("Creating a learning path failed, nothing was "
                            "written: %s", e)
+            self._forget_rolled_back_caches()
             raise ApiError(503, _("The database could not save the path; "
                                   "nothing was written. Please try again."),
                            code='database_unavailable')
@@ -325,6 +326,17 @@ class LearningPathsApi(Component):
                          'prerequisites': prerequisites.get(c.ticket_id, []),
                          'reused': c.reused} for c in created],
             'skipped': skipped}
+
+    def _forget_rolled_back_caches(self):
+        """Trac refreshed its milestone and ticket-field caches inside the
+        rolled-back transaction: make it read them again."""
+        from trac.ticket.api import TicketSystem
+        from trac.ticket.model import MilestoneCache
+        try:
+            del MilestoneCache(self.env).milestones
+            TicketSystem(self.env).reset_ticket_fields()
+        except self.env.db_exc.DatabaseError as e:
+            self.log.warning("Could not refresh Trac's caches: %s", e)
 
     def _question_of(self, ticket_id):
         for value, in self.env.db_query(
