@@ -10,7 +10,6 @@ import json
 import os
 import threading
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
@@ -18,6 +17,7 @@ from trac.config import FloatOption, IntOption, Option
 from trac.core import Component, implements
 
 from tracl.api import ICache
+from tracl.util import without_credentials
 
 #: Environment variable holding the Redis AUTH token (never in trac.ini).
 AUTH_TOKEN_VARIABLE = 'REDIS_AUTH_TOKEN'
@@ -108,11 +108,7 @@ class RedisCache(Component):
     @property
     def safe_url(self):
         """The configured URL without any password in it, for messages."""
-        parts = urlsplit(self.url)
-        netloc = parts.hostname or ''
-        if parts.port:
-            netloc += ':%d' % parts.port
-        return urlunsplit((parts.scheme, netloc, parts.path, '', ''))
+        return without_credentials(self.url)
 
     def _key(self, key):
         return self.key_prefix + key

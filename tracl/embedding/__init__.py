@@ -7,6 +7,19 @@ from trac.core import Component
 from tracl.api import IEmbedder
 
 
+def text_list(texts):
+    """`texts` as a list of str; a single str or a non-text is a caller's
+    mistake (TypeError), not something to embed."""
+    if isinstance(texts, str):
+        raise TypeError("embed() takes a list of texts, not one str")
+    texts = list(texts)
+    for text in texts:
+        if not isinstance(text, str):
+            raise TypeError("embed() takes texts (str), not %s"
+                            % type(text).__name__)
+    return texts
+
+
 class EmbeddingUnavailable(Exception):
     """The embedding model or service cannot answer now."""
 

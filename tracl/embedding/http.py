@@ -19,7 +19,6 @@ import os
 import random
 import threading
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import numpy as np
@@ -28,7 +27,8 @@ from trac.config import FloatOption, IntOption, Option
 from trac.core import Component, implements
 
 from tracl.api import IEmbedder
-from tracl.embedding import EmbeddingUnavailable
+from tracl.embedding import EmbeddingUnavailable, text_list
+from tracl.util import without_credentials
 
 #: Environment variable holding the service's API key (never in trac.ini).
 API_KEY_VARIABLE = 'EMBEDDINGS_API_KEY'
@@ -81,13 +81,7 @@ class HttpEmbedder(Component):
     # IEmbedder methods
 
     def embed(self, texts):
-        if isinstance(texts, str):
-            raise TypeError("embed() takes a list of texts, not one str")
-        texts = list(texts)
-        for text in texts:
-            if not isinstance(text, str):
-                raise TypeError("embed() takes texts (str), not %s"
-                                % type(text).__name__)
+        texts = text_list(texts)
         dimension = self.dimension()
         if not texts:
             return np.zeros((0, dimension), dtype=np.float32)
@@ -118,11 +112,7 @@ class HttpEmbedder(Component):
     @property
     def safe_url(self):
         """The configured URL without credentials or query, for messages."""
-        parts = urlsplit(self.url)
-        netloc = parts.hostname or ''
-        if parts.port:
-            netloc += ':%d' % parts.port
-        return urlunsplit((parts.scheme, netloc, parts.path, '', ''))
+        return without_credentials(self.url)
 
     # Internal methods
 

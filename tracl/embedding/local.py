@@ -33,7 +33,7 @@ from trac.config import IntOption, PathOption
 from trac.core import Component, implements
 
 from tracl.api import IEmbedder
-from tracl.embedding import EmbeddingUnavailable
+from tracl.embedding import EmbeddingUnavailable, text_list
 
 #: The model whose vectors this embedder gives, as stored beside them.
 MODEL_NAME = 'sentence-transformers/all-MiniLM-L6-v2'
@@ -111,13 +111,7 @@ class LocalEmbedder(Component):
     # IEmbedder methods
 
     def embed(self, texts):
-        if isinstance(texts, str):
-            raise TypeError("embed() takes a list of texts, not one str")
-        texts = list(texts)
-        for text in texts:
-            if not isinstance(text, str):
-                raise TypeError("embed() takes texts (str), not %s"
-                                % type(text).__name__)
+        texts = text_list(texts)
         if not texts:
             np = _import_runtime()[0]
             return np.zeros((0, DIMENSION), dtype=np.float32)

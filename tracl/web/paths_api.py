@@ -6,7 +6,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from trac.config import IntOption
 from trac.core import Component, implements
-from trac.util.datefmt import to_utimestamp
 from trac.util.translation import _
 
 from tracl.api import IApiEndpointProvider
@@ -15,8 +14,10 @@ from tracl.embedding import EmbeddingUnavailable
 from tracl.llm import LearningLLM, LLMUnavailable
 from tracl.llm.offline import OfflineLLMProvider, query_topic
 from tracl.model.paths import (NewConcept, create_learning_path,
-                               path_detail, path_summaries, path_title)
+                               learner_concepts_by_chunk, path_detail,
+                               path_summaries, path_title)
 from tracl.search import ChunkStoreUnavailable, LearningChunkStore
+from tracl.schema import sql
 from tracl.search.pipeline import SearchPipeline
 from tracl.web.api import ApiError, Endpoint
 from tracl.web.openapi import api_errors
@@ -217,7 +218,6 @@ class LearningPathsApi(Component):
     # Internal methods
 
     def _paths_sql(self):
-        from tracl.schema import sql
         return sql(self.env, "SELECT id, query_text FROM {paths} "
                              "WHERE cognito_user_id=%s")
 
@@ -285,7 +285,6 @@ class LearningPathsApi(Component):
                                "try again in a minute."), code=code)
 
     def _write_path(self, req, sub, query, difficulty, found):
-        from tracl.model.paths import learner_concepts_by_chunk
         existing = learner_concepts_by_chunk(
             self.env, sub, [c['chunk_id'] for c in found])
         chunks = [self._chunk(c) for c in found]

@@ -1,0 +1,13 @@
+"""Small helpers more than one TracLearn module needs."""
+
+from urllib.parse import urlsplit, urlunsplit
+
+
+def without_credentials(url):
+    """`url` without user, password or query, safe to show in messages and
+    logs."""
+    parts = urlsplit(url or '')
+    netloc = parts.hostname or ''
+    if parts.port:
+        netloc += ':%d' % parts.port
+    return urlunsplit((parts.scheme, netloc, parts.path, '', ''))
