@@ -24,8 +24,24 @@ REPORTER = 'learning-system'
 MAX_TITLE = 200
 
 PathSummary = namedtuple('PathSummary', [
-    'path_id', 'title', 'created', 'total', 'mastered', 'studying',
+    'path_id', 'title', 'query', 'created', 'total', 'mastered', 'studying',
     'completion'])
+
+#: A path's summary row (the spec's path summary view, 11.2, with the
+#: learner's query); callers add the WHERE clause.
+_SUMMARY_SQL = """
+    SELECT v.path_id, v.path_title, p.query_text, v.created_at,
+           v.total_concepts, v.mastered_concepts, v.studying_concepts,
+           v.completion_percentage
+    FROM {path_summary_view} v JOIN {paths} p ON p.id = v.path_id
+    """
+
+
+def _summary(row):
+    path_id, title, query, created, total, mastered, studying, done = row
+    return PathSummary(str(path_id), title, query, from_utimestamp(created),
+                       int(total), int(mastered), int(studying),
+                       float(done or 0))
 
 #: What `create_learning_path` needs per concept: the chunk, its relevance
 #: and raw cosine, and the generated question (None when reused).
@@ -40,19 +56,10 @@ def path_summaries(env, sub):
     """The learner's paths, newest first, with their progress counts (the
     spec's path summary view, 11.2)."""
     with env.db_query as db:
-        rows = db(sql(env, """
-            SELECT path_id, path_title, created_at, total_concepts,
-                   mastered_concepts, studying_concepts,
-                   completion_percentage
-            FROM {path_summary_view}
-            WHERE cognito_user_id=%s
-            ORDER BY created_at DESC, path_id
-            """), (sub,))
-    return [PathSummary(str(path_id), title, from_utimestamp(created),
-                        int(total), int(mastered), int(studying),
-                        float(completion or 0))
-            for path_id, title, created, total, mastered, studying,
-            completion in rows]
+        rows = db(sql(env, _SUMMARY_SQL + """
+            WHERE v.cognito_user_id=%s
+            ORDER BY v.created_at DESC, v.path_id"""), (sub,))
+    return [_summary(row) for row in rows]
 
 
 def learner_concepts_by_chunk(env, sub, chunk_ids):
@@ -233,21 +240,12 @@ def path_detail(env, sub, path_id):
     """The learner's path with its concepts, or None (no such path, or
     another learner's)."""
     with env.db_query as db:
-        rows = db(sql(env, """
-            SELECT path_id, path_title, created_at, total_concepts,
-                   mastered_concepts, studying_concepts,
-                   completion_percentage
-            FROM {path_summary_view}
-            WHERE path_id=%s AND cognito_user_id=%s"""), (path_id, sub))
+        rows = db(sql(env, _SUMMARY_SQL + """
+            WHERE v.path_id=%s AND v.cognito_user_id=%s"""),
+                  (path_id, sub))
         if not rows:
             return None
-        summary = PathSummary(str(rows[0][0]), rows[0][1],
-                              from_utimestamp(rows[0][2]), int(rows[0][3]),
-                              int(rows[0][4]), int(rows[0][5]),
-                              float(rows[0][6] or 0))
-        (query_text, difficulty), = db(sql(env, """
-            SELECT query_text, question_difficulty FROM {paths}
-            WHERE id=%s"""), (path_id,))
+        summary = _summary(rows[0])
         concepts = db(sql(env, """
             SELECT t.id, t.summary, t.milestone,
                    COALESCE(p.status, 'not_started'), p.answer_score,
@@ -273,7 +271,7 @@ def path_detail(env, sub, path_id):
                     ','.join(['%s'] * len(ids))), [sub] + ids):
                 links.setdefault(concept, []).append((prerequisite, status))
     return {
-        'summary': summary, 'query': query_text, 'difficulty': difficulty,
+        'summary': summary,
         'concepts': [{
             'ticket_id': ticket_id, 'concept': name, 'subject': subject,
             'status': status,

@@ -17,7 +17,6 @@ from tracl.model.paths import (NewConcept, create_learning_path,
                                learner_concepts_by_chunk, path_detail,
                                path_summaries, path_title)
 from tracl.search import ChunkStoreUnavailable, LearningChunkStore
-from tracl.schema import sql
 from tracl.search.pipeline import SearchPipeline
 from tracl.web.api import ApiError, Endpoint
 from tracl.web.openapi import api_errors
@@ -199,9 +198,7 @@ class LearningPathsApi(Component):
 
     def _list(self, req, call):
         sub = self._reader(req, call)
-        with self.env.db_query as db:
-            queries = dict(db(self._paths_sql(), (sub,)))
-        return {'paths': [self._summary_json(s, queries.get(s.path_id, ''))
+        return {'paths': [self._summary_json(s)
                           for s in path_summaries(self.env, sub)]}
 
     @api_errors(**{'404': 'No such path'})
@@ -212,18 +209,14 @@ class LearningPathsApi(Component):
             path_detail(self.env, sub, path_id)
         if not detail:
             raise ApiError(404, _("No such learning path."))
-        return dict(self._summary_json(detail['summary'], detail['query']),
+        return dict(self._summary_json(detail['summary']),
                     concepts=detail['concepts'])
 
     # Internal methods
 
-    def _paths_sql(self):
-        return sql(self.env, "SELECT id, query_text FROM {paths} "
-                             "WHERE cognito_user_id=%s")
-
-    def _summary_json(self, summary, query):
+    def _summary_json(self, summary):
         return {'path_id': summary.path_id, 'title': summary.title,
-                'query': query, 'created_at': iso(summary.created),
+                'query': summary.query, 'created_at': iso(summary.created),
                 'total': summary.total, 'mastered': summary.mastered,
                 'studying': summary.studying,
                 'completion': round(summary.completion, 1)}
