@@ -98,6 +98,20 @@ class CognitoLoginModule(LoginModule):
     def post_process_request(self, req, template, data, metadata):
         return template, data, metadata
 
+    # Public methods
+
+    def start_session(self, req, tokens, claims, username=None):
+        """Sign the browser in as the owner of verified ID token `claims`:
+        keep `tokens` server side, record the profile, set Trac's cookie."""
+        sub = claims['sub']
+        self._store_tokens(sub, tokens)
+        LearnerProfiles(self.env).update(
+            sub, username=claims.get('cognito:username') or username,
+            email=claims.get('email'), name=claims.get('name'),
+            groups=claims.get('cognito:groups') or [])
+        req.environ['REMOTE_USER'] = sub
+        self._do_login(req)
+
     # Internal methods
 
     def _authenticate_bearer(self, req, header):
@@ -203,20 +217,6 @@ class CognitoLoginModule(LoginModule):
         if not referer or referer.rstrip('/').endswith('/login'):
             req.redirect(req.href.learning())
         self._redirect_back(req)
-
-    # Public methods
-
-    def start_session(self, req, tokens, claims, username=None):
-        """Sign the browser in as the owner of verified ID token `claims`:
-        keep `tokens` server side, record the profile, set Trac's cookie."""
-        sub = claims['sub']
-        self._store_tokens(sub, tokens)
-        LearnerProfiles(self.env).update(
-            sub, username=claims.get('cognito:username') or username,
-            email=claims.get('email'), name=claims.get('name'),
-            groups=claims.get('cognito:groups') or [])
-        req.environ['REMOTE_USER'] = sub
-        self._do_login(req)
 
     def _logout(self, req):
         # Trac checks the form token of form-encoded posts only; another
