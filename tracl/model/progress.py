@@ -1,0 +1,260 @@
+"""A learner's progress on their concepts (spec 3.6): graded attempts,
+status, scores, notes and time spent, and the concept ticket moving with
+them.
+
+Progress rows are keyed by `(cognito_user_id, ticket_id)`; every graded
+answer is an `attempts` row hanging off its progress row. Times are
+microseconds since the epoch, as in Trac's tables.
+"""
+
+from collections import namedtuple
+
+from trac.ticket.model import Ticket
+from trac.util.datefmt import datetime_now, from_utimestamp, to_utimestamp, \
+    utc
+
+from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.schema import sql
+
+#: A concept ticket as the study loop needs it.
+Concept = namedtuple('Concept', [
+    'ticket_id', 'owner', 'concept', 'subject', 'ticket_status', 'question',
+    'difficulty', 'context', 'content', 'expected_answer'])
+
+#: What recording an attempt did.
+AttemptResult = namedtuple('AttemptResult', [
+    'ticket_id', 'attempt', 'score', 'best_score', 'feedback', 'status',
+    'mastered', 'ticket_status'])
+
+STATUSES = ('not_started', 'studying', 'mastered')
+
+_PLAIN_OPEN, _PLAIN_CLOSE = '{{{#!text/plain\n', '\n}}}'
+
+
+def concept_text(description):
+    """The chunk text of a concept's ticket description (see
+    `paths.concept_description`)."""
+    text = description or ''
+    if text.startswith(_PLAIN_OPEN) and text.endswith(_PLAIN_CLOSE):
+        text = text[len(_PLAIN_OPEN):-len(_PLAIN_CLOSE)]
+    return text.replace('\u200b', '')
+
+
+def load_concept(env, ticket_id):
+    """The concept ticket `ticket_id`, or None when there is no such
+    ticket or it is not a concept."""
+    with env.db_query as db:
+        rows = db(sql(env, """
+            SELECT t.owner, t.summary, t.milestone, t.status, t.description,
+                   cm.expected_answer
+            FROM ticket t
+            LEFT JOIN {concept_metadata} cm ON cm.ticket_id = t.id
+            WHERE t.id=%s AND t.type=%s"""), (ticket_id, CONCEPT_TICKET_TYPE))
+        if not rows:
+            return None
+        owner, name, subject, status, description, expected = rows[0]
+        custom = dict(db("""
+            SELECT name, value FROM ticket_custom
+            WHERE ticket=%s AND name IN ('question', 'question_difficulty',
+                                         'question_context')""",
+                         (ticket_id,)))
+    try:
+        difficulty = int(custom.get('question_difficulty') or 0) or None
+    except ValueError:
+        difficulty = None
+    return Concept(ticket_id, owner, name, subject, status,
+                   custom.get('question') or '', difficulty,
+                   custom.get('question_context') or '',
+                   concept_text(description), expected or '')
+
+
+def _time(value):
+    return None if value is None else from_utimestamp(value)
+
+
+def read_progress(env, sub, ticket_id):
+    """`sub`'s progress on concept `ticket_id` as a dict (a concept not yet
+    touched reads as `not_started`), attempts newest first."""
+    with env.db_query as db:
+        rows = db(sql(env, """
+            SELECT status, answer_score, best_score, time_spent_minutes,
+                   notes, started_at, last_accessed, completed_at,
+                   answer_feedback, last_answer
+            FROM {progress} WHERE cognito_user_id=%s AND ticket_id=%s"""),
+                  (sub, ticket_id))
+        attempts = db(sql(env, """
+            SELECT attempt, answer, score, feedback, grader, created_at,
+                   time_spent_seconds
+            FROM {attempts} WHERE cognito_user_id=%s AND ticket_id=%s
+            ORDER BY attempt DESC"""), (sub, ticket_id))
+    status, score, best, minutes, notes, started, accessed, completed, \
+        feedback, last_answer = rows[0] if rows else \
+        ('not_started', None, None, 0, None, None, None, None, None, None)
+    return {
+        'ticket_id': ticket_id, 'status': status,
+        'score': None if score is None else float(score),
+        'best_score': None if best is None else float(best),
+        'time_spent_minutes': float(minutes or 0),
+        'notes': notes or '', 'feedback': feedback, 'last_answer': last_answer,
+        'started_at': _time(started), 'last_accessed': _time(accessed),
+        'completed_at': _time(completed),
+        'attempts': [{'attempt': n, 'answer': answer, 'score': float(s),
+                      'feedback': fb or '', 'grader': grader,
+                      'created_at': from_utimestamp(created),
+                      'time_spent_seconds': secs}
+                     for n, answer, s, fb, grader, created, secs in attempts],
+    }
+
+
+def _lock_progress_row(env, db, sub, ticket_id, now):
+    """Create the learner's progress row if needed and lock it for this
+    transaction: concurrent writes on one concept wait for each other
+    (PostgreSQL locks the row; SQLite's first write takes the database's
+    write lock), so attempt numbers are never read twice."""
+    db(sql(env, """
+        INSERT INTO {progress} (cognito_user_id, ticket_id, status,
+                                last_accessed, updated_by)
+        VALUES (%s, %s, 'not_started', %s, %s)
+        ON CONFLICT (cognito_user_id, ticket_id)
+        DO UPDATE SET last_accessed = EXCLUDED.last_accessed"""),
+       (sub, ticket_id, now, sub))
+
+
+def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
+                   seconds, credited_minutes, threshold, comment):
+    """Record a graded answer in ONE transaction and return an
+    `AttemptResult`.
+
+    Writes the attempt row, the progress row (status, last answer, scores,
+    feedback, times) and moves the ticket: new -> assigned on a first
+    attempt, closed/fixed when the concept becomes mastered, with a change
+    comment (`comment(attempt, score, mastered)`) for Trac's timeline. A
+    mastered concept stays mastered. `score` and `feedback` are what the
+    study loop decided (the grader's, or capped), `evaluation` the grader's
+    record.
+    """
+    now_dt = datetime_now(utc)
+    now = to_utimestamp(now_dt)
+    with env.db_transaction as db:
+        _lock_progress_row(env, db, sub, concept.ticket_id, now)
+        status, best, started, completed = db(sql(env, """
+            SELECT status, best_score, started_at, completed_at
+            FROM {progress} WHERE cognito_user_id=%s AND ticket_id=%s"""),
+            (sub, concept.ticket_id))[0]
+        attempt = db(sql(env, """
+            SELECT COALESCE(MAX(attempt), 0) + 1 FROM {attempts}
+            WHERE cognito_user_id=%s AND ticket_id=%s"""),
+            (sub, concept.ticket_id))[0][0]
+        mastered = status == 'mastered' or score >= threshold
+        new_status = 'mastered' if mastered else 'studying'
+        best = score if best is None else max(float(best), score)
+        if mastered and completed is None:
+            completed = now
+        db(sql(env, """
+            INSERT INTO {attempts} (cognito_user_id, ticket_id, attempt,
+                answer, score, feedback, grader, grader_version, model,
+                raw_output, time_spent_seconds, created_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""),
+           (sub, concept.ticket_id, attempt, answer, score, feedback,
+            evaluation.grader, evaluation.grader_version, evaluation.model,
+            evaluation.raw_output, seconds, now))
+        db(sql(env, """
+            UPDATE {progress}
+            SET status=%s, started_at=%s, last_accessed=%s, completed_at=%s,
+                last_answer=%s, answer_score=%s, best_score=%s,
+                answer_feedback=%s,
+                time_spent_minutes=time_spent_minutes + %s, updated_by=%s
+            WHERE cognito_user_id=%s AND ticket_id=%s"""),
+           (new_status, started or now, now, completed, answer, score, best,
+            feedback, credited_minutes, sub, sub, concept.ticket_id))
+        ticket = Ticket(env, concept.ticket_id)
+        if mastered and ticket['status'] != 'closed':
+            ticket['status'] = 'closed'
+            ticket['resolution'] = 'fixed'
+        elif not mastered and ticket['status'] == 'new':
+            ticket['status'] = 'assigned'
+        ticket.save_changes(sub, comment(attempt, score, mastered and
+                                         status != 'mastered'), now_dt)
+    return AttemptResult(concept.ticket_id, attempt, score, best, feedback,
+                         new_status, mastered, ticket['status'])
+
+
+def last_accessed(env, sub, ticket_id):
+    """When `sub` was last active on the concept (None: never)."""
+    rows = env.db_query(sql(env, """
+        SELECT last_accessed FROM {progress}
+        WHERE cognito_user_id=%s AND ticket_id=%s"""), (sub, ticket_id))
+    return _time(rows[0][0]) if rows and rows[0][0] is not None else None
+
+
+def add_time(env, sub, ticket_id, minutes):
+    """Add `minutes` of study to `sub`'s progress on the concept and mark
+    it accessed now."""
+    now = to_utimestamp(datetime_now(utc))
+    with env.db_transaction as db:
+        _lock_progress_row(env, db, sub, ticket_id, now)
+        db(sql(env, """
+            UPDATE {progress}
+            SET time_spent_minutes=time_spent_minutes + %s, updated_by=%s
+            WHERE cognito_user_id=%s AND ticket_id=%s"""),
+           (minutes, sub, sub, ticket_id))
+
+
+def save_notes(env, sub, ticket_id, notes):
+    """Keep `sub`'s private notes on the concept."""
+    now = to_utimestamp(datetime_now(utc))
+    with env.db_transaction as db:
+        _lock_progress_row(env, db, sub, ticket_id, now)
+        db(sql(env, """
+            UPDATE {progress} SET notes=%s, updated_by=%s
+            WHERE cognito_user_id=%s AND ticket_id=%s"""),
+           (notes, sub, sub, ticket_id))
+
+
+def subject_summaries(env, sub):
+    """`sub`'s concepts counted per subject (milestone): `[{subject, total,
+    not_started, studying, mastered, completion}]`, by subject name."""
+    rows = env.db_query(sql(env, """
+        SELECT t.milestone,
+               COUNT(*),
+               SUM(CASE WHEN p.status = 'studying' THEN 1 ELSE 0 END),
+               SUM(CASE WHEN p.status = 'mastered' THEN 1 ELSE 0 END)
+        FROM ticket t
+        LEFT JOIN {progress} p
+            ON p.ticket_id = t.id AND p.cognito_user_id = t.owner
+        WHERE t.owner=%s AND t.type=%s
+        GROUP BY t.milestone
+        ORDER BY t.milestone"""), (sub, CONCEPT_TICKET_TYPE))
+    summaries = []
+    for subject, total, studying, mastered in rows:
+        total, studying, mastered = int(total), int(studying or 0), \
+            int(mastered or 0)
+        summaries.append({
+            'subject': subject or '', 'total': total,
+            'not_started': total - studying - mastered,
+            'studying': studying, 'mastered': mastered,
+            'completion': round(100.0 * mastered / total, 1) if total
+            else 0.0})
+    return summaries
+
+
+def concept_statuses(env, ticket_ids):
+    """`{ticket_id: (owner, status)}` of the concept tickets among
+    `ticket_ids`, status as their owner's progress (`not_started` without
+    any). Tickets of other types are left out."""
+    ticket_ids = list(ticket_ids)
+    found = {}
+    # Stay well below SQLite's limit of bound parameters.
+    for start in range(0, len(ticket_ids), 500):
+        batch = ticket_ids[start:start + 500]
+        placeholders = ','.join(['%s'] * len(batch))
+        for ticket_id, owner, status in env.db_query(sql(env, """
+                SELECT t.id, t.owner, COALESCE(p.status, 'not_started')
+                FROM ticket t
+                LEFT JOIN {progress} p
+                    ON p.ticket_id = t.id AND p.cognito_user_id = t.owner
+                WHERE t.type=%%s AND t.id IN (%s)""" % placeholders),
+                [CONCEPT_TICKET_TYPE] + batch):
+            found[ticket_id] = (owner, status)
+    return found
+

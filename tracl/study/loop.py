@@ -1,0 +1,195 @@
+"""`StudyLoop`: a learner answers a concept's question, the configured
+provider grades it, and their progress and the concept ticket follow.
+
+Grading happens before any write (a grader that is down records nothing);
+the attempt, the progress row and the ticket change are then written in one
+transaction (`tracl.model.progress.record_attempt`). Afterwards the cached
+progress of the concept is dropped and the learner's progress version is
+bumped, which retires every cached view derived from their progress.
+"""
+
+from trac.config import BoolOption, FloatOption, IntOption
+from trac.core import Component
+from trac.util.datefmt import datetime_now, utc
+from trac.util.translation import _
+
+from tracl.cache import PROGRESS_TTL, LearningCache, api_key, progress_key
+from tracl.llm import MASTERY_THRESHOLD
+from tracl.llm.grading import AnswerGrader
+from tracl.model import progress as model
+from tracl.model.prerequisites import blocking_prerequisites
+from tracl.study.originality import copied_fraction
+
+#: Answer lengths the API accepts (contract).
+MIN_ANSWER, MAX_ANSWER = 10, 5000
+
+#: Longest heartbeat, in seconds (contract).
+MAX_HEARTBEAT = 300
+
+#: Seconds of clock skew and network delay a time report may add to the
+#: time since the learner's last activity.
+_TIME_SLACK = 5
+
+
+class ConceptLocked(Exception):
+    """A prerequisite of the concept is not mastered yet."""
+
+    def __init__(self, blockers):
+        super().__init__(', '.join('#%d' % b.ticket_id for b in blockers))
+        self.blockers = blockers
+
+
+def iso(dt):
+    return None if dt is None else dt.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+class StudyLoop(Component):
+    """Answers, grading, progress, notes and study time of concepts."""
+
+    mastery_threshold = FloatOption('learning', 'mastery_threshold',
+                                    MASTERY_THRESHOLD,
+        """Score (0 to 1) at which an answer shows the concept is mastered:
+        its ticket is closed as fixed.""")
+
+    show_expected_answer = BoolOption('learning', 'show_expected_answer',
+                                      'true',
+        """Show the expected answer on a concept's page once the learner
+        has mastered it (never before).""")
+
+    copied_answer_overlap = FloatOption('learning', 'copied_answer_overlap',
+                                        0.6,
+        """Fraction of an answer's four-word sequences found in the
+        concept's text or expected answer from which the answer counts as
+        copied: it is recorded, scored below the mastery threshold and the
+        learner is asked for their own words.""")
+
+    max_reported_seconds = IntOption('learning', 'max_reported_seconds',
+                                     3600,
+        """Most study time, in seconds, one submission may add to a
+        concept (besides the page's heartbeats).""")
+
+    # Public methods
+
+    def concept(self, sub, ticket_id):
+        """Learner `sub`'s concept `ticket_id`, or None (no such concept,
+        or another learner's)."""
+        concept = model.load_concept(self.env, ticket_id)
+        if concept is None or concept.owner != sub:
+            return None
+        return concept
+
+    def blockers(self, sub, ticket_id):
+        """The prerequisites of the concept `sub` has not mastered."""
+        return blocking_prerequisites(self.env, sub, ticket_id)
+
+    def submit(self, sub, concept, answer, seconds=None):
+        """Grade `answer` to `concept` (learner `sub`'s) and record it;
+        returns an `AttemptResult`. Raises `ConceptLocked`, and
+        `LLMUnavailable` with nothing recorded."""
+        blockers = self.blockers(sub, concept.ticket_id)
+        if blockers:
+            raise ConceptLocked(blockers)
+        evaluation = AnswerGrader(self.env).evaluate(
+            concept.question, concept.expected_answer, answer,
+            concept.context)
+        score = min(1.0, max(0.0, float(evaluation.score)))
+        feedback = evaluation.feedback
+        threshold = self.mastery_threshold
+        if copied_fraction(answer, concept.content, concept.expected_answer) \
+                >= self.copied_answer_overlap:
+            score = min(score, round(threshold / 2, 4))
+            feedback = _("This answer repeats the concept's text rather "
+                         "than explaining it. Explain the idea in your own "
+                         "words, as you would to a friend.")
+        credited = self._credit(sub, concept.ticket_id, seconds,
+                                self.max_reported_seconds)
+        result = model.record_attempt(
+            self.env, sub, concept, answer, evaluation, score, feedback,
+            seconds, credited / 60.0, threshold, self._comment)
+        self._changed(sub, concept.ticket_id, status_changed=True)
+        return result
+
+    def progress(self, sub, ticket_id):
+        """`sub`'s progress on the concept as the API shows it (contract:
+        `GET /progress/{ticket_id}`), cached."""
+        cache = LearningCache(self.env)
+        key = progress_key(sub, ticket_id)
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+        found = model.read_progress(self.env, sub, ticket_id)
+        payload = {
+            'ticket_id': ticket_id, 'status': found['status'],
+            'score': found['score'], 'best_score': found['best_score'],
+            'time_spent_minutes': round(found['time_spent_minutes'], 2),
+            'notes': found['notes'], 'feedback': found['feedback'],
+            'started_at': iso(found['started_at']),
+            'last_accessed': iso(found['last_accessed']),
+            'completed_at': iso(found['completed_at']),
+            'attempts': [dict(a, created_at=iso(a['created_at']))
+                         for a in found['attempts']]}
+        cache.set(key, payload, PROGRESS_TTL)
+        return payload
+
+    def expected_answer(self, sub, concept):
+        """The concept's expected answer if `sub` may see it now (mastered,
+        and allowed by trac.ini), else None."""
+        if not self.show_expected_answer:
+            return None
+        if self.progress(sub, concept.ticket_id)['status'] != 'mastered':
+            return None
+        return concept.expected_answer or None
+
+    def heartbeat(self, sub, ticket_id, seconds):
+        """Count `seconds` of study on the page; returns the seconds
+        credited (at most the time since the learner's last activity)."""
+        credited = self._credit(sub, ticket_id, seconds, MAX_HEARTBEAT)
+        model.add_time(self.env, sub, ticket_id, credited / 60.0)
+        # Time is not part of any view keyed by the progress version (the
+        # graph, the summaries): only the concept's own entry goes.
+        self._changed(sub, ticket_id, status_changed=False)
+        return credited
+
+    def save_notes(self, sub, ticket_id, notes):
+        model.save_notes(self.env, sub, ticket_id, notes)
+        self._changed(sub, ticket_id, status_changed=False)
+
+    def subjects(self, sub):
+        """`sub`'s concepts counted per subject (contract: `GET
+        /progress`), cached under the learner's progress version."""
+        cache = LearningCache(self.env)
+        key = api_key('progress', {'v': cache.progress_version(sub)}, sub)
+        cached = cache.get(key)
+        if cached is None:
+            cached = model.subject_summaries(self.env, sub)
+            cache.set(key, cached, PROGRESS_TTL)
+        return cached
+
+    # Internal methods
+
+    def _credit(self, sub, ticket_id, seconds, cap):
+        """Seconds of a time report to count: at most `cap`, and at most
+        the time since the learner was last active on the concept, so
+        repeated or parallel reports never count the same minute twice."""
+        if not seconds:
+            return 0
+        seconds = min(int(seconds), cap)
+        last = model.last_accessed(self.env, sub, ticket_id)
+        if last is not None:
+            elapsed = (datetime_now(utc) - last).total_seconds()
+            seconds = min(seconds, max(0, int(elapsed) + _TIME_SLACK))
+        return seconds
+
+    def _changed(self, sub, ticket_id, status_changed):
+        cache = LearningCache(self.env)
+        cache.delete(progress_key(sub, ticket_id))
+        if status_changed:
+            cache.bump_progress_version(sub)
+
+    @staticmethod
+    def _comment(attempt, score, newly_mastered):
+        text = _("Answer attempt %(n)d scored %(score)d%%.", n=attempt,
+                 score=int(round(score * 100)))
+        if newly_mastered:
+            text += ' ' + _("Concept mastered.")
+        return text

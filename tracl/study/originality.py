@@ -1,0 +1,38 @@
+"""Is an answer the learner's own words?
+
+The concept's text is on its ticket page, so an answer pasted from it (or
+from the expected answer) would grade well without showing understanding.
+An answer is "copied" when most of its word sequences (shingles of four
+words) appear in one of the sources. Paraphrases share a few short phrases
+with their source ("the hash of the"), not most of them.
+"""
+
+import re
+
+#: Words per shingle.
+SHINGLE = 4
+
+_WORD_RE = re.compile(r'\w+', re.UNICODE)
+
+
+def _words(text):
+    return _WORD_RE.findall((text or '').casefold())
+
+
+def _shingles(words):
+    return {tuple(words[i:i + SHINGLE])
+            for i in range(len(words) - SHINGLE + 1)}
+
+
+def copied_fraction(answer, *sources):
+    """The largest fraction, over `sources`, of `answer`'s shingles that
+    occur in that source: 0.0 (nothing copied) to 1.0 (all copied). An
+    answer shorter than one shingle counts as not copied."""
+    answer_shingles = _shingles(_words(answer))
+    if not answer_shingles:
+        return 0.0
+    best = 0.0
+    for source in sources:
+        shared = answer_shingles & _shingles(_words(source))
+        best = max(best, len(shared) / len(answer_shingles))
+    return best
