@@ -11,3 +11,9 @@ def without_credentials(url):
     if parts.port:
         netloc += ':%d' % parts.port
     return urlunsplit((parts.scheme, netloc, parts.path, '', ''))
+
+
+def iso(dt):
+    """`dt` (UTC) as the API writes times, `2026-01-31T12:00:00Z`; None
+    stays None."""
+    return None if dt is None else dt.strftime('%Y-%m-%dT%H:%M:%SZ')

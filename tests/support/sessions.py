@@ -12,7 +12,8 @@ HOUR = 3600 * 1000000
 
 def browser_session(env, sub, expires_in=HOUR, groups=('Students',)):
     """Cookies of a browser signed in as `sub` (Trac's `trac_auth` and a
-    form token), as `/login` would leave them."""
+    form token), as `/login` would leave them. A learner may have several
+    browsers."""
     from tracl.auth.profile import LearnerProfiles
     cookie = uuid.uuid4().hex
     now = to_utimestamp(datetime_now(utc))
@@ -22,7 +23,10 @@ def browser_session(env, sub, expires_in=HOUR, groups=('Students',)):
         db(sql(env, """INSERT INTO {cognito_sessions} (cognito_sub,
                 access_token, id_token, refresh_token, token_expires,
                 trac_session_id, last_activity, created_at)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"""),
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT (cognito_sub) DO UPDATE
+                SET token_expires=EXCLUDED.token_expires,
+                    last_activity=EXCLUDED.last_activity"""),
            (sub, 'access', 'id', 'refresh', now + expires_in, sub, now, now))
     LearnerProfiles(env).update(sub, username='user-' + sub[:6],
                                 groups=list(groups))

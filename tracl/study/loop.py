@@ -19,6 +19,7 @@ from tracl.llm.grading import AnswerGrader
 from tracl.model import progress as model
 from tracl.model.prerequisites import blocking_prerequisites
 from tracl.study.originality import copied_fraction
+from tracl.util import iso
 
 #: Answer lengths the API accepts (contract).
 MIN_ANSWER, MAX_ANSWER = 10, 5000
@@ -37,10 +38,6 @@ class ConceptLocked(Exception):
     def __init__(self, blockers):
         super().__init__(', '.join('#%d' % b.ticket_id for b in blockers))
         self.blockers = blockers
-
-
-def iso(dt):
-    return None if dt is None else dt.strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
 class StudyLoop(Component):

@@ -75,6 +75,19 @@ class Endpoint(namedtuple('Endpoint', [
 #: the caller's `sub` and how they proved it ('bearer', 'cookie' or None).
 ApiCall = namedtuple('ApiCall', ['params', 'body', 'sub', 'auth_method'])
 
+def reader_sub(req, call):
+    """Whose learning data a read call reads: the caller's, or with
+    `?user=SUB` and LEARNING_ADMIN, that learner's (contract). Writes
+    always use `call.sub`."""
+    user = req.args.getfirst('user')
+    if not user or user == call.sub:
+        return call.sub
+    if 'LEARNING_ADMIN' not in req.perm:
+        raise ApiError(403, _("Only LEARNING_ADMIN may read another "
+                              "learner's data."))
+    return user
+
+
 _PARAM_RE = re.compile(r'\{(\w+)(?::(int))?\}')
 
 

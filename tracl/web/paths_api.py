@@ -18,7 +18,8 @@ from tracl.model.paths import (NewConcept, create_learning_path,
                                path_summaries, path_title)
 from tracl.search import ChunkStoreUnavailable, LearningChunkStore
 from tracl.search.pipeline import SearchPipeline
-from tracl.web.api import ApiError, Endpoint
+from tracl.web.api import ApiError, Endpoint, reader_sub
+from tracl.util import iso
 from tracl.web.openapi import api_errors
 
 MIN_QUERY, MAX_QUERY = 3, 500
@@ -128,10 +129,6 @@ PATH_DETAIL = dict(PATH_SUMMARY, required=PATH_SUMMARY['required'] +
                                    'locked': {'type': 'boolean'}}}}))
 
 
-def iso(dt):
-    return dt.strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
 class LearningPathsApi(Component):
     """Generate, create, list and read learning paths."""
 
@@ -197,13 +194,13 @@ class LearningPathsApi(Component):
         return 201, self._write_path(req, call.sub, query, difficulty, found)
 
     def _list(self, req, call):
-        sub = self._reader(req, call)
+        sub = reader_sub(req, call)
         return {'paths': [self._summary_json(s)
                           for s in path_summaries(self.env, sub)]}
 
     @api_errors(**{'404': 'No such path'})
     def _get(self, req, call):
-        sub = self._reader(req, call)
+        sub = reader_sub(req, call)
         path_id = call.params['path_id'].lower()
         detail = _UUID_RE.match(path_id) and \
             path_detail(self.env, sub, path_id)
@@ -220,17 +217,6 @@ class LearningPathsApi(Component):
                 'total': summary.total, 'mastered': summary.mastered,
                 'studying': summary.studying,
                 'completion': round(summary.completion, 1)}
-
-    def _reader(self, req, call):
-        """Whose paths a call reads: the caller's, or with `?user=SUB` and
-        LEARNING_ADMIN, that learner's."""
-        user = req.args.getfirst('user')
-        if not user or user == call.sub:
-            return call.sub
-        if 'LEARNING_ADMIN' not in req.perm:
-            raise ApiError(403, _("Only LEARNING_ADMIN may read another "
-                                  "learner's paths."))
-        return user
 
     def _query(self, body):
         query = body.get('query')

@@ -1,0 +1,235 @@
+"""`/api/v1/progress`: answering a concept's question, reading progress,
+notes and study time (contract "HTTP API"; FR-AE-1, FR-AE-3, spec 3.4,
+3.6, 8.2).
+
+Every ticket-level call checks that the concept is the caller's: another
+learner's concept, or a ticket that is not a concept, answers 404. A
+LEARNING_ADMIN may read a learner's progress with `?user=SUB`; nobody
+answers or writes notes for someone else.
+"""
+
+from trac.core import Component, implements
+from trac.util.translation import _
+
+from tracl.api import IApiEndpointProvider
+from tracl.llm import LLMUnavailable
+from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MIN_ANSWER,
+                              ConceptLocked, StudyLoop)
+from tracl.web.api import ApiError, Endpoint, reader_sub
+from tracl.web.openapi import api_errors
+
+#: Longest personal notes, in characters.
+MAX_NOTES = 20000
+
+#: Largest study time one submission may report, in seconds (a day).
+MAX_REPORTED_SECONDS = 86400
+
+_STATUS = {'enum': ['not_started', 'studying', 'mastered']}
+_SCORE = {'type': ['number', 'null'], 'minimum': 0, 'maximum': 1}
+_TIME = {'type': ['string', 'null']}
+
+SUBMIT_REQUEST = {
+    'type': 'object', 'required': ['answer'],
+    'properties': {
+        'answer': {'type': 'string', 'minLength': MIN_ANSWER,
+                   'maxLength': MAX_ANSWER},
+        'time_spent_seconds': {'type': 'integer', 'minimum': 0,
+                               'maximum': MAX_REPORTED_SECONDS}},
+}
+
+SUBMIT_RESPONSE = {
+    'type': 'object',
+    'required': ['ticket_id', 'attempt', 'score', 'best_score', 'feedback',
+                 'status', 'mastered', 'ticket_status'],
+    'properties': {
+        'ticket_id': {'type': 'integer'}, 'attempt': {'type': 'integer'},
+        'score': {'type': 'number', 'minimum': 0, 'maximum': 1},
+        'best_score': {'type': 'number', 'minimum': 0, 'maximum': 1},
+        'feedback': {'type': 'string'}, 'status': _STATUS,
+        'mastered': {'type': 'boolean'}, 'ticket_status': {'type': 'string'}},
+}
+
+PROGRESS_RESPONSE = {
+    'type': 'object',
+    'required': ['ticket_id', 'status', 'score', 'best_score',
+                 'time_spent_minutes', 'notes', 'started_at',
+                 'last_accessed', 'completed_at', 'attempts'],
+    'properties': {
+        'ticket_id': {'type': 'integer'}, 'status': _STATUS,
+        'score': _SCORE, 'best_score': _SCORE,
+        'time_spent_minutes': {'type': 'number', 'minimum': 0},
+        'notes': {'type': 'string'}, 'started_at': _TIME,
+        'last_accessed': _TIME, 'completed_at': _TIME,
+        'attempts': {'type': 'array', 'items': {
+            'type': 'object',
+            'required': ['attempt', 'answer', 'score', 'feedback', 'grader',
+                         'created_at'],
+            'properties': {
+                'attempt': {'type': 'integer'}, 'answer': {'type': 'string'},
+                'score': {'type': 'number'}, 'feedback': {'type': 'string'},
+                'grader': {'type': 'string'},
+                'created_at': {'type': 'string'}}}}},
+}
+
+NOTES_SCHEMA = {
+    'type': 'object', 'required': ['notes'],
+    'properties': {'notes': {'type': 'string', 'maxLength': MAX_NOTES}},
+}
+
+HEARTBEAT_REQUEST = {
+    'type': 'object', 'required': ['seconds'],
+    'properties': {'seconds': {'type': 'integer', 'minimum': 1,
+                               'maximum': MAX_HEARTBEAT}},
+}
+
+SUBJECTS_RESPONSE = {
+    'type': 'object', 'required': ['subjects'],
+    'properties': {'subjects': {'type': 'array', 'items': {
+        'type': 'object',
+        'required': ['subject', 'total', 'not_started', 'studying',
+                     'mastered', 'completion'],
+        'properties': {
+            'subject': {'type': 'string'}, 'total': {'type': 'integer'},
+            'not_started': {'type': 'integer'},
+            'studying': {'type': 'integer'}, 'mastered': {'type': 'integer'},
+            'completion': {'type': 'number', 'minimum': 0,
+                           'maximum': 100}}}}},
+}
+
+_PROGRESS_FIELDS = tuple(PROGRESS_RESPONSE['required'])
+_ATTEMPT_FIELDS = ('attempt', 'answer', 'score', 'feedback', 'grader',
+                   'created_at')
+
+
+def _whole_number(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class ProgressApi(Component):
+    """Submit answers, read progress, keep notes and study time."""
+
+    implements(IApiEndpointProvider)
+
+    # IApiEndpointProvider methods
+
+    def get_api_endpoints(self):
+        yield Endpoint('PUT', '/progress/{ticket_id:int}/submit-answer',
+                       self._submit, "Answer a concept's question",
+                       request_schema=SUBMIT_REQUEST, rate_cost=2,
+                       responses={200: dict(SUBMIT_RESPONSE,
+                                            description='The graded answer')})
+        yield Endpoint('GET', '/progress/{ticket_id:int}', self._get,
+                       "The learner's progress on a concept",
+                       responses={200: dict(PROGRESS_RESPONSE,
+                                            description='Progress')})
+        yield Endpoint('PUT', '/progress/{ticket_id:int}/notes', self._notes,
+                       'Keep personal notes on a concept',
+                       request_schema=NOTES_SCHEMA,
+                       responses={200: dict(NOTES_SCHEMA,
+                                            description='Notes saved')})
+        yield Endpoint('POST', '/progress/{ticket_id:int}/heartbeat',
+                       self._heartbeat,
+                       'Count study time on a concept page',
+                       request_schema=HEARTBEAT_REQUEST,
+                       responses={204: {'description': 'Time counted'}})
+        yield Endpoint('GET', '/progress', self._subjects,
+                       "The learner's concepts counted per subject",
+                       responses={200: dict(SUBJECTS_RESPONSE,
+                                            description='Per subject')})
+
+    # Handlers
+
+    @api_errors(**{'404': 'No such concept',
+                   '409': 'A prerequisite is not mastered yet',
+                   '503': 'The grader is unavailable; nothing was '
+                          'recorded'})
+    def _submit(self, req, call):
+        answer = call.body.get('answer')
+        if not isinstance(answer, str) or \
+                not MIN_ANSWER <= len(answer.strip()) <= MAX_ANSWER:
+            raise ApiError(400, _("Write an answer of %(min)d to %(max)d "
+                                  "characters.", min=MIN_ANSWER,
+                                  max=MAX_ANSWER), code='invalid_answer')
+        seconds = call.body.get('time_spent_seconds')
+        if seconds is not None and (
+                not _whole_number(seconds) or
+                not 0 <= seconds <= MAX_REPORTED_SECONDS):
+            raise ApiError(400, _("time_spent_seconds is a whole number "
+                                  "from 0 to %(max)d.",
+                                  max=MAX_REPORTED_SECONDS),
+                           code='invalid_time')
+        loop = StudyLoop(self.env)
+        concept = self._concept(call.sub, call.params['ticket_id'])
+        try:
+            result = loop.submit(call.sub, concept, answer.strip(), seconds)
+        except ConceptLocked as e:
+            raise ApiError(409, _("Master the prerequisites of this concept "
+                                  "first."), code='prerequisites_not_mastered',
+                           prerequisites=[
+                               {'ticket_id': b.ticket_id,
+                                'concept': b.concept, 'status': b.status}
+                               for b in e.blockers])
+        except LLMUnavailable as e:
+            self.log.warning("Grading unavailable, nothing recorded: %s", e)
+            headers = {'Retry-After': str(int(e.retry_after))} \
+                if e.retry_after else None
+            raise ApiError(503, _("Grading is unavailable right now; your "
+                                  "answer was not recorded. Please submit "
+                                  "it again in a minute."),
+                           code='grader_unavailable', headers=headers,
+                           answer=answer)
+        except self.env.db_exc.DatabaseError as e:
+            self.log.error("Recording an answer failed, nothing was "
+                           "recorded: %s", e)
+            raise ApiError(503, _("Your answer could not be saved; nothing "
+                                  "was recorded. Please submit it again."),
+                           code='database_unavailable', answer=answer)
+        return {'ticket_id': result.ticket_id, 'attempt': result.attempt,
+                'score': result.score, 'best_score': result.best_score,
+                'feedback': result.feedback, 'status': result.status,
+                'mastered': result.mastered,
+                'ticket_status': result.ticket_status}
+
+    @api_errors(**{'404': 'No such concept'})
+    def _get(self, req, call):
+        sub = reader_sub(req, call)
+        concept = self._concept(sub, call.params['ticket_id'])
+        found = StudyLoop(self.env).progress(sub, concept.ticket_id)
+        payload = {name: found[name] for name in _PROGRESS_FIELDS}
+        payload['attempts'] = [{name: a[name] for name in _ATTEMPT_FIELDS}
+                               for a in found['attempts']]
+        return payload
+
+    @api_errors(**{'404': 'No such concept'})
+    def _notes(self, req, call):
+        notes = call.body.get('notes')
+        if not isinstance(notes, str) or len(notes) > MAX_NOTES:
+            raise ApiError(400, _("Notes are text of at most %(max)d "
+                                  "characters.", max=MAX_NOTES),
+                           code='invalid_notes')
+        concept = self._concept(call.sub, call.params['ticket_id'])
+        StudyLoop(self.env).save_notes(call.sub, concept.ticket_id, notes)
+        return {'notes': notes}
+
+    @api_errors(**{'404': 'No such concept'})
+    def _heartbeat(self, req, call):
+        seconds = call.body.get('seconds')
+        if not _whole_number(seconds) or not 1 <= seconds <= MAX_HEARTBEAT:
+            raise ApiError(400, _("seconds is a whole number from 1 to "
+                                  "%(max)d.", max=MAX_HEARTBEAT),
+                           code='invalid_seconds')
+        concept = self._concept(call.sub, call.params['ticket_id'])
+        StudyLoop(self.env).heartbeat(call.sub, concept.ticket_id, seconds)
+        return None
+
+    def _subjects(self, req, call):
+        return {'subjects': StudyLoop(self.env).subjects(
+            reader_sub(req, call))}
+
+    # Internal methods
+
+    def _concept(self, sub, ticket_id):
+        concept = StudyLoop(self.env).concept(sub, ticket_id)
+        if concept is None:
+            raise ApiError(404, _("No such concept."))
+        return concept
