@@ -15,7 +15,7 @@ setup(
     license='BSD-3-Clause',
     python_requires='>=3.11',
     packages=['tracl', 'tracl.admin', 'tracl.auth', 'tracl.cache', 'tracl.model',
-              'tracl.search', 'tracl.study',
+              'tracl.search', 'tracl.study', 'tracl.graph',
               'tracl.embedding', 'tracl.llm', 'tracl.upgrades', 'tracl.web',
               'tracl.templates', 'tracl.htdocs', 'tracl.data'],
     package_dir={'tracl': 'tracl',
@@ -33,6 +33,7 @@ setup(
         # Trac 1.6 imports pkg_resources, which setuptools 82 removed.
         'setuptools<82',
         'Jinja2>=3.1',
+        'graphviz>=0.20,<1',
         'redis>=5,<9',
         'PyJWT[crypto]>=2.8,<3',
         'httpx>=0.27',
@@ -55,6 +56,7 @@ setup(
     entry_points={
         'trac.plugins': [
             'tracl.admin.chunks = tracl.admin.chunks',
+            'tracl.admin.graph = tracl.admin.graph',
             'tracl.admin.intelligence = tracl.admin.intelligence',
             'tracl.admin.prereqs = tracl.admin.prereqs',
             'tracl.admin.users = tracl.admin.users',
@@ -72,6 +74,7 @@ setup(
             'tracl.embedding.http = tracl.embedding.http',
             'tracl.embedding.local = tracl.embedding.local',
             'tracl.environment = tracl.environment',
+            'tracl.graph.service = tracl.graph.service',
             'tracl.llm = tracl.llm',
             'tracl.llm.anthropic_provider = tracl.llm.anthropic_provider',
             'tracl.llm.grading = tracl.llm.grading',
@@ -89,6 +92,7 @@ setup(
             'tracl.web.macros = tracl.web.macros',
             'tracl.web.notices = tracl.web.notices',
             'tracl.web.concept_page = tracl.web.concept_page',
+            'tracl.web.graph = tracl.web.graph',
             'tracl.web.paths_api = tracl.web.paths_api',
             'tracl.web.progress_api = tracl.web.progress_api',
             'tracl.web.system_api = tracl.web.system_api',

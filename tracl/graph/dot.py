@@ -1,0 +1,142 @@
+"""The DOT source of a knowledge graph.
+
+Concept names and subjects are hostile text. The `graphviz` package quotes
+identifiers, but a value shaped like `<...>` would become an HTML-like
+label and backslash sequences (`\\N`, `\\G`, `\\l`) would reach `dot` as
+commands: every piece of text goes through `graphviz.escape()` (which
+doubles backslashes and forbids HTML labels) after control characters are
+replaced. URLs are built here from ticket ids only.
+"""
+
+import re
+import textwrap
+
+import graphviz
+
+#: Bump when the look of a graph changes: it is part of every cache key,
+#: so no stale image outlives a change of style.
+RENDER_VERSION = '1'
+
+#: Fill colours by status; gray, orange and green as the spec says.
+STATUS_COLOURS = {'not_started': '#d9d9d9', 'studying': '#f5a623',
+                  'mastered': '#4caf50'}
+LOCKED_COLOUR = '#f2f2f2'
+
+STATUS_LABELS = {'not_started': 'not started', 'studying': 'studying',
+                 'mastered': 'mastered'}
+
+DIRECTIONS = ('LR', 'TB')
+
+#: Largest drawing, in inches (96 pixels each): larger graphs are scaled
+#: down. It caps the work of drawing a PNG, which grows with its area.
+MAX_SIZE = '16,16'
+
+#: Characters per line of a node label.
+_LABEL_WIDTH = 22
+_MAX_LABEL = 80
+
+_CONTROL_RE = re.compile(r'[\x00-\x1f\x7f]+')
+
+
+def plain(text, limit=None):
+    """`text` on one line without control characters, at most `limit`
+    characters."""
+    text = ' '.join(_CONTROL_RE.sub(' ', text or '').split())
+    if limit and len(text) > limit:
+        text = text[:limit - 1] + '\u2026'
+    return text
+
+
+def escaped(text, limit=None):
+    """`text` as a literal DOT escString."""
+    return graphviz.escape(plain(text, limit))
+
+
+def escaped_tooltip(text, limit=300):
+    """`text` as a DOT tooltip. `dot` reads escape sequences in tooltips
+    twice, so a doubled backslash still lets `\\N` through: backslashes
+    become a look-alike (U+29F5) instead."""
+    return escaped(plain(text, limit).replace('\\', '\u29f5'))
+
+
+def wrapped_label(text):
+    """A node label: the name wrapped on several centred lines."""
+    lines = textwrap.wrap(plain(text, _MAX_LABEL), _LABEL_WIDTH) or ['?']
+    # `\n` joins escaped lines: it is the only backslash dot sees unescaped.
+    return graphviz.nohtml('\\n'.join(graphviz.escape(line)
+                                      for line in lines))
+
+
+def node_id(ticket_id):
+    return 'c%d' % int(ticket_id)
+
+
+def tooltip(node):
+    text = '%s: %s' % (node.concept, STATUS_LABELS.get(node.status,
+                                                       node.status))
+    if node.best_score is not None:
+        text += ', best score %d%%' % round(node.best_score * 100)
+    if node.locked:
+        text += ' (locked: a prerequisite is not mastered yet)'
+    return text
+
+
+def node_attributes(node):
+    attributes = {'id': node_id(node.ticket_id),
+                  'tooltip': escaped_tooltip(tooltip(node))}
+    if node.locked:
+        attributes.update(fillcolor=LOCKED_COLOUR, color='#9e9e9e',
+                          fontcolor='#757575', style='rounded,filled,dashed')
+    else:
+        attributes['fillcolor'] = STATUS_COLOURS.get(node.status,
+                                                     STATUS_COLOURS[
+                                                         'not_started'])
+    return attributes
+
+
+def build_dot(graph, href, direction='LR', title='Knowledge graph',
+              legend=False):
+    """A `graphviz.Digraph` of `graph` (a `tracl.graph.model.Graph`);
+    `href(ticket_id)` is a node's link."""
+    dot = graphviz.Digraph('knowledge_graph')
+    dot.attr(rankdir=direction if direction in DIRECTIONS else 'LR',
+             bgcolor='transparent', fontname='Helvetica', fontsize='11',
+             tooltip=escaped_tooltip(title), nodesep='0.25', ranksep='0.4',
+             size=MAX_SIZE)
+    dot.attr('node', shape='box', style='rounded,filled',
+             fontname='Helvetica', fontsize='10', color='#666666',
+             margin='0.12,0.05', target='_top')
+    dot.attr('edge', color='#888888', arrowsize='0.7')
+    subjects = sorted({node.subject for node in graph.nodes})
+    clustered = len(subjects) > 1
+    for index, subject in enumerate(subjects):
+        members = [n for n in graph.nodes if n.subject == subject]
+        if clustered:
+            with dot.subgraph(name='cluster_%d' % index) as cluster:
+                cluster.attr(label=escaped(subject, 80), style='rounded',
+                             color='#bbbbbb', fontcolor='#555555',
+                             tooltip=escaped_tooltip(subject))
+                _add_nodes(cluster, members, href)
+        else:
+            _add_nodes(dot, members, href)
+    for prerequisite, concept in graph.edges:
+        dot.edge(node_id(prerequisite), node_id(concept))
+    if legend:
+        _add_legend(dot)
+    return dot
+
+
+def _add_nodes(dot, nodes, href):
+    for node in nodes:
+        dot.node(node_id(node.ticket_id), wrapped_label(node.concept),
+                 URL=href(node.ticket_id), **node_attributes(node))
+
+
+def _add_legend(dot):
+    with dot.subgraph(name='cluster_legend') as legend:
+        legend.attr(label='Legend', style='rounded', color='#bbbbbb')
+        for status in ('not_started', 'studying', 'mastered'):
+            legend.node('legend_' + status, STATUS_LABELS[status],
+                        fillcolor=STATUS_COLOURS[status])
+        legend.node('legend_locked', 'locked', fillcolor=LOCKED_COLOUR,
+                    style='rounded,filled,dashed', fontcolor='#757575')

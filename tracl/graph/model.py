@@ -1,0 +1,68 @@
+"""What a learner's knowledge graph shows: their concepts with status, best
+score and whether a prerequisite still locks them, and the links between
+the concepts shown."""
+
+from collections import namedtuple
+
+from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.schema import sql
+
+#: A concept in the graph.
+Node = namedtuple('Node', ['ticket_id', 'concept', 'subject', 'status',
+                           'best_score', 'locked'])
+
+#: The concepts and the links `(prerequisite_id, concept_id)` between them.
+Graph = namedtuple('Graph', ['nodes', 'edges'])
+
+
+def learner_graph(env, sub, milestone=None, path_id=None, ticket_id=None):
+    """`sub`'s graph: all their concepts, or those of subject `milestone`,
+    of path `path_id`, or concept `ticket_id` with its prerequisites and
+    the concepts it unlocks."""
+    where, args = ['t.owner=%s', 't.type=%s'], [sub, CONCEPT_TICKET_TYPE]
+    if milestone is not None:
+        where.append('t.milestone=%s')
+        args.append(milestone)
+    if path_id is not None:
+        where.append(sql(env, """t.id IN (SELECT ticket_id
+            FROM {path_concepts} WHERE path_id=%s)"""))
+        args.append(path_id)
+    if ticket_id is not None:
+        where.append(sql(env, """(t.id=%s
+            OR t.id IN (SELECT prerequisite_ticket_id FROM {prerequisites}
+                        WHERE concept_ticket_id=%s)
+            OR t.id IN (SELECT concept_ticket_id FROM {prerequisites}
+                        WHERE prerequisite_ticket_id=%s))"""))
+        args.extend([ticket_id] * 3)
+    with env.db_query as db:
+        rows = db(sql(env, """
+            SELECT t.id, t.summary, t.milestone,
+                   COALESCE(p.status, 'not_started'), p.best_score
+            FROM ticket t
+            LEFT JOIN {progress} p
+                ON p.ticket_id = t.id AND p.cognito_user_id = t.owner
+            WHERE %s
+            ORDER BY t.milestone, t.id""" % ' AND '.join(where)), args)
+        # Every link of the learner: a concept is locked by any
+        # prerequisite, shown or not.
+        links = db(sql(env, """
+            SELECT r.prerequisite_ticket_id, r.concept_ticket_id,
+                   COALESCE(p.status, 'not_started')
+            FROM {prerequisites} r
+            JOIN ticket t ON t.id = r.concept_ticket_id
+            LEFT JOIN {progress} p
+                ON p.ticket_id = r.prerequisite_ticket_id
+               AND p.cognito_user_id = t.owner
+            WHERE t.owner=%s AND t.type=%s
+            ORDER BY r.prerequisite_ticket_id, r.concept_ticket_id"""),
+            (sub, CONCEPT_TICKET_TYPE))
+    locked = {concept for _prerequisite, concept, status in links
+              if status != 'mastered'}
+    nodes = [Node(ticket_id_, name, subject or '', status,
+                  None if best is None else float(best),
+                  ticket_id_ in locked and status != 'mastered')
+             for ticket_id_, name, subject, status, best in rows]
+    shown = {node.ticket_id for node in nodes}
+    edges = [(prerequisite, concept) for prerequisite, concept, _s in links
+             if prerequisite in shown and concept in shown]
+    return Graph(nodes, edges)

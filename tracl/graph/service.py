@@ -1,0 +1,89 @@
+"""`KnowledgeGraphs`: a learner's graph drawn and cached.
+
+A drawing is cached per viewer and view: the key is `graph:{milestone}:
+{sub}` extended with the learner's progress version (contract), the
+view's arguments, the render version and the site's base URL. A progress
+change bumps the version, so the next view draws the new colours; a
+change of style bumps the render version.
+"""
+
+import base64
+from collections import namedtuple
+
+from trac.config import ChoiceOption, FloatOption, IntOption
+from trac.core import Component
+
+from tracl.cache import GRAPH_TTL, LearningCache, graph_key
+from tracl.graph.dot import RENDER_VERSION, build_dot, node_id, tooltip
+from tracl.graph.model import learner_graph
+from tracl.graph.render import RenderError, map_areas, run_dot, safe_svg
+
+#: A drawn graph. `data`: SVG text, PNG bytes or DOT source; `areas`:
+#: `(shape, coords, node_id)` of a PNG's image map; `nodes`: `{node_id:
+#: (ticket_id, concept, tooltip)}`.
+Drawing = namedtuple('Drawing', ['format', 'data', 'areas', 'nodes',
+                                 'cached'])
+
+
+class KnowledgeGraphs(Component):
+    """Draws learners' knowledge graphs with GraphViz, cached."""
+
+    default_format = ChoiceOption('learning', 'graph_format', ['svg', 'png'],
+        """How `[[KnowledgeGraph]]` draws by default: `svg` (sharp at any
+        size, links inside) or `png` (an image with a clickable map).""")
+
+    timeout = FloatOption('learning', 'graph_timeout', 10.0,
+        """Seconds GraphViz may take to draw one graph.""")
+
+    max_concepts = IntOption('learning', 'graph_max_concepts', 400,
+        """Most concepts one graph draws; larger graphs ask the reader to
+        show one subject at a time.""")
+
+    max_bytes = IntOption('learning', 'graph_max_bytes', 4000000,
+        """Largest drawn graph, in bytes.""")
+
+    def draw(self, sub, href, fmt, milestone=None, path_id=None,
+             ticket_id=None, direction='LR', legend=False):
+        """The `Drawing` of `sub`'s graph (see `learner_graph` for the
+        selection), or None when it has no concepts; `href(ticket_id)`
+        links a node. Raises `RenderError`."""
+        cache = LearningCache(self.env)
+        key = graph_key(milestone, sub, cache.progress_version(sub), fmt,
+                        direction, path_id or '', ticket_id or '',
+                        int(legend), 'r' + RENDER_VERSION, href(0))
+        cached = cache.get(key)
+        if cached is not None:
+            return self._drawing(cached, True)
+        graph = learner_graph(self.env, sub, milestone, path_id, ticket_id)
+        if not graph.nodes:
+            return None
+        if len(graph.nodes) > self.max_concepts:
+            raise RenderError("This graph has %d concepts, more than %d: "
+                              "show one subject at a time (milestone=...)."
+                              % (len(graph.nodes), self.max_concepts))
+        source = build_dot(graph, href, direction, legend=legend).source
+        nodes = {node_id(n.ticket_id): (n.ticket_id, n.concept, tooltip(n))
+                 for n in graph.nodes}
+        entry = {'format': fmt, 'nodes': nodes, 'areas': []}
+        if fmt == 'dot':
+            entry['data'] = source
+        elif fmt == 'png':
+            output = run_dot(source, ['png', 'cmapx'], self.timeout,
+                             self.max_bytes)
+            entry['data'] = base64.b64encode(output['png']).decode('ascii')
+            entry['areas'] = map_areas(output['cmapx'])
+        else:
+            output = run_dot(source, ['svg'], self.timeout, self.max_bytes)
+            entry['data'] = safe_svg(output['svg'],
+                                     [href(n.ticket_id) for n in graph.nodes])
+        cache.set(key, entry, GRAPH_TTL)
+        return self._drawing(entry, False)
+
+    def _drawing(self, entry, cached):
+        data = entry['data']
+        if entry['format'] == 'png':
+            data = base64.b64decode(data)
+        return Drawing(entry['format'], data,
+                       [tuple(area) for area in entry['areas']],
+                       {key: tuple(value)
+                        for key, value in entry['nodes'].items()}, cached)
