@@ -45,6 +45,17 @@ CONCEPT_POLICY = 'ConceptOwnerPolicy'
 #: TracLearn signs people in with Cognito in place of Trac's LoginModule.
 TRAC_LOGIN_MODULE = 'trac.web.auth.loginmodule'
 
+#: The progress bars of the roadmap and of a milestone count a learner's
+#: concepts as mastered, studying and not started.
+LEARNING_STATS_PROVIDER = 'LearningGroupStatsProvider'
+
+#: Trac's own provider, which `trac-admin initenv` writes to trac.ini.
+TRAC_STATS_PROVIDER = 'DefaultTicketGroupStatsProvider'
+
+#: The sections whose `stats_provider` chooses the roadmap's and the
+#: milestone page's provider.
+STATS_PROVIDER_SECTIONS = ('roadmap', 'milestone')
+
 
 class LearningEnvironmentSetup(Component):
     """Creates and upgrades what TracLearn keeps in a Trac environment."""
@@ -60,10 +71,12 @@ class LearningEnvironmentSetup(Component):
         dbm = DatabaseManager(self.env)
         return dbm.needs_upgrade(SCHEMA_VERSION, SCHEMA_VERSION_NAME) or \
             bool(self._missing_custom_fields()) or \
-            not self._has_concept_type() or bool(self._auth_settings())
+            not self._has_concept_type() or bool(self._auth_settings()) or \
+            bool(self._stats_settings(installing=False))
 
     def upgrade_environment(self):
         dbm = DatabaseManager(self.env)
+        installing = not dbm.get_database_version(SCHEMA_VERSION_NAME)
         if dbm.needs_upgrade(SCHEMA_VERSION, SCHEMA_VERSION_NAME):
             dbm.upgrade(SCHEMA_VERSION, SCHEMA_VERSION_NAME,
                         'tracl.upgrades')
@@ -78,11 +91,11 @@ class LearningEnvironmentSetup(Component):
         if missing:
             self.log.info("Added the learning custom fields: %s",
                           ', '.join(name for name, _ in missing))
-        auth_settings = self._auth_settings()
-        for section, name, value in auth_settings:
+        settings = self._auth_settings() + self._stats_settings(installing)
+        for section, name, value in settings:
             self.config.set(section, name, value)
             self.log.info("Set [%s] %s = %s", section, name, value)
-        if missing or auth_settings:
+        if missing or settings:
             self.config.save()
 
     # Internal methods
@@ -101,6 +114,23 @@ class LearningEnvironmentSetup(Component):
         if CONCEPT_POLICY not in policies:
             settings.append(('trac', 'permission_policies',
                              ', '.join([CONCEPT_POLICY] + policies)))
+        return settings
+
+    def _stats_settings(self, installing):
+        """The `(section, name, value)` settings that make the roadmap and
+        the milestone page count learning progress: a `stats_provider` not
+        set in trac.ini, and, when TracLearn is being installed, one still
+        naming Trac's default (`initenv` writes every default to trac.ini,
+        so it is no admin's choice yet). Afterwards an admin's choice,
+        Trac's default too, stands."""
+        settings = []
+        for section in STATS_PROVIDER_SECTIONS:
+            chosen = self.config[section].contains('stats_provider',
+                                                   defaults=False)
+            if not chosen or installing and self.config.get(
+                    section, 'stats_provider') == TRAC_STATS_PROVIDER:
+                settings.append((section, 'stats_provider',
+                                 LEARNING_STATS_PROVIDER))
         return settings
 
     def _missing_custom_fields(self):

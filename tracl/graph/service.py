@@ -10,7 +10,7 @@ change of style bumps the render version.
 import base64
 from collections import namedtuple
 
-from trac.config import ChoiceOption, FloatOption, IntOption
+from trac.config import ChoiceOption, FloatOption, IntOption, Option
 from trac.core import Component
 
 from tracl.cache import GRAPH_TTL, LearningCache, graph_key
@@ -31,6 +31,10 @@ class KnowledgeGraphs(Component):
     default_format = ChoiceOption('learning', 'graph_format', ['svg', 'png'],
         """How `[[KnowledgeGraph]]` draws by default: `svg` (sharp at any
         size, links inside) or `png` (an image with a clickable map).""")
+
+    dot_path = Option('learning', 'graph_dot_path', 'dot',
+        """GraphViz's `dot` program: a name found on the PATH or a full
+        path.""")
 
     timeout = FloatOption('learning', 'graph_timeout', 10.0,
         """Seconds GraphViz may take to draw one graph.""")
@@ -69,11 +73,12 @@ class KnowledgeGraphs(Component):
             entry['data'] = source
         elif fmt == 'png':
             output = run_dot(source, ['png', 'cmapx'], self.timeout,
-                             self.max_bytes)
+                             self.max_bytes, self.dot_path)
             entry['data'] = base64.b64encode(output['png']).decode('ascii')
             entry['areas'] = map_areas(output['cmapx'])
         else:
-            output = run_dot(source, ['svg'], self.timeout, self.max_bytes)
+            output = run_dot(source, ['svg'], self.timeout, self.max_bytes,
+                             self.dot_path)
             entry['data'] = safe_svg(output['svg'],
                                      [href(n.ticket_id) for n in graph.nodes])
         cache.set(key, entry, GRAPH_TTL)

@@ -146,3 +146,17 @@ def learner_links(env, sub):
         WHERE c.owner=%s AND c.type=%s
         ORDER BY c.milestone, r.concept_ticket_id,
                  r.prerequisite_ticket_id"""), (sub, CONCEPT_TICKET_TYPE))
+
+
+def every_link(env):
+    """Every `(learner, concept_id, concept, prerequisite_id,
+    prerequisite)` link, learner by learner."""
+    return env.db_query(sql(env, """
+        SELECT c.owner, r.concept_ticket_id, c.summary,
+               r.prerequisite_ticket_id, p.summary
+        FROM {prerequisites} r
+        JOIN ticket c ON c.id = r.concept_ticket_id
+        JOIN ticket p ON p.id = r.prerequisite_ticket_id
+        WHERE c.type=%s
+        ORDER BY c.owner, c.milestone, r.concept_ticket_id,
+                 r.prerequisite_ticket_id"""), (CONCEPT_TICKET_TYPE,))
