@@ -37,7 +37,12 @@ a concept is mastered when your answer shows you understand it.
 
 [[LearningPath(I want to understand blockchain technology)]]
 
-Your paths and progress: [/learning My learning].
+== Your knowledge graph ==
+Gray: not started, orange: studying, green: mastered; dashed concepts wait for their prerequisites. Click a concept to answer its question.
+
+[[KnowledgeGraph]]
+
+Your paths and progress: [/learning My learning] and the [/roadmap roadmap].
 """
 
 #: The demo's users: Cognito username, groups, and what they are for.
