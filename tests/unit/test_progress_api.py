@@ -851,7 +851,7 @@ def test_back_to_back_heartbeats_do_not_count_the_same_time_twice(
 
     second = ok(alice.progress(ticket_id))['time_spent_minutes']
     # At most the time since the first heartbeat, and a few seconds of
-    # slack for clocks and the network (`_TIME_SLACK`), not another 300 s.
+    # slack for clocks and the network (`TIME_SLACK`), not another 300 s.
     credited = (second - first) * 60
     assert 0 < credited <= elapsed + 5 + 1
 

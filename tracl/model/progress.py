@@ -14,7 +14,7 @@ from trac.util.datefmt import datetime_now, from_utimestamp, to_utimestamp, \
     utc
 
 from tracl.environment import CONCEPT_TICKET_TYPE
-from tracl.schema import sql
+from tracl.schema import dialect, sql
 
 #: A concept ticket as the study loop needs it.
 Concept = namedtuple('Concept', [
@@ -106,41 +106,67 @@ def read_progress(env, sub, ticket_id):
     }
 
 
-def _lock_progress_row(env, db, sub, ticket_id, now):
-    """Create the learner's progress row if needed and lock it for this
-    transaction: concurrent writes on one concept wait for each other
+#: Seconds of clock skew and network delay a time report may add to the
+#: time since the learner's last activity.
+TIME_SLACK = 5
+
+
+def credited_seconds(seconds, cap, last_accessed, now):
+    """Seconds of a time report to count: at most `cap`, and at most the
+    time since the learner was last active (`last_accessed`, `now`: Trac
+    timestamps), so repeated or parallel reports never count the same
+    minute twice."""
+    if not seconds:
+        return 0
+    seconds = min(int(seconds), cap)
+    if last_accessed is not None:
+        elapsed = max(0, (now - last_accessed) // 1000000)
+        seconds = min(seconds, elapsed + TIME_SLACK)
+    return seconds
+
+
+def _lock_progress_row(env, db, sub, ticket_id):
+    """Create the learner's progress row if needed, lock it for this
+    transaction and return `(status, best_score, started_at, completed_at,
+    last_accessed)`. Concurrent writes on one concept wait for each other
     (PostgreSQL locks the row; SQLite's first write takes the database's
-    write lock), so attempt numbers are never read twice."""
+    write lock), so attempt numbers and time credits are never computed
+    twice from the same state."""
     db(sql(env, """
         INSERT INTO {progress} (cognito_user_id, ticket_id, status,
-                                last_accessed, updated_by)
-        VALUES (%s, %s, 'not_started', %s, %s)
-        ON CONFLICT (cognito_user_id, ticket_id)
-        DO UPDATE SET last_accessed = EXCLUDED.last_accessed"""),
-       (sub, ticket_id, now, sub))
+                                updated_by)
+        VALUES (%s, %s, 'not_started', %s)
+        ON CONFLICT (cognito_user_id, ticket_id) DO NOTHING"""),
+       (sub, ticket_id, sub))
+    lock = ' FOR UPDATE' if dialect(env) == 'postgres' else ''
+    return db(sql(env, """
+        SELECT status, best_score, started_at, completed_at, last_accessed
+        FROM {progress} WHERE cognito_user_id=%s AND ticket_id=%s""") + lock,
+              (sub, ticket_id))[0]
 
 
 def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
-                   seconds, credited_minutes, threshold, comment):
+                   seconds, max_seconds, threshold, comment):
     """Record a graded answer in ONE transaction and return an
     `AttemptResult`.
 
     Writes the attempt row, the progress row (status, last answer, scores,
-    feedback, times) and moves the ticket: new -> assigned on a first
-    attempt, closed/fixed when the concept becomes mastered, with a change
-    comment (`comment(attempt, score, mastered)`) for Trac's timeline. A
+    feedback, times; `seconds` reported, at most `max_seconds` credited)
+    and moves the ticket: new -> assigned on a first attempt, closed/fixed
+    when the concept becomes mastered, with a change comment
+    (`comment(attempt, score, newly_mastered)`) for Trac's timeline. A
     mastered concept stays mastered. `score` and `feedback` are what the
     study loop decided (the grader's, or capped), `evaluation` the grader's
     record.
     """
-    now_dt = datetime_now(utc)
-    now = to_utimestamp(now_dt)
     with env.db_transaction as db:
-        _lock_progress_row(env, db, sub, concept.ticket_id, now)
-        status, best, started, completed = db(sql(env, """
-            SELECT status, best_score, started_at, completed_at
-            FROM {progress} WHERE cognito_user_id=%s AND ticket_id=%s"""),
-            (sub, concept.ticket_id))[0]
+        status, best, started, completed, last = \
+            _lock_progress_row(env, db, sub, concept.ticket_id)
+        # The time is taken once the lock is held: attempts and ticket
+        # changes are stamped in the order they are written.
+        now_dt = datetime_now(utc)
+        now = to_utimestamp(now_dt)
+        credited = credited_seconds(seconds, max_seconds, last, now)
         attempt = db(sql(env, """
             SELECT COALESCE(MAX(attempt), 0) + 1 FROM {attempts}
             WHERE cognito_user_id=%s AND ticket_id=%s"""),
@@ -166,7 +192,7 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
                 time_spent_minutes=time_spent_minutes + %s, updated_by=%s
             WHERE cognito_user_id=%s AND ticket_id=%s"""),
            (new_status, started or now, now, completed, answer, score, best,
-            feedback, credited_minutes, sub, sub, concept.ticket_id))
+            feedback, credited / 60.0, sub, sub, concept.ticket_id))
         ticket = Ticket(env, concept.ticket_id)
         if mastered and ticket['status'] != 'closed':
             ticket['status'] = 'closed'
@@ -179,32 +205,27 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
                          new_status, mastered, ticket['status'])
 
 
-def last_accessed(env, sub, ticket_id):
-    """When `sub` was last active on the concept (None: never)."""
-    rows = env.db_query(sql(env, """
-        SELECT last_accessed FROM {progress}
-        WHERE cognito_user_id=%s AND ticket_id=%s"""), (sub, ticket_id))
-    return _time(rows[0][0]) if rows and rows[0][0] is not None else None
-
-
-def add_time(env, sub, ticket_id, minutes):
-    """Add `minutes` of study to `sub`'s progress on the concept and mark
-    it accessed now."""
-    now = to_utimestamp(datetime_now(utc))
+def add_time(env, sub, ticket_id, seconds, max_seconds):
+    """Count `seconds` of study on the concept (at most `max_seconds`, and
+    at most the time since the learner's last activity), mark it accessed
+    now and return the seconds credited."""
     with env.db_transaction as db:
-        _lock_progress_row(env, db, sub, ticket_id, now)
+        last = _lock_progress_row(env, db, sub, ticket_id)[4]
+        now = to_utimestamp(datetime_now(utc))
+        credited = credited_seconds(seconds, max_seconds, last, now)
         db(sql(env, """
             UPDATE {progress}
-            SET time_spent_minutes=time_spent_minutes + %s, updated_by=%s
+            SET time_spent_minutes=time_spent_minutes + %s,
+                last_accessed=%s, updated_by=%s
             WHERE cognito_user_id=%s AND ticket_id=%s"""),
-           (minutes, sub, sub, ticket_id))
+           (credited / 60.0, now, sub, sub, ticket_id))
+    return credited
 
 
 def save_notes(env, sub, ticket_id, notes):
     """Keep `sub`'s private notes on the concept."""
-    now = to_utimestamp(datetime_now(utc))
     with env.db_transaction as db:
-        _lock_progress_row(env, db, sub, ticket_id, now)
+        _lock_progress_row(env, db, sub, ticket_id)
         db(sql(env, """
             UPDATE {progress} SET notes=%s, updated_by=%s
             WHERE cognito_user_id=%s AND ticket_id=%s"""),

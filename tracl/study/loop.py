@@ -10,7 +10,6 @@ bumped, which retires every cached view derived from their progress.
 
 from trac.config import BoolOption, FloatOption, IntOption
 from trac.core import Component
-from trac.util.datefmt import datetime_now, utc
 from trac.util.translation import _
 
 from tracl.cache import PROGRESS_TTL, LearningCache, api_key, progress_key
@@ -27,9 +26,8 @@ MIN_ANSWER, MAX_ANSWER = 10, 5000
 #: Longest heartbeat, in seconds (contract).
 MAX_HEARTBEAT = 300
 
-#: Seconds of clock skew and network delay a time report may add to the
-#: time since the learner's last activity.
-_TIME_SLACK = 5
+def _generation_key(key):
+    return key + ':generation'
 
 
 class ConceptLocked(Exception):
@@ -98,11 +96,9 @@ class StudyLoop(Component):
             feedback = _("This answer repeats the concept's text rather "
                          "than explaining it. Explain the idea in your own "
                          "words, as you would to a friend.")
-        credited = self._credit(sub, concept.ticket_id, seconds,
-                                self.max_reported_seconds)
         result = model.record_attempt(
             self.env, sub, concept, answer, evaluation, score, feedback,
-            seconds, credited / 60.0, threshold, self._comment)
+            seconds, self.max_reported_seconds, threshold, self._comment)
         self._changed(sub, concept.ticket_id, status_changed=True)
         return result
 
@@ -111,21 +107,27 @@ class StudyLoop(Component):
         `GET /progress/{ticket_id}`), cached."""
         cache = LearningCache(self.env)
         key = progress_key(sub, ticket_id)
-        cached = cache.get(key)
-        if cached is not None:
-            return cached
-        found = model.read_progress(self.env, sub, ticket_id)
+        # An entry carries the concept's generation, read before the
+        # database: a change committed while this reads bumps it, so what
+        # was read too early is never served afterwards.
+        found = cache.get_many([key, _generation_key(key)])
+        generation = found.get(_generation_key(key)) or 0
+        cached = found.get(key)
+        if cached is not None and cached.get('generation') == generation:
+            return cached['progress']
+        read = model.read_progress(self.env, sub, ticket_id)
         payload = {
-            'ticket_id': ticket_id, 'status': found['status'],
-            'score': found['score'], 'best_score': found['best_score'],
-            'time_spent_minutes': round(found['time_spent_minutes'], 2),
-            'notes': found['notes'], 'feedback': found['feedback'],
-            'started_at': iso(found['started_at']),
-            'last_accessed': iso(found['last_accessed']),
-            'completed_at': iso(found['completed_at']),
+            'ticket_id': ticket_id, 'status': read['status'],
+            'score': read['score'], 'best_score': read['best_score'],
+            'time_spent_minutes': round(read['time_spent_minutes'], 2),
+            'notes': read['notes'], 'feedback': read['feedback'],
+            'started_at': iso(read['started_at']),
+            'last_accessed': iso(read['last_accessed']),
+            'completed_at': iso(read['completed_at']),
             'attempts': [dict(a, created_at=iso(a['created_at']))
-                         for a in found['attempts']]}
-        cache.set(key, payload, PROGRESS_TTL)
+                         for a in read['attempts']]}
+        cache.set(key, {'generation': generation, 'progress': payload},
+                  PROGRESS_TTL)
         return payload
 
     def expected_answer(self, sub, concept):
@@ -140,8 +142,8 @@ class StudyLoop(Component):
     def heartbeat(self, sub, ticket_id, seconds):
         """Count `seconds` of study on the page; returns the seconds
         credited (at most the time since the learner's last activity)."""
-        credited = self._credit(sub, ticket_id, seconds, MAX_HEARTBEAT)
-        model.add_time(self.env, sub, ticket_id, credited / 60.0)
+        credited = model.add_time(self.env, sub, ticket_id, seconds,
+                                  MAX_HEARTBEAT)
         # Time is not part of any view keyed by the progress version (the
         # graph, the summaries): only the concept's own entry goes.
         self._changed(sub, ticket_id, status_changed=False)
@@ -164,22 +166,11 @@ class StudyLoop(Component):
 
     # Internal methods
 
-    def _credit(self, sub, ticket_id, seconds, cap):
-        """Seconds of a time report to count: at most `cap`, and at most
-        the time since the learner was last active on the concept, so
-        repeated or parallel reports never count the same minute twice."""
-        if not seconds:
-            return 0
-        seconds = min(int(seconds), cap)
-        last = model.last_accessed(self.env, sub, ticket_id)
-        if last is not None:
-            elapsed = (datetime_now(utc) - last).total_seconds()
-            seconds = min(seconds, max(0, int(elapsed) + _TIME_SLACK))
-        return seconds
-
     def _changed(self, sub, ticket_id, status_changed):
         cache = LearningCache(self.env)
-        cache.delete(progress_key(sub, ticket_id))
+        key = progress_key(sub, ticket_id)
+        cache.backend.incr(_generation_key(key), PROGRESS_TTL)
+        cache.delete(key)
         if status_changed:
             cache.bump_progress_version(sub)
 
