@@ -3,9 +3,10 @@
 Concept names and subjects are hostile text. The `graphviz` package quotes
 identifiers, but a value shaped like `<...>` would become an HTML-like
 label and backslash sequences (`\\N`, `\\G`, `\\l`) would reach `dot` as
-commands: every piece of text goes through `graphviz.escape()` (which
-doubles backslashes and forbids HTML labels) after control characters are
-replaced. URLs are built here from ticket ids only.
+commands, and `dot` reads entities (`&lt;`): every piece of text goes
+through `graphviz.escape()` (which doubles backslashes and forbids HTML
+labels), with `&` written `&amp;`, after control characters are replaced.
+URLs are built here from ticket ids only.
 """
 
 import re
@@ -15,7 +16,7 @@ import graphviz
 
 #: Bump when the look of a graph changes: it is part of every cache key,
 #: so no stale image outlives a change of style.
-RENDER_VERSION = '1'
+RENDER_VERSION = '2'
 
 #: Fill colours by status; gray, orange and green as the spec says.
 STATUS_COLOURS = {'not_started': '#d9d9d9', 'studying': '#f5a623',
@@ -35,7 +36,9 @@ MAX_SIZE = '16,16'
 _LABEL_WIDTH = 22
 _MAX_LABEL = 80
 
-_CONTROL_RE = re.compile(r'[\x00-\x1f\x7f]+')
+#: Control characters, and the characters XML forbids (surrogates,
+#: U+FFFE, U+FFFF): `dot` copies them into an SVG nobody can parse.
+_CONTROL_RE = re.compile(r'[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]+')
 
 
 def plain(text, limit=None):
@@ -47,9 +50,16 @@ def plain(text, limit=None):
     return text
 
 
+def _literal(text):
+    """`text` for `dot`: backslashes doubled, and `&` written `&amp;`,
+    since `dot` reads entities (`&lt;`, `&#60;`) in labels and
+    tooltips."""
+    return graphviz.escape(text.replace('&', '&amp;'))
+
+
 def escaped(text, limit=None):
     """`text` as a literal DOT escString."""
-    return graphviz.escape(plain(text, limit))
+    return _literal(plain(text, limit))
 
 
 def escaped_tooltip(text, limit=300):
@@ -63,8 +73,7 @@ def wrapped_label(text):
     """A node label: the name wrapped on several centred lines."""
     lines = textwrap.wrap(plain(text, _MAX_LABEL), _LABEL_WIDTH) or ['?']
     # `\n` joins escaped lines: it is the only backslash dot sees unescaped.
-    return graphviz.nohtml('\\n'.join(graphviz.escape(line)
-                                      for line in lines))
+    return graphviz.nohtml('\\n'.join(_literal(line) for line in lines))
 
 
 def node_id(ticket_id):

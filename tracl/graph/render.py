@@ -88,10 +88,15 @@ def map_areas(cmapx):
 
 def safe_svg(svg, allowed_hrefs):
     """`svg` with only known elements and attributes, and links only to
-    `allowed_hrefs`; returns text to put in a page."""
+    `allowed_hrefs`; returns text to put in a page. Raises `RenderError`
+    when `svg` is not well-formed."""
     ET.register_namespace('', _SVG_NS)
     ET.register_namespace('xlink', _XLINK_NS)
-    root = ET.fromstring(svg)
+    try:
+        root = ET.fromstring(svg)
+    except ET.ParseError as e:
+        raise RenderError("GraphViz drew an SVG that cannot be read: %s"
+                          % e)
     _clean(root, set(allowed_hrefs))
     return ET.tostring(root, encoding='unicode')
 

@@ -14,7 +14,8 @@ from trac.config import ChoiceOption, FloatOption, IntOption, Option
 from trac.core import Component
 
 from tracl.cache import GRAPH_TTL, LearningCache, graph_key
-from tracl.graph.dot import RENDER_VERSION, build_dot, node_id, tooltip
+from tracl.graph.dot import (RENDER_VERSION, build_dot, node_id, plain,
+                             tooltip)
 from tracl.graph.model import learner_graph
 from tracl.graph.render import RenderError, map_areas, run_dot, safe_svg
 
@@ -66,7 +67,9 @@ class KnowledgeGraphs(Component):
                               "show one subject at a time (milestone=...)."
                               % (len(graph.nodes), self.max_concepts))
         source = build_dot(graph, href, direction, legend=legend).source
-        nodes = {node_id(n.ticket_id): (n.ticket_id, n.concept, tooltip(n))
+        # On one line, like the drawing: they become image map titles.
+        nodes = {node_id(n.ticket_id): (n.ticket_id, plain(n.concept),
+                                        plain(tooltip(n)))
                  for n in graph.nodes}
         entry = {'format': fmt, 'nodes': nodes, 'areas': []}
         if fmt == 'dot':
