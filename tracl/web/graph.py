@@ -141,7 +141,8 @@ class KnowledgeGraphMacro(WikiMacroBase):
      `format=svg|png`:: how to draw (default from `[learning]
        graph_format`); `format=dot` shows the GraphViz source to
        LEARNING_ADMIN;
-     `direction=LR|TB`:: left to right (default) or top to bottom.
+     `direction=LR|TB`:: left to right (default) or top to bottom;
+     `user=SUB`:: another learner's graph, for LEARNING_ADMIN.
 
     Examples:
     {{{
