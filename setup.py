@@ -92,6 +92,7 @@ setup(
             'tracl.web.macros = tracl.web.macros',
             'tracl.web.notices = tracl.web.notices',
             'tracl.web.concept_page = tracl.web.concept_page',
+            'tracl.web.gc_freeze = tracl.web.gc_freeze',
             'tracl.web.graph = tracl.web.graph',
             'tracl.web.paths_api = tracl.web.paths_api',
             'tracl.web.progress_api = tracl.web.progress_api',

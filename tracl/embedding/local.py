@@ -22,6 +22,7 @@ texts of `tests/fixtures/embeddings/reference.json` (one-word greetings
 agree less, 0.994-0.998).
 """
 
+import gc
 import hashlib
 import importlib.util
 import os
@@ -146,6 +147,10 @@ def shared_model(model_dir='', threads=1, log=None):
             if model is None:
                 model = MiniLM.load(model_dir, threads, log)
                 _models[key] = model
+                # The model's objects live as long as the process: keep
+                # them out of the scans Trac's gc.collect() after each
+                # request makes (see tracl.web.gc_freeze).
+                gc.freeze()
     return model
 
 

@@ -36,8 +36,6 @@ import random
 import threading
 import time
 
-import anthropic
-
 from trac.config import FloatOption, IntOption, Option
 from trac.core import Component, implements
 
@@ -373,7 +371,7 @@ class AnthropicLLMProvider(Component):
                     break  # Other calls opened the circuit meanwhile.
             try:
                 return client.messages.create(**request), None
-            except anthropic.APIError as e:
+            except _sdk().APIError as e:
                 failure = _failure(e)
                 if not failure.retryable:
                     break
@@ -451,7 +449,7 @@ class AnthropicLLMProvider(Component):
         with self._client_lock:
             if self._client is None or self._client.api_key != key:
                 factory = self._http_client_factory
-                self._client = anthropic.Anthropic(
+                self._client = _sdk().Anthropic(
                     api_key=key, base_url=self.base_url,
                     timeout=self.timeout, max_retries=0,
                     http_client=factory() if factory else None)
@@ -531,16 +529,25 @@ def _feedback(feedback, missing):
 
 # -- Failures
 
+def _sdk():
+    """The `anthropic` SDK, imported on first use: it loads some three
+    thousand modules, which every process would otherwise carry (and
+    Trac's garbage collection after each request would scan) even with the
+    offline provider."""
+    import anthropic
+    return anthropic
+
+
 def _failure(error):
     """What an SDK exception means for retries and the circuit."""
-    if isinstance(error, anthropic.APITimeoutError):
+    if isinstance(error, _sdk().APITimeoutError):
         return _Failure('the API did not answer within the timeout',
                         retryable=True, counts=True)
-    if isinstance(error, anthropic.APIConnectionError):
+    if isinstance(error, _sdk().APIConnectionError):
         return _Failure('could not connect to the API (%s)'
                         % (error.__cause__ or error),
                         retryable=True, counts=True)
-    if not isinstance(error, anthropic.APIStatusError):
+    if not isinstance(error, _sdk().APIStatusError):
         return _Failure('the API answered something unexpected (%s)' % error,
                         retryable=False, counts=True)
     status = error.status_code
