@@ -1,0 +1,649 @@
+/* The study panel of a concept ticket (tracl/web/concept_page.py): placed
+ * after the ticket box, it submits answers, shows the grade and the attempt
+ * history, saves notes and counts study time, all through TracLearn's JSON
+ * progress API without reloading the page.
+ *
+ * The panel's markup is rendered on the server by Jinja with autoescape
+ * (templates/tracl_concept.html): it is parsed once into an inert
+ * <template> and moved into the page. Everything that comes from the
+ * server or the learner afterwards goes in with textContent, never as
+ * HTML.
+ */
+(function () {
+  "use strict";
+
+  /* Errors of the page, kept for the functional tests (the browser's
+   * console cannot be read through Selenium with Firefox). */
+  var errors = window.__traclErrors = window.__traclErrors || [];
+  if (!window.__traclErrorsWatched) {
+    window.__traclErrorsWatched = true;
+    window.addEventListener("error", function (event) {
+      var target = event.target;
+      if (target && target !== window && (target.src || target.href)) {
+        // Firefox prefetches Trac's <link rel="next"> and reports an
+        // error when the prefetch is refused: only a script, an image or
+        // a stylesheet that did not load is the page's error.
+        if (target.tagName === "LINK" && !/\bstylesheet\b/.test(target.rel))
+          return;
+        errors.push("failed to load " + (target.src || target.href));
+      } else {
+        errors.push(String(event.message || event.error));
+      }
+    }, true);
+    window.addEventListener("unhandledrejection", function (event) {
+      errors.push("unhandled rejection: " + String(event.reason));
+    });
+    if (window.console && console.error) {
+      var consoleError = console.error;
+      console.error = function () {
+        errors.push(Array.prototype.join.call(arguments, " "));
+        return consoleError.apply(console, arguments);
+      };
+    }
+  }
+
+  /* How often time is counted while the learner is active, in ms. */
+  var TICK = 5000;
+
+  function settings() {
+    return window.tracl_concept || {};
+  }
+
+  function messages() {
+    return settings().messages || {};
+  }
+
+  /* Fill in Python's `%(name)s` placeholders; `%%` is a percent sign. */
+  function format(text, values) {
+    return String(text).replace(/%\((\w+)\)s|%%/g, function (all, name) {
+      if (all === "%%")
+        return "%";
+      return values && name in values ? String(values[name]) : all;
+    });
+  }
+
+  function message(key, values) {
+    var text = messages()[key];
+    return format(text === undefined ? key : text, values);
+  }
+
+  function plural(key, n) {
+    var forms = messages()[key] || ["%(num)s", "%(num)s"];
+    return format(n === 1 ? forms[0] : forms[1], {num: n});
+  }
+
+  /* Minutes of study as a person reads them (as study_time() does). */
+  function studyTime(minutes) {
+    if (!minutes)
+      return message("no_time");
+    minutes = Math.round(minutes);
+    if (minutes < 1)
+      return message("less_than_minute");
+    var hours = Math.floor(minutes / 60);
+    minutes = minutes % 60;
+    if (!hours)
+      return plural("minute", minutes);
+    if (!minutes)
+      return plural("hour", hours);
+    return plural("hour", hours) + " " + plural("minute", minutes);
+  }
+
+  function percent(score) {
+    return Math.round(Number(score || 0) * 100);
+  }
+
+  function element(name, className, text) {
+    var node = document.createElement(name);
+    if (className)
+      node.className = className;
+    if (text !== undefined && text !== null)
+      node.textContent = text;
+    return node;
+  }
+
+  function statusLabel(status) {
+    return (messages().status || {})[status] || status;
+  }
+
+  /* An API error: `status` 0 when the server could not be reached. */
+  function ApiFailure(text, status, error, retryAfter) {
+    this.message = text;
+    this.status = status;
+    this.error = error || {};
+    this.retryAfter = retryAfter;
+  }
+
+  /* Send `body` as JSON with `method` to `path` below the concept's
+   * progress URL; resolves to the decoded answer (null for 204), rejects
+   * with an ApiFailure whose message is for a person. */
+  function request(method, path, body, keepalive) {
+    var options = {
+      method: method,
+      credentials: "same-origin",
+      headers: {"Accept": "application/json"},
+      keepalive: !!keepalive
+    };
+    if (method !== "GET") {
+      options.headers["Content-Type"] = "application/json";
+      options.headers["X-CSRF-Token"] = settings().form_token || "";
+      options.body = JSON.stringify(body || {});
+    }
+    return fetch(settings().api_url + path, options).then(function (response) {
+      if (response.status === 204)
+        return null;
+      return response.json().catch(function () {
+        return null;
+      }).then(function (payload) {
+        if (response.ok && payload)
+          return payload;
+        var error = payload && payload.error;
+        var retryAfter = parseInt(response.headers.get("Retry-After"), 10);
+        var text = error && error.message ? error.message :
+          message("server_error", {status: response.status});
+        if (response.status === 429 && !(error && error.message) &&
+            retryAfter > 0)
+          text = message("rate_limited", {seconds: retryAfter});
+        throw new ApiFailure(text, response.status, error,
+                             retryAfter > 0 ? retryAfter : undefined);
+      });
+    }, function () {
+      throw new ApiFailure(message("network_error"), 0);
+    });
+  }
+
+  /* Show `text` in the live region `node`: kind is "progress" (with a
+   * spinner), "error", "success" or "info". */
+  function say(node, text, kind) {
+    if (!node)
+      return;
+    node.textContent = "";
+    node.className = node.className
+      .replace(/\s*tracl-(message|error|notice|warning)\b/g, "");
+    if (!text)
+      return;
+    if (kind === "progress") {
+      var spinner = element("span", "tracl-lp-spinner");
+      spinner.setAttribute("aria-hidden", "true");
+      node.appendChild(spinner);
+    } else if (kind === "error") {
+      node.className += " tracl-message tracl-error";
+    } else if (kind === "success") {
+      node.className += " tracl-message tracl-notice";
+    }
+    node.appendChild(element("span", null, text));
+  }
+
+  /* Counts the seconds the learner spends on the page: visible and active
+   * (input, scroll, pointer or key) within the last `idle_after` seconds.
+   * Reports them every `heartbeat_interval` seconds. */
+  function StudyClock(panel) {
+    var self = this;
+    this.panel = panel;
+    this.active = 0;            // seconds counted, not yet reported
+    this.credited = 0;          // seconds reported since the page loaded
+    this.base = Number(settings().time_spent_minutes || 0);
+    this.lastActivity = Date.now();
+    this.lastTick = Date.now();
+    this.lastBeat = Date.now();
+    this.sending = false;
+    var touched = function () {
+      self.lastActivity = Date.now();
+    };
+    ["keydown", "mousedown", "mousemove", "wheel", "touchstart", "input",
+     "focusin"].forEach(function (name) {
+      document.addEventListener(name, touched, {passive: true});
+    });
+    window.addEventListener("scroll", touched, {passive: true});
+    document.addEventListener("visibilitychange", function () {
+      self.tick();
+      if (document.visibilityState === "hidden")
+        self.beat(true);
+      else
+        self.lastTick = Date.now();
+    });
+    window.addEventListener("pagehide", function () {
+      self.tick();
+      self.beat(true);
+    });
+    this.timer = window.setInterval(function () {
+      self.tick();
+      if (Date.now() - self.lastBeat >=
+          (settings().heartbeat_interval || 30) * 1000)
+        self.beat(false);
+    }, TICK);
+  }
+
+  StudyClock.prototype.studying = function (now) {
+    return document.visibilityState === "visible" &&
+      now - this.lastActivity <= (settings().idle_after || 120) * 1000;
+  };
+
+  StudyClock.prototype.tick = function () {
+    var now = Date.now();
+    // A tick that comes late (a sleeping laptop, a throttled tab) counts
+    // at most two ticks' time.
+    var elapsed = Math.min(now - this.lastTick, 2 * TICK) / 1000;
+    this.lastTick = now;
+    if (elapsed > 0 && this.studying(now))
+      this.active += elapsed;
+  };
+
+  /* Seconds to report with an answer; they count as reported. */
+  StudyClock.prototype.take = function () {
+    this.tick();
+    var seconds = Math.floor(this.active);
+    this.active -= seconds;
+    this.lastBeat = Date.now();
+    return seconds;
+  };
+
+  /* Seconds of an answer that was not recorded: report them later. */
+  StudyClock.prototype.giveBack = function (seconds) {
+    this.active += seconds;
+  };
+
+  StudyClock.prototype.beat = function (leaving) {
+    var max = settings().max_heartbeat || 300;
+    var seconds = Math.min(Math.floor(this.active), max);
+    this.lastBeat = Date.now();
+    if (seconds < 1 || (this.sending && !leaving))
+      return;
+    var self = this;
+    this.active -= seconds;
+    this.sending = true;
+    request("POST", "/heartbeat", {seconds: seconds}, leaving)
+      .then(function () {
+        self.sending = false;
+        self.credited += seconds;
+        self.panel.showTime(self.base + self.credited / 60);
+      }, function () {
+        // Counted again with the next beat (the server caps what it
+        // credits to the time since the learner's last activity).
+        self.sending = false;
+        self.active = Math.min(self.active + seconds, max);
+      });
+  };
+
+  /* The server's total after an answer: what was reported is in it. */
+  StudyClock.prototype.reset = function (minutes) {
+    this.base = Number(minutes || 0);
+    this.credited = 0;
+  };
+
+  function ConceptPanel(root) {
+    this.root = root;
+    this.state = root.getAttribute("data-state");
+    this.answerForm = root.querySelector(".tracl-answer-form");
+    this.notesForm = root.querySelector(".tracl-notes-form");
+    this.result = root.querySelector(".tracl-result");
+    this.clock = null;
+    this.busy = false;
+    if (this.answerForm)
+      this.setUpAnswer();
+    if (this.notesForm)
+      this.setUpNotes();
+    if (!settings().read_only && this.state !== "locked")
+      this.clock = new StudyClock(this);
+  }
+
+  ConceptPanel.prototype.showTime = function (minutes) {
+    var node = this.root.querySelector(".tracl-time-value");
+    if (node)
+      node.textContent = studyTime(minutes);
+  };
+
+  ConceptPanel.prototype.showStatus = function (status, bestScore) {
+    var summary = this.root.querySelector(".tracl-concept-summary");
+    var badge = summary && summary.querySelector(".tracl-status");
+    if (badge) {
+      badge.className = "tracl-status tracl-status-" + status;
+      badge.textContent = statusLabel(status);
+    }
+    var best = summary && summary.querySelector(".tracl-best");
+    if (best && bestScore !== null && bestScore !== undefined) {
+      best.textContent = message("best", {percent: percent(bestScore)});
+      best.hidden = false;
+    }
+  };
+
+  // The answer box ----------------------------------------------------
+
+  ConceptPanel.prototype.setUpAnswer = function () {
+    var self = this;
+    var form = this.answerForm;
+    this.answer = form.querySelector("textarea");
+    this.count = form.querySelector(".tracl-count");
+    this.submitButton = form.querySelector(".tracl-submit");
+    this.answerStatus = form.querySelector(".tracl-answer-status");
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      self.submit();
+    });
+    this.answer.addEventListener("input", function () {
+      self.answer.removeAttribute("aria-invalid");
+      self.updateCount();
+    });
+    this.answer.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        self.submit();
+      }
+    });
+    this.updateCount();
+  };
+
+  ConceptPanel.prototype.updateCount = function () {
+    var length = this.answer.value.length;
+    var trimmed = this.answer.value.trim().length;
+    var max = settings().max_answer || 5000;
+    var min = settings().min_answer || 10;
+    this.count.textContent = message("count", {count: length, max: max});
+    this.count.classList.toggle("tracl-count-bad",
+                                length > max || (length > 0 && trimmed < min));
+  };
+
+  ConceptPanel.prototype.setBusy = function (busy) {
+    this.busy = busy;
+    this.answerForm.setAttribute("aria-busy", busy ? "true" : "false");
+    this.submitButton.disabled = busy || !!this.locked;
+    this.submitButton.textContent = message(busy ? "grading" : "submit");
+    // Read-only rather than disabled: the text stays selectable.
+    this.answer.readOnly = busy;
+  };
+
+  ConceptPanel.prototype.refuse = function (text) {
+    this.answer.setAttribute("aria-invalid", "true");
+    say(this.answerStatus, text, "error");
+    this.answer.focus();
+  };
+
+  ConceptPanel.prototype.submit = function () {
+    if (this.busy || this.locked || !this.answerForm)
+      return;
+    var text = this.answer.value.trim();
+    if (text.length < (settings().min_answer || 10))
+      return this.refuse(message("too_short"));
+    if (text.length > (settings().max_answer || 5000))
+      return this.refuse(message("too_long"));
+    var self = this;
+    var seconds = this.clock ? this.clock.take() : 0;
+    this.setBusy(true);
+    this.result.hidden = true;
+    say(this.answerStatus, message("grading_status"), "progress");
+    var body = {answer: text, time_spent_seconds: seconds};
+    request("PUT", "/submit-answer", body).then(function (graded) {
+      self.setBusy(false);
+      say(self.answerStatus, "");
+      self.showResult(graded, text);
+    }, function (failure) {
+      if (self.clock)
+        self.clock.giveBack(seconds);
+      self.setBusy(false);
+      self.showFailure(failure);
+    });
+  };
+
+  ConceptPanel.prototype.showFailure = function (failure) {
+    // Nothing was recorded: the learner's text stays in the box.
+    if (failure.status === 503 && failure.error.answer &&
+        !this.answer.value.trim())
+      this.answer.value = failure.error.answer;
+    this.updateCount();
+    if (failure.status === 409 && failure.error.prerequisites) {
+      say(this.answerStatus, "");
+      this.lock(failure.error.prerequisites, failure.message);
+      return;
+    }
+    if (failure.status === 400)
+      this.answer.setAttribute("aria-invalid", "true");
+    say(this.answerStatus, failure.message, "error");
+  };
+
+  ConceptPanel.prototype.showResult = function (graded, answer) {
+    var result = this.result;
+    result.textContent = "";
+    result.className = "tracl-result " +
+      (graded.mastered ? "tracl-result-mastered" : "tracl-result-weak");
+    result.appendChild(element(
+      "p", "tracl-result-score",
+      message("score", {percent: percent(graded.score)})));
+    result.appendChild(element("p", "tracl-result-verdict",
+                               message(graded.mastered ? "mastered" :
+                                       "not_mastered")));
+    if (graded.feedback) {
+      var feedback = element("p", "tracl-result-feedback");
+      feedback.appendChild(element("span", "tracl-feedback-label",
+                                   message("feedback")));
+      feedback.appendChild(document.createTextNode(" "));
+      feedback.appendChild(element("span", "tracl-feedback-text",
+                                   graded.feedback));
+      result.appendChild(feedback);
+    }
+    result.hidden = false;
+    this.showStatus(graded.status, graded.best_score);
+    if (graded.mastered)
+      this.master(graded);
+    this.refresh(graded, answer);
+  };
+
+  /* The concept is mastered: the answer box gives way to the mastered
+   * state; the ticket's own status shows on reload. */
+  ConceptPanel.prototype.master = function (graded) {
+    this.state = "mastered";
+    this.root.setAttribute("data-state", "mastered");
+    this.root.className = this.root.className
+      .replace(/tracl-concept-\w+/, "tracl-concept-mastered");
+    var block = element("div", "tracl-mastered");
+    var line = element("p");
+    line.appendChild(element("span", "tracl-badge", statusLabel("mastered")));
+    line.appendChild(document.createTextNode(
+      " " + message("best", {percent: percent(graded.best_score)})));
+    block.appendChild(line);
+    var reload = element("p", "tracl-reload");
+    reload.appendChild(document.createTextNode(
+      message(settings().expected_answer_on_mastery ? "reload_expected" :
+              "reload") + " "));
+    var link = element("a", null, message("reload_link"));
+    link.href = window.location.pathname + window.location.search;
+    reload.appendChild(link);
+    block.appendChild(reload);
+    this.answerForm.parentNode.replaceChild(block, this.answerForm);
+    this.answerForm = null;
+    // The box that had the focus is gone: the result takes it.
+    this.result.setAttribute("tabindex", "-1");
+    this.result.focus();
+  };
+
+  /* The concept turned out locked (a prerequisite was added after the
+   * page loaded): its blockers show above the answer box, which keeps the
+   * learner's text but no longer submits. */
+  ConceptPanel.prototype.lock = function (prerequisites, text) {
+    var block = element("div", "tracl-locked");
+    block.setAttribute("role", "note");
+    block.appendChild(element("p", "tracl-message tracl-error", text));
+    block.appendChild(element("h3", null, message("locked")));
+    var list = element("ul", "tracl-blockers");
+    prerequisites.forEach(function (blocker) {
+      var item = element("li");
+      var link = element("a", null, "#" + blocker.ticket_id + " " +
+                         blocker.concept);
+      link.href = settings().ticket_url + "/" +
+        encodeURIComponent(blocker.ticket_id);
+      item.appendChild(link);
+      item.appendChild(document.createTextNode(" "));
+      item.appendChild(element("span", "tracl-status tracl-status-" +
+                               blocker.status, statusLabel(blocker.status)));
+      list.appendChild(item);
+    });
+    block.appendChild(list);
+    this.answerForm.parentNode.insertBefore(block, this.answerForm);
+    this.submitButton.disabled = true;
+    this.locked = true;
+    this.state = "locked";
+    this.root.setAttribute("data-state", "locked");
+  };
+
+  /* Reload the progress: the history with the new attempt and the time
+   * the server now counts. Without it, the new attempt alone is shown. */
+  ConceptPanel.prototype.refresh = function (graded, answer) {
+    var self = this;
+    request("GET", "", null).then(function (progress) {
+      self.showAttempts(progress.attempts || []);
+      if (self.clock)
+        self.clock.reset(progress.time_spent_minutes);
+      self.showTime(progress.time_spent_minutes);
+    }, function () {
+      var list = self.attemptList();
+      list.insertBefore(self.attemptItem({
+        attempt: graded.attempt, answer: answer, score: graded.score,
+        feedback: graded.feedback, grader: "", created_at: null
+      }), list.firstChild);
+    });
+  };
+
+  ConceptPanel.prototype.attemptList = function () {
+    var history = this.root.querySelector(".tracl-history");
+    var list = history.querySelector(".tracl-attempts");
+    if (!list) {
+      var empty = history.querySelector(".tracl-no-attempts");
+      if (empty)
+        history.removeChild(empty);
+      list = element("ol", "tracl-attempts");
+      history.appendChild(list);
+    }
+    return list;
+  };
+
+  ConceptPanel.prototype.showAttempts = function (attempts) {
+    var list = this.attemptList();
+    list.textContent = "";
+    var self = this;
+    attempts.forEach(function (attempt) {
+      list.appendChild(self.attemptItem(attempt));
+    });
+  };
+
+  ConceptPanel.prototype.attemptItem = function (attempt) {
+    var item = element("li", "tracl-attempt");
+    var head = element("div", "tracl-attempt-head");
+    head.appendChild(element("span", "tracl-attempt-number",
+                             message("attempt", {n: attempt.attempt})));
+    var score = percent(attempt.score);
+    var threshold = percent(settings().threshold);
+    head.appendChild(element("span", score >= threshold ?
+                             "tracl-score tracl-score-pass" : "tracl-score",
+                             score + "%"));
+    if (attempt.grader)
+      head.appendChild(element(
+        "span", "tracl-grader",
+        message("graded_by", {grader: attempt.grader})));
+    if (attempt.created_at) {
+      var when = element("time", null,
+                         new Date(attempt.created_at).toLocaleString());
+      when.setAttribute("datetime", attempt.created_at);
+      head.appendChild(when);
+    }
+    item.appendChild(head);
+    item.appendChild(element("p", "tracl-attempt-answer", attempt.answer));
+    if (attempt.feedback) {
+      var feedback = element("p", "tracl-attempt-feedback");
+      feedback.appendChild(element("span", "tracl-feedback-label",
+                                   message("feedback")));
+      feedback.appendChild(document.createTextNode(" "));
+      feedback.appendChild(element("span", "tracl-feedback-text",
+                                   attempt.feedback));
+      item.appendChild(feedback);
+    }
+    return item;
+  };
+
+  // Notes -------------------------------------------------------------
+
+  ConceptPanel.prototype.setUpNotes = function () {
+    var self = this;
+    var form = this.notesForm;
+    this.notes = form.querySelector("textarea");
+    this.saveButton = form.querySelector(".tracl-save-notes");
+    this.notesStatus = form.querySelector(".tracl-notes-status");
+    this.savingNotes = false;
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      self.saveNotes();
+    });
+    this.notes.addEventListener("input", function () {
+      say(self.notesStatus, message("unsaved"), "info");
+    });
+    this.notes.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        self.saveNotes();
+      }
+    });
+  };
+
+  ConceptPanel.prototype.saveNotes = function () {
+    if (this.savingNotes)
+      return;
+    var self = this;
+    this.savingNotes = true;
+    this.saveButton.disabled = true;
+    say(this.notesStatus, message("saving"), "progress");
+    request("PUT", "/notes", {notes: this.notes.value}).then(function () {
+      self.savingNotes = false;
+      self.saveButton.disabled = false;
+      say(self.notesStatus, message("saved"), "success");
+    }, function (failure) {
+      self.savingNotes = false;
+      self.saveButton.disabled = false;
+      say(self.notesStatus, failure.message, "error");
+    });
+  };
+
+  // The page ----------------------------------------------------------
+
+  /* The learner changes neither the name nor the text of a concept (the
+   * server refuses it): Trac's edit form offers them by permission, so
+   * they leave it here. */
+  function restrictForm() {
+    ["field-summary", "field-description"].forEach(function (id) {
+      var field = document.getElementById(id);
+      var row = field && field.closest("#propertyform tr");
+      if (row)
+        row.parentNode.removeChild(row);
+    });
+  }
+
+  function place() {
+    var holder = document.createElement("template");
+    // Markup rendered and escaped by the server's template; see the top.
+    holder.innerHTML = settings().panel || "";
+    var panel = holder.content.querySelector("#tracl-concept");
+    if (!panel)
+      return null;
+    var box = document.getElementById("ticket");
+    if (box && box.parentNode) {
+      box.parentNode.insertBefore(panel, box.nextSibling);
+    } else {
+      var content = document.getElementById("content") || document.body;
+      content.insertBefore(panel, content.firstChild);
+    }
+    return panel;
+  }
+
+  function start() {
+    if (document.getElementById("tracl-concept"))
+      return;
+    if (settings().restrict_form)
+      restrictForm();
+    var panel = place();
+    if (panel)
+      panel.tracConceptPanel = new ConceptPanel(panel);
+  }
+
+  /* Trac loads a script added while the page renders after the page is
+   * parsed: start at once when the document is already there. */
+  if (document.readyState === "loading")
+    document.addEventListener("DOMContentLoaded", start);
+  else
+    start();
+})();

@@ -1,0 +1,553 @@
+"""The study panel on a concept ticket's page (tracl/web/concept_page.py),
+through Trac's real request dispatcher, on SQLite and PostgreSQL.
+
+Learners make their concepts through the learning-paths API (the
+blockchain path of the starter corpus, which has prerequisite links);
+answers are graded by a scripted test provider chosen with `[learning]
+llm_provider`, as an administrator chooses a real one. The panel reaches
+the page as script data (`tracl_concept.panel`, rendered by Jinja on the
+server); the tests read it from there and from the page around it.
+"""
+
+import json
+import re
+from datetime import datetime
+from html.parser import HTMLParser
+from urllib.parse import urlencode
+
+import pytest
+# A stub environment knows only the components whose modules are imported:
+# the ticket page, the wiki's permission policy and the chunk store.
+import trac.ticket.web_ui  # noqa: F401
+import trac.wiki.web_ui  # noqa: F401
+from trac.cache import CacheManager
+from trac.core import Component, implements
+from trac.perm import PermissionSystem
+from trac.ticket.model import Ticket
+from trac.util.datefmt import to_utimestamp, utc
+
+import tracl.search.local_store  # noqa: F401
+from support.envs import ENABLED
+from support.sessions import browser_session
+from support.study import make_path
+from support.web import call
+from tracl.api import ILLMProvider
+from tracl.llm import Evaluation
+from tracl.llm.offline import OfflineLLMProvider
+from tracl.model.progress import load_concept
+from tracl.schema import sql
+from tracl.study.loop import StudyLoop
+from tracl.web.concept_page import ConceptPage, study_time
+
+ALICE, BOB, ADMIN_SUB = 'sub-alice', 'sub-bob', 'sub-admin'
+
+#: Text from outside (ticket fields, the learner, the grader) that must
+#: stay text: markup, an event handler, template syntax.
+HOSTILE = ('<script>alert("pwned")</script><img src=x onerror="alert(1)">'
+           ' & \'quotes\' {{ 7*7 }} ${7*7}')
+
+EXPECTED_MARKER = 'ExpectedAnswerMarker: the whole point of it.'
+
+
+class ScriptedGrader(Component):
+    """Grades every answer with `score` and `feedback`; writes questions
+    as the offline provider does."""
+
+    implements(ILLMProvider)
+
+    def __init__(self):
+        self.score = 0.3
+        self.feedback = 'Say more about why it matters.'
+
+    def academic_sentences(self, query):
+        return OfflineLLMProvider(self.env).academic_sentences(query)
+
+    def generate_question(self, concept, content, difficulty, query):
+        return OfflineLLMProvider(self.env).generate_question(
+            concept, content, difficulty, query)
+
+    def evaluate(self, question, expected_answer, answer, context):
+        return Evaluation(score=self.score, feedback=self.feedback,
+                          grader='scripted', grader_version='1')
+
+    def describe(self):
+        # Part of the evaluation cache key: a new script grades afresh.
+        return 'scripted %r %r' % (self.score, self.feedback)
+
+
+# Fixtures and helpers -----------------------------------------------------
+
+def learning_page_env(make_env, *config):
+    env = make_env(default_data=True, enable=ENABLED + [ScriptedGrader],
+                   config=[
+                       # Trac 1.6's own policies (the stub's are shorter):
+                       # whoever may view milestones may change a
+                       # ticket's, a reporter may edit the description.
+                       ('trac', 'permission_policies',
+                        PermissionSystem.policies.default),
+                       ('learning', 'api_rate_limit', '0'),
+                       ('learning', 'llm_provider', 'ScriptedGrader'),
+                   ] + list(config))
+    return env
+
+
+@pytest.fixture
+def env(make_env):
+    return learning_page_env(make_env)
+
+
+@pytest.fixture
+def path(env):
+    return make_path(env, ALICE)
+
+
+class Viewer(object):
+    """A signed-in browser."""
+
+    def __init__(self, env, sub, groups=('Students',)):
+        self.env = env
+        self.cookies = browser_session(env, sub, groups=groups)
+
+    def get(self, ticket_id):
+        # What tracd does before each request: forget this thread's view
+        # of Trac's cache generations.
+        CacheManager(self.env).reset_metadata()
+        return call(self.env, 'GET', '/ticket/%d' % ticket_id,
+                    cookies=self.cookies)
+
+
+@pytest.fixture
+def alice(env):
+    return Viewer(env, ALICE)
+
+
+@pytest.fixture
+def admin(env):
+    return Viewer(env, ADMIN_SUB, groups=('Administrators',))
+
+
+def root_concept(path):
+    """A concept of the path without prerequisites (open to study)."""
+    return next(t['ticket_id'] for t in path['tickets']
+                if not t['prerequisites'])
+
+
+def gated_concept(path):
+    """`(concept, [its prerequisites])` of a concept whose prerequisites
+    have none of their own."""
+    roots = {t['ticket_id'] for t in path['tickets']
+             if not t['prerequisites']}
+    ticket = next(t for t in path['tickets'] if t['prerequisites'] and
+                  set(t['prerequisites']) <= roots)
+    return ticket['ticket_id'], ticket['prerequisites']
+
+
+def script_data(response):
+    """The page's `tracl_concept` script data, or None."""
+    found = re.search(r'^\s*var tracl_concept=(.*);$', response.text, re.M)
+    return json.loads(found.group(1)) if found else None
+
+
+def panel_of(response):
+    assert response.status == 200, response
+    data = script_data(response)
+    assert data is not None, 'no study panel on the page'
+    return Elements(data['panel'])
+
+
+class Elements(HTMLParser):
+    """A fragment's start tags as `(tag, {attribute: value})` and its text
+    (entities decoded)."""
+
+    def __init__(self, html):
+        super().__init__(convert_charrefs=True)
+        self.html = html
+        self.elements = []
+        self.texts = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.texts.append(data)
+
+    @property
+    def text(self):
+        return ' '.join(' '.join(self.texts).split())
+
+    def find(self, tag, **attrs):
+        return [a for t, a in self.elements if t == tag and
+                all(a.get(k.rstrip('_')) == v for k, v in attrs.items())]
+
+    def with_class(self, name):
+        return [(t, a) for t, a in self.elements
+                if name in (a.get('class') or '').split()]
+
+    def one(self, tag, **attrs):
+        found = self.find(tag, **attrs)
+        assert len(found) == 1, (tag, attrs, self.elements)
+        return found[0]
+
+
+def set_fields(env, ticket_id, **values):
+    ticket = Ticket(env, ticket_id)
+    for name, value in values.items():
+        ticket[name] = value
+    ticket.save_changes('test', 'test fixture')
+
+
+def set_expected_answer(env, ticket_id, text):
+    with env.db_transaction as db:
+        db(sql(env, """UPDATE {concept_metadata} SET expected_answer=%s
+                       WHERE ticket_id=%s"""), (text, ticket_id))
+
+
+def answer(env, ticket_id, text, score, feedback='Good start.'):
+    grader = ScriptedGrader(env)
+    grader.score, grader.feedback = score, feedback
+    concept = StudyLoop(env).concept(ALICE, ticket_id)
+    return StudyLoop(env).submit(ALICE, concept, text)
+
+
+def property_form(response):
+    """The part of the page with Trac's ticket edit form."""
+    text = response.text
+    start = text.index('<form method="post" id="propertyform"')
+    return text[start:text.index('</form>', start)]
+
+
+def workflow_actions(response):
+    return re.findall(r'<input type="radio" id="action_(\w+)"',
+                      property_form(response))
+
+
+# The panel on a concept's page ---------------------------------------------
+
+def test_owner_sees_the_question_difficulty_and_query_with_an_answer_box(
+        env, path, alice):
+    ticket_id = root_concept(path)
+    concept = load_concept(env, ticket_id)
+    response = alice.get(ticket_id)
+    panel = panel_of(response)
+    assert panel.with_class('tracl-question-text')
+    assert concept.question in panel.text
+    assert 'Difficulty %d/5' % concept.difficulty in panel.text
+    assert concept.context == 'I want to understand blockchain technology'
+    assert concept.context in panel.text
+    box = panel.one('textarea', name='answer')
+    assert (box['minlength'], box['maxlength']) == ('10', '5000')
+    assert panel.one('label', for_=box['id'])
+    assert panel.one('button', type='submit', class_='tracl-submit')
+    assert panel.find('form', class_='tracl-notes-form')
+    assert 'No attempts yet.' in panel.text
+    data = script_data(response)
+    assert data['state'] == 'open' and data['read_only'] is False
+    assert data['api_url'] == '/api/v1/progress/%d' % ticket_id
+    assert data['form_token'] == alice.cookies['trac_form_token']
+    assert '/chrome/tracl/js/concept.js' in response.text
+    assert '/chrome/tracl/css/tracl.css' in response.text
+
+
+def test_defect_ticket_page_is_exactly_what_trac_renders(env, alice):
+    defect = Ticket(env)
+    defect.populate({'type': 'defect', 'reporter': 'someone',
+                     'summary': 'A plain defect', 'status': 'new',
+                     'description': 'Nothing to learn here.'})
+    # Long ago: "Opened N years ago" reads the same in both requests.
+    defect.insert(when=datetime(2020, 1, 2, tzinfo=utc))
+    with_plugin = alice.get(defect.id)
+    env.disable_component(ConceptPage)
+    try:
+        without_plugin = alice.get(defect.id)
+    finally:
+        env.enable_component(ConceptPage)
+    assert with_plugin.status == without_plugin.status == 200
+    assert 'tracl' not in with_plugin.text
+    assert with_plugin.text == without_plugin.text
+
+
+def test_plugin_disabled_leaves_concept_page_without_panel(env, path, alice):
+    """The comparison above can fail: without the filter a concept page
+    has no panel, with it the page differs."""
+    ticket_id = root_concept(path)
+    env.disable_component(ConceptPage)
+    try:
+        assert script_data(alice.get(ticket_id)) is None
+    finally:
+        env.enable_component(ConceptPage)
+    assert script_data(alice.get(ticket_id)) is not None
+
+
+def test_new_ticket_form_has_no_panel(env, alice):
+    CacheManager(env).reset_metadata()
+    response = call(env, 'GET', '/newticket', cookies=alice.cookies,
+                    query='type=learning_concept')
+    assert response.status == 200
+    assert script_data(response) is None
+
+
+def test_anonymous_and_other_learners_get_404_and_no_panel(env, path):
+    ticket_id = root_concept(path)
+    bob = Viewer(env, BOB)
+    assert bob.get(ticket_id).status == 404
+    anonymous = call(env, 'GET', '/ticket/%d' % ticket_id)
+    assert anonymous.status == 404
+    assert 'tracl_concept' not in anonymous.text
+
+
+def test_locked_concept_links_its_blockers_instead_of_an_answer_box(
+        env, path, alice):
+    ticket_id, prerequisites = gated_concept(path)
+    panel = panel_of(alice.get(ticket_id))
+    assert not panel.find('textarea', name='answer')
+    assert 'Locked: master these first' in panel.text
+    links = [a['href'] for a in panel.find('a')]
+    assert links == ['/ticket/%d' % p for p in sorted(prerequisites)]
+    for prerequisite in prerequisites:
+        name = load_concept(env, prerequisite).concept
+        assert '#%d %s' % (prerequisite, name) in panel.text
+    assert 'Not started' in panel.text
+    assert script_data(alice.get(ticket_id))['state'] == 'locked'
+
+
+def test_mastering_the_blockers_unlocks_the_answer_box(env, path, alice):
+    ticket_id, prerequisites = gated_concept(path)
+    for prerequisite in prerequisites:
+        answer(env, prerequisite, 'An answer that masters it.', 0.95)
+    panel = panel_of(alice.get(ticket_id))
+    assert 'Locked' not in panel.text
+    assert panel.find('textarea', name='answer')
+
+
+def test_weak_answer_shows_in_history_newest_first(env, path, alice):
+    ticket_id = root_concept(path)
+    answer(env, ticket_id, 'First try, rather thin.', 0.2, 'Too thin.')
+    answer(env, ticket_id, 'Second try, somewhat better.', 0.55,
+           'Closer: say why.')
+    response = alice.get(ticket_id)
+    panel = panel_of(response)
+    text = panel.text
+    assert text.index('Attempt 2') < text.index('Attempt 1')
+    assert text.index('Second try, somewhat better.') < \
+        text.index('First try, rather thin.')
+    for shown in ('55%', '20%', 'Closer: say why.', 'Too thin.',
+                  'graded by scripted', 'Studying', 'Best score: 55%'):
+        assert shown in text, shown
+    assert len(panel.find('time')) == 2
+    # Still open: the learner tries again.
+    assert panel.find('textarea', name='answer')
+    assert 'Mastered' not in text.replace('Mastered!', '')
+
+
+def test_time_spent_is_shown():
+    assert study_time(0) == 'none yet'
+    assert study_time(0.4) == 'less than a minute'
+    assert study_time(1) == '1 minute'
+    assert study_time(61) == '1 hour 1 minute'
+    assert study_time(120) == '2 hours'
+
+
+def test_heartbeat_time_appears_in_the_panel(env, path, alice):
+    ticket_id = root_concept(path)
+    StudyLoop(env).heartbeat(ALICE, ticket_id, 180)
+    panel = panel_of(alice.get(ticket_id))
+    assert 'Time spent: 3 minutes' in panel.text
+
+
+def test_notes_are_in_the_owners_panel(env, path, alice):
+    ticket_id = root_concept(path)
+    StudyLoop(env).save_notes(ALICE, ticket_id, 'My own note\nline two')
+    panel = panel_of(alice.get(ticket_id))
+    notes = panel.one('textarea', name='notes')
+    assert panel.one('label', for_=notes['id'])
+    assert 'My own note line two' in panel.text
+
+
+# Mastery and the expected answer ------------------------------------------
+
+def test_expected_answer_is_not_in_the_page_before_mastery(env, path, alice):
+    ticket_id = root_concept(path)
+    set_expected_answer(env, ticket_id, EXPECTED_MARKER)
+    assert EXPECTED_MARKER not in alice.get(ticket_id).text
+    answer(env, ticket_id, 'Not good enough yet.', 0.5)
+    response = alice.get(ticket_id)
+    assert EXPECTED_MARKER not in response.text
+    assert EXPECTED_MARKER not in panel_of(response).text
+
+
+def test_mastered_concept_shows_badge_best_score_and_expected_answer(
+        env, path, alice):
+    ticket_id = root_concept(path)
+    set_expected_answer(env, ticket_id, EXPECTED_MARKER)
+    answer(env, ticket_id, 'An answer that masters it.', 0.9)
+    response = alice.get(ticket_id)
+    panel = panel_of(response)
+    assert panel.with_class('tracl-badge')
+    assert 'Mastered' in panel.text
+    assert 'Best score: 90%' in panel.text
+    assert EXPECTED_MARKER in panel.text
+    assert not panel.find('textarea', name='answer')
+    assert script_data(response)['state'] == 'mastered'
+
+
+def test_expected_answer_stays_hidden_after_mastery_when_option_false(
+        make_env):
+    env = learning_page_env(
+        make_env, ('learning', 'show_expected_answer', 'false'))
+    path = make_path(env, ALICE)
+    ticket_id = root_concept(path)
+    set_expected_answer(env, ticket_id, EXPECTED_MARKER)
+    answer(env, ticket_id, 'An answer that masters it.', 0.9)
+    response = Viewer(env, ALICE).get(ticket_id)
+    panel = panel_of(response)
+    assert 'Mastered' in panel.text
+    assert EXPECTED_MARKER not in response.text
+    assert script_data(response)['expected_answer_on_mastery'] is False
+
+
+# Escaping -----------------------------------------------------------------
+
+def assert_inert(response, panel):
+    """`HOSTILE` shows as text and nowhere as markup."""
+    assert 'alert("pwned")</script>' in panel.text
+    assert '<script>alert' not in panel.html
+    assert '<img' not in panel.html
+    assert not [a for t, a in panel.elements if t in ('script', 'img')]
+    assert not [a for t, a in panel.elements
+                if any(k.startswith('on') for k in a)]
+    assert '{{ 7*7 }} ${7*7}' in panel.text
+    # Nor anywhere else on the page, the ticket box included.
+    assert '<script>alert' not in response.text
+    assert '<img src=x' not in response.text
+
+
+def test_hostile_question_and_query_are_escaped(env, path, alice):
+    ticket_id = root_concept(path)
+    set_fields(env, ticket_id, question='Q ' + HOSTILE,
+               question_context='C ' + HOSTILE)
+    response = alice.get(ticket_id)
+    panel = panel_of(response)
+    assert_inert(response, panel)
+    assert panel.text.count('alert("pwned")') == 2
+
+
+def test_hostile_answer_and_feedback_are_escaped(env, path, alice):
+    ticket_id = root_concept(path)
+    answer(env, ticket_id, 'A ' + HOSTILE, 0.4, 'F ' + HOSTILE)
+    response = alice.get(ticket_id)
+    panel = panel_of(response)
+    assert_inert(response, panel)
+    assert 'A <script>' in panel.text and 'F <script>' in panel.text
+
+
+def test_hostile_blocker_name_is_escaped(env, path, alice):
+    ticket_id, prerequisites = gated_concept(path)
+    set_fields(env, prerequisites[0], summary='N ' + HOSTILE)
+    response = alice.get(ticket_id)
+    panel = panel_of(response)
+    assert_inert(response, panel)
+
+
+def test_hostile_expected_answer_is_escaped(env, path, alice):
+    ticket_id = root_concept(path)
+    set_expected_answer(env, ticket_id, 'E ' + HOSTILE)
+    answer(env, ticket_id, 'An answer that masters it.', 0.9)
+    response = alice.get(ticket_id)
+    assert_inert(response, panel_of(response))
+
+
+# An administrator's view --------------------------------------------------
+
+def test_admin_reads_the_learners_panel_without_answer_or_notes(
+        env, path, admin):
+    ticket_id = root_concept(path)
+    answer(env, ticket_id, 'Alice wrote this answer.', 0.4, 'Alice feedback.')
+    StudyLoop(env).save_notes(ALICE, ticket_id, 'AlicePrivateNote')
+    response = admin.get(ticket_id)
+    panel = panel_of(response)
+    assert load_concept(env, ticket_id).question in panel.text
+    assert 'Alice wrote this answer.' in panel.text
+    assert 'Alice feedback.' in panel.text
+    assert 'read-only' in panel.text and ALICE in panel.text
+    assert not panel.find('textarea')
+    assert not panel.find('form')
+    assert 'AlicePrivateNote' not in response.text
+    data = script_data(response)
+    assert data['read_only'] is True and data['restrict_form'] is False
+
+
+def test_admin_keeps_the_full_edit_form(env, path, admin):
+    ticket_id = root_concept(path)
+    response = admin.get(ticket_id)
+    assert 'resolve' in workflow_actions(response)
+    form = property_form(response)
+    for field in ('field-type', 'field-milestone', 'field-question'):
+        assert 'id="%s"' % field in form, field
+
+
+# What the learner may change ----------------------------------------------
+
+def test_learner_has_only_the_leave_action(env, path, alice):
+    ticket_id = root_concept(path)
+    response = alice.get(ticket_id)
+    assert workflow_actions(response) == ['leave']
+    assert 'id="comment"' in response.text
+
+
+def test_learner_form_leaves_out_fixed_and_question_fields(env, path, alice):
+    ticket_id = root_concept(path)
+    response = alice.get(ticket_id)
+    form = property_form(response)
+    for field in ('field-type', 'field-milestone', 'field-owner',
+                  'field-question', 'field-question_difficulty',
+                  'field-question_context'):
+        assert 'id="%s"' % field not in form, field
+    # Summary and description are offered by permission: the script
+    # takes them out.
+    assert script_data(response)['restrict_form'] is True
+    # The ticket box still names the subject.
+    box = response.text[:response.text.index('id="propertyform"')]
+    assert 'Blockchain Fundamentals' in box
+
+
+def test_learner_keeps_leave_on_a_mastered_concept(env, path, alice):
+    ticket_id = root_concept(path)
+    answer(env, ticket_id, 'An answer that masters it.', 0.9)
+    response = alice.get(ticket_id)
+    assert Ticket(env, ticket_id)['status'] == 'closed'
+    assert workflow_actions(response) == ['leave']
+
+
+def preview(env, viewer, ticket_id):
+    """What the ticket page's script fetches while the form is edited
+    (Trac's `ticket_preview.html`)."""
+    ticket = Ticket(env, ticket_id)
+    CacheManager(env).reset_metadata()
+    body = urlencode({
+        '__FORM_TOKEN': viewer.cookies['trac_form_token'], 'preview': '1',
+        'action': 'leave', 'comment': 'a comment',
+        'view_time': str(to_utimestamp(ticket['changetime'])),
+        'start_time': str(to_utimestamp(ticket['changetime']))})
+    return call(env, 'POST', '/ticket/%d' % ticket_id, body=body.encode(),
+                headers={'Content-Type':
+                         'application/x-www-form-urlencoded',
+                         'X-Requested-With': 'XMLHttpRequest'},
+                cookies=viewer.cookies)
+
+
+def test_form_preview_box_leaves_out_the_question_for_the_learner(
+        env, path, alice, admin):
+    ticket_id = root_concept(path)
+    question = load_concept(env, ticket_id).question
+    learner_view = preview(env, alice, ticket_id)
+    admin_view = preview(env, admin, ticket_id)
+    assert learner_view.status == admin_view.status == 200
+    assert 'id="ticket"' in learner_view.text
+    assert 'Learning query:' in admin_view.text
+    assert 'Learning query:' not in learner_view.text
+    assert question in admin_view.text
+    assert question not in learner_view.text
+    # A fragment: the panel is the full page's only.
+    assert 'tracl_concept' not in learner_view.text

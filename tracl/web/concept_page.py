@@ -1,0 +1,244 @@
+"""The study panel on the page of a `learning_concept` ticket: the
+question, the answer box, the result of grading, the attempt history,
+personal notes and study time; locked and mastered states.
+
+Trac 1.6 renders pages with Jinja2 and has no stream filters, so the
+panel cannot be spliced into `ticket.html` on the server. It is rendered
+here, autoescaped, from `tracl_concept.html` and handed to the page as
+script data; `concept.js` moves it after the ticket box (`#ticket`) and
+drives it through the progress API. The template name stays
+`ticket.html`, so other request filters keyed on it (tracopt's ticket
+clone and delete buttons among them) keep working.
+
+Only existing concept tickets change; every other ticket page is left
+exactly as Trac renders it.
+"""
+
+from datetime import datetime
+
+from trac.core import Component, implements
+from trac.util.datefmt import utc
+from trac.util.translation import _, ngettext
+from trac.web.api import IRequestFilter
+from trac.web.chrome import (Chrome, add_script, add_script_data,
+                             add_stylesheet)
+
+from tracl.auth.permissions import ADMIN
+from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.model.progress import load_concept
+from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MIN_ANSWER,
+                              StudyLoop)
+from tracl.web.api import API_PREFIX
+from tracl.web.progress_api import MAX_NOTES
+
+#: Fields of a concept ticket its learner may not change (the server
+#: refuses such changes; the edit form does not offer them).
+FIXED_FIELDS = ('type', 'milestone', 'owner', 'summary', 'description')
+
+#: The custom fields the panel shows: the ticket box leaves them out for
+#: the learner rather than showing the question twice.
+QUESTION_FIELDS = ('question', 'question_difficulty', 'question_context')
+
+#: The only workflow action a learner has on a concept: grading moves the
+#: ticket, the learner comments.
+LEARNER_ACTIONS = ('leave',)
+
+#: Seconds between two heartbeats, and of inactivity after which the
+#: learner no longer counts as studying.
+HEARTBEAT_INTERVAL = 30
+IDLE_AFTER = 120
+
+#: The panel's states.
+OPEN, LOCKED, MASTERED = 'open', 'locked', 'mastered'
+
+
+def study_time(minutes):
+    """`minutes` of study as a person reads it."""
+    if not minutes:
+        return _("none yet")
+    minutes = int(round(minutes))
+    if minutes < 1:
+        return _("less than a minute")
+    hours, minutes = divmod(minutes, 60)
+    if not hours:
+        return ngettext("%(num)d minute", "%(num)d minutes", minutes)
+    if not minutes:
+        return ngettext("%(num)d hour", "%(num)d hours", hours)
+    return _("%(hours)s %(minutes)s",
+             hours=ngettext("%(num)d hour", "%(num)d hours", hours),
+             minutes=ngettext("%(num)d minute", "%(num)d minutes", minutes))
+
+
+def percent(score):
+    return None if score is None else int(round(score * 100))
+
+
+def _parse_iso(value):
+    """A UTC datetime from the progress view's ISO strings."""
+    if not value:
+        return None
+    return datetime.strptime(value, '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=utc)
+
+
+class ConceptPage(Component):
+    """Adds the study panel to the page of a concept ticket and keeps the
+    learner's edit form to what a learner may change."""
+
+    implements(IRequestFilter)
+
+    # IRequestFilter methods
+
+    def pre_process_request(self, req, handler):
+        return handler
+
+    def post_process_request(self, req, template, data, metadata=None):
+        if template in ('ticket.html', 'ticket_preview.html') and data:
+            ticket = data.get('ticket')
+            if ticket is not None and ticket.exists and \
+                    ticket._old.get('type', ticket['type']) == \
+                    CONCEPT_TICKET_TYPE and \
+                    'TICKET_VIEW' in req.perm(ticket.resource):
+                self._concept_page(req, template, data, ticket.id)
+        return template, data, metadata
+
+    # Internal methods
+
+    def _concept_page(self, req, template, data, ticket_id):
+        loop = StudyLoop(self.env)
+        concept = loop.concept(req.authname, ticket_id)
+        read_only = concept is None
+        if read_only:
+            # Someone else's concept: only LEARNING_ADMIN gets here (the
+            # policy answers 404 to the others), and reads it.
+            if ADMIN not in req.perm:
+                return
+            concept = load_concept(self.env, ticket_id)
+            if concept is None:
+                return
+        else:
+            # The learner's own concept: what they may not change leaves
+            # the form, unless they administer learning anyway.
+            if ADMIN not in req.perm:
+                self._restrict_form(data)
+        if template == 'ticket.html':
+            self._add_panel(req, loop, concept, read_only)
+
+    def _restrict_form(self, data):
+        for field in data.get('fields') or []:
+            if field['name'] in QUESTION_FIELDS:
+                field['skip'] = True
+            elif field['name'] in FIXED_FIELDS:
+                field['editable'] = False
+        controls = data.get('action_controls')
+        if controls is not None:
+            data['action_controls'] = [c for c in controls
+                                       if c[0] in LEARNER_ACTIONS]
+            if data['action_controls']:
+                data['action'] = data['action_controls'][0][0]
+
+    def _add_panel(self, req, loop, concept, read_only):
+        sub = concept.owner
+        progress = loop.progress(sub, concept.ticket_id)
+        blockers = loop.blockers(sub, concept.ticket_id)
+        if progress['status'] == 'mastered':
+            state = MASTERED
+        elif blockers:
+            state = LOCKED
+        else:
+            state = OPEN
+        attempts = [dict(a, created=_parse_iso(a['created_at']),
+                         percent=percent(a['score']))
+                    for a in progress['attempts']]
+        panel_data = {
+            'concept': concept,
+            'state': state,
+            'read_only': read_only,
+            'status': progress['status'],
+            'best_percent': percent(progress['best_score']),
+            'threshold_percent': percent(loop.mastery_threshold),
+            'study_time': study_time(progress['time_spent_minutes']),
+            'attempts': attempts,
+            'blockers': [dict(ticket_id=b.ticket_id, concept=b.concept,
+                              status=b.status,
+                              href=req.href.ticket(b.ticket_id))
+                         for b in blockers],
+            # Never in the page before mastery (StudyLoop decides).
+            'expected_answer': loop.expected_answer(sub, concept)
+                               if state == MASTERED else None,
+            'notes': None if read_only else progress['notes'],
+            'min_answer': MIN_ANSWER, 'max_answer': MAX_ANSWER,
+            'max_notes': MAX_NOTES,
+            'status_labels': self._status_labels(),
+        }
+        panel = Chrome(self.env).render_fragment(req, 'tracl_concept.html',
+                                                 panel_data)
+        add_stylesheet(req, 'tracl/css/tracl.css')
+        add_script(req, 'tracl/js/concept.js')
+        add_script_data(req, tracl_concept={
+            'panel': str(panel),
+            'ticket_id': concept.ticket_id,
+            'state': state,
+            'read_only': read_only,
+            'restrict_form': not read_only and ADMIN not in req.perm,
+            'api_url': req.href(API_PREFIX.lstrip('/'), 'progress',
+                                concept.ticket_id),
+            'ticket_url': req.href.ticket(),
+            'form_token': req.form_token,
+            'min_answer': MIN_ANSWER, 'max_answer': MAX_ANSWER,
+            'threshold': loop.mastery_threshold,
+            'time_spent_minutes': progress['time_spent_minutes'],
+            'heartbeat_interval': HEARTBEAT_INTERVAL,
+            'idle_after': IDLE_AFTER,
+            'max_heartbeat': MAX_HEARTBEAT,
+            'expected_answer_on_mastery': bool(loop.show_expected_answer),
+            'messages': self._messages(loop),
+        })
+
+    @staticmethod
+    def _status_labels():
+        return {'not_started': _("Not started"), 'studying': _("Studying"),
+                'mastered': _("Mastered")}
+
+    def _messages(self, loop):
+        """The sentences the page's script shows, translated here."""
+        return {
+            'count': _("%(count)s / %(max)s characters"),
+            'too_short': _("Write at least %(min)s characters.",
+                           min=MIN_ANSWER),
+            'too_long': _("Keep your answer to %(max)s characters.",
+                          max=MAX_ANSWER),
+            'grading': _("Grading\u2026"),
+            'submit': _("Submit answer"),
+            'grading_status': _("Grading your answer\u2026"),
+            'score': _("Score: %(percent)s%%"),
+            'mastered': _("Mastered! Your answer shows you understand this "
+                          "concept."),
+            'not_mastered': _("Not mastered yet: %(threshold)s%% is needed. "
+                              "Read the feedback, revise your answer and "
+                              "submit again.",
+                              threshold=percent(loop.mastery_threshold)),
+            'reload_expected': _("Reload the page to see the ticket closed "
+                                 "and the expected answer."),
+            'reload': _("Reload the page to see the ticket closed."),
+            'reload_link': _("Reload now"),
+            'best': _("Best score: %(percent)s%%"),
+            'locked': _("Locked: master these first"),
+            'attempt': _("Attempt %(n)s"),
+            'feedback': _("Feedback"),
+            'graded_by': _("graded by %(grader)s"),
+            'saving': _("Saving\u2026"),
+            'saved': _("Notes saved."),
+            'unsaved': _("Unsaved changes."),
+            'network_error': _("The server could not be reached: check "
+                               "your connection and try again. Your text is "
+                               "still here."),
+            'server_error': _("The server answered with an error (HTTP "
+                              "%(status)s): please try again."),
+            'rate_limited': _("Too many requests: wait %(seconds)s seconds "
+                              "and try again."),
+            'minute': [_("%(num)s minute"), _("%(num)s minutes")],
+            'hour': [_("%(num)s hour"), _("%(num)s hours")],
+            'less_than_minute': _("less than a minute"),
+            'no_time': _("none yet"),
+            'status': self._status_labels(),
+        }
