@@ -13,15 +13,26 @@ learner gets a token and reads their profile with it, signs in with the
 browser, sets preferences with the token and with the session cookie
 (writes need the X-CSRF-Token header), asks what to learn about blockchains
 and turns five of the chunks found into a learning path (token), finds it
-among their paths and reads its five concepts, and signs out.
+among their paths and reads its five concepts; then studies: reads their
+progress (nothing started), adds a path on digital signatures whose concept
+is locked behind two prerequisites, is refused an answer to it (409), answers
+a prerequisite weakly (studying, ticket assigned), keeps notes and study
+time on it, answers it well in their own words (mastered, ticket closed),
+masters the other prerequisite from the browser (writes need the
+X-CSRF-Token header there, never with the token), and answers the unlocked
+concept; another learner sees none of it (404). Finally the learner signs
+out.
 """
 
 import base64
+import csv
+import io
 import json
 from html.parser import HTMLParser
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
+import pytest
 
 #: The learner of the journey, as an administrator creates them.
 USERNAME = 'alice'
@@ -35,6 +46,48 @@ HTTP_TIMEOUT = 30.0
 #: their first path.
 LEARNING_QUERY = 'I want to understand blockchain technology'
 PATH_CONCEPTS = 5
+
+#: The second path: a concept gated by two prerequisites, one of them
+#: already in the first path ('Public-Key Cryptography'), one new with it.
+SIGNATURES_QUERY = 'How do hash functions and digital signatures work?'
+GATED_CONCEPT = 'Digital Signatures'
+NEW_PREREQUISITE = 'Cryptographic Hash Functions'
+KNOWN_PREREQUISITE = 'Public-Key Cryptography'
+SUBJECT = 'Blockchain Fundamentals'
+
+#: Answers in the learner's own words (paraphrases of the starter corpus,
+#: not copies of it), which the offline grader scores about 0.9 and 0.86.
+GOOD_ANSWERS = {
+    'Public-Key Cryptography':
+        "Public-key (asymmetric) cryptography gives everyone a linked pair "
+        "of keys: a private key they keep secret and a public key anyone "
+        "may see. The public key is easy to work out from the private one, "
+        "but the reverse is infeasible, a one-way problem. In a blockchain "
+        "it is about identity and authorization, not secrecy: your address "
+        "comes from your public key and only the private key can spend "
+        "from it.",
+    'Cryptographic Hash Functions':
+        "A hash function turns data of any size into a short fixed-size "
+        "digest that works like a fingerprint. The same input always gives "
+        "the same digest, a tiny change to the input scrambles the whole "
+        "output, and nobody can feasibly find an input for a given digest "
+        "or two inputs with the same one. So recomputing the digest shows "
+        "cheaply whether data was tampered with, which blockchains use for "
+        "signatures, Merkle trees and linking blocks.",
+}
+
+#: An answer that shows no understanding (the offline grader: about 0.01).
+WEAK_ANSWER = "It has something to do with keys and passwords, I think."
+
+#: The score from which an answer masters a concept (`[learning]
+#: mastery_threshold`, default).
+MASTERY = 0.8
+
+#: A second learner, who must not see the first one's concepts.
+OTHER_USERNAME = 'bob'
+OTHER_PASSWORD = 'Other4Learner'
+
+NOTES = 'Private key signs, public key checks. Ask about secp256k1.'
 
 
 class FormInputs(HTMLParser):
@@ -77,6 +130,9 @@ class Journey(object):
         self.session_cookie = None
         self.chunks = []
         self.path = None
+        self.signatures_path = None
+        self.concepts = {}          # concept name -> ticket id
+        self.other_token = None
 
     def bearer(self):
         return {'Authorization': 'Bearer %s' % self.token}
@@ -241,6 +297,265 @@ def the_path_shows_its_five_concepts(journey):
     assert {c['status'] for c in concepts} == {'not_started'}
 
 
+# Studying: the helpers read what the learner sees through the API.
+
+def progress_of(journey, concept):
+    """The learner's progress on `concept` (a name), read with the token."""
+    response = journey.api.get('/progress/%d' % journey.concepts[concept],
+                               headers=journey.bearer())
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def concepts_of_path(journey, path_id):
+    """`{concept name: concept}` of one of the learner's paths."""
+    response = journey.api.get('/learning-paths/%s' % path_id,
+                               headers=journey.bearer())
+    assert response.status_code == 200, response.text
+    return {c['concept']: c for c in response.json()['concepts']}
+
+
+def submit_answer(client, journey, concept, answer, headers=None):
+    """PUT the answer to `concept` with `client` (the token's or the
+    browser's); returns the response."""
+    prefix = '' if client is journey.api else '/api/v1'
+    return client.put('%s/progress/%d/submit-answer'
+                      % (prefix, journey.concepts[concept]),
+                      json={'answer': answer}, headers=headers)
+
+
+def ticket_fields(journey, concept):
+    """The concept ticket's `status` and `resolution`, as the learner's
+    browser reads them from Trac's own ticket page (CSV format)."""
+    response = journey.browser.get('/ticket/%d' % journey.concepts[concept],
+                                   params={'format': 'csv'})
+    assert response.status_code == 200, response.text
+    rows = list(csv.DictReader(io.StringIO(response.text.lstrip('\ufeff'))))
+    assert len(rows) == 1, response.text
+    return rows[0]['status'], rows[0]['resolution']
+
+
+def the_learner_has_not_started_anything(journey):
+    journey.concepts = {t['concept']: t['ticket_id']
+                        for t in journey.path['tickets']}
+    response = journey.api.get('/progress', headers=journey.bearer())
+    assert response.status_code == 200, response.text
+    assert response.json() == {'subjects': [{
+        'subject': SUBJECT, 'total': PATH_CONCEPTS,
+        'not_started': PATH_CONCEPTS, 'studying': 0, 'mastered': 0,
+        'completion': 0.0}]}
+    progress = progress_of(journey, KNOWN_PREREQUISITE)
+    assert progress['status'] == 'not_started'
+    assert (progress['score'], progress['best_score'],
+            progress['started_at'], progress['completed_at']) == \
+        (None, None, None, None)
+    assert progress['attempts'] == []
+    assert ticket_fields(journey, KNOWN_PREREQUISITE) == ('new', '')
+
+
+def the_learner_adds_a_path_on_digital_signatures(journey):
+    response = journey.api.post('/learning-paths/generate',
+                                headers=journey.bearer(),
+                                json={'query': SIGNATURES_QUERY})
+    assert response.status_code == 200, response.text
+    found = {c['concept']: c for c in response.json()['chunks']}
+    assert {GATED_CONCEPT, NEW_PREREQUISITE} <= set(found), found
+    chosen = [found[name]['chunk_id']
+              for name in (GATED_CONCEPT, NEW_PREREQUISITE)]
+    response = journey.api.post('/learning-paths/create',
+                                headers=journey.bearer(),
+                                json={'query': SIGNATURES_QUERY,
+                                      'chunk_ids': chosen})
+    assert response.status_code == 201, response.text
+    journey.signatures_path = response.json()
+    tickets = {t['concept']: t for t in journey.signatures_path['tickets']}
+    assert set(tickets) == {GATED_CONCEPT, NEW_PREREQUISITE}
+    assert not any(t['reused'] for t in tickets.values())
+    journey.concepts.update((name, t['ticket_id'])
+                            for name, t in tickets.items())
+    # The new concept is linked to the prerequisite the first path holds.
+    assert sorted(tickets[GATED_CONCEPT]['prerequisites']) == sorted(
+        [journey.concepts[NEW_PREREQUISITE],
+         journey.concepts[KNOWN_PREREQUISITE]])
+
+
+def the_new_path_shows_a_locked_concept(journey):
+    concepts = concepts_of_path(journey, journey.signatures_path['path_id'])
+    gated = concepts[GATED_CONCEPT]
+    assert gated['locked'] is True
+    assert gated['status'] == 'not_started'
+    assert sorted(gated['prerequisites']) == sorted(
+        [journey.concepts[NEW_PREREQUISITE],
+         journey.concepts[KNOWN_PREREQUISITE]])
+    assert concepts[NEW_PREREQUISITE]['locked'] is False
+
+
+def a_locked_concept_refuses_an_answer(journey):
+    response = submit_answer(journey.api, journey, GATED_CONCEPT,
+                             WEAK_ANSWER, headers=journey.bearer())
+    assert_json_error(response, 409, 'prerequisites_not_mastered')
+    blockers = response.json()['error']['prerequisites']
+    assert sorted(blockers, key=lambda b: b['ticket_id']) == sorted(
+        [{'ticket_id': journey.concepts[name], 'concept': name,
+          'status': 'not_started'}
+         for name in (NEW_PREREQUISITE, KNOWN_PREREQUISITE)],
+        key=lambda b: b['ticket_id'])
+    # Nothing was recorded.
+    progress = progress_of(journey, GATED_CONCEPT)
+    assert (progress['status'], progress['attempts']) == ('not_started', [])
+
+
+def a_weak_answer_starts_the_study(journey):
+    response = submit_answer(journey.api, journey, KNOWN_PREREQUISITE,
+                             WEAK_ANSWER, headers=journey.bearer())
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result['ticket_id'] == journey.concepts[KNOWN_PREREQUISITE]
+    assert result['attempt'] == 1
+    assert result['score'] < MASTERY
+    assert result['best_score'] == result['score']
+    assert result['feedback']
+    assert (result['status'], result['mastered'], result['ticket_status']) \
+        == ('studying', False, 'assigned')
+    assert ticket_fields(journey, KNOWN_PREREQUISITE) == ('assigned', '')
+    progress = progress_of(journey, KNOWN_PREREQUISITE)
+    assert progress['status'] == 'studying'
+    assert progress['started_at'] and progress['completed_at'] is None
+    assert [(a['attempt'], a['answer']) for a in progress['attempts']] == \
+        [(1, WEAK_ANSWER)]
+
+
+def study_time_counts_on_the_page(journey):
+    before = progress_of(journey, KNOWN_PREREQUISITE)['time_spent_minutes']
+    response = journey.api.post(
+        '/progress/%d/heartbeat' % journey.concepts[KNOWN_PREREQUISITE],
+        headers=journey.bearer(), json={'seconds': 60})
+    assert response.status_code == 204, response.text
+    assert response.content == b''
+    after = progress_of(journey, KNOWN_PREREQUISITE)['time_spent_minutes']
+    # At most the minute reported (less when the learner was active on the
+    # concept more recently than that: time is never counted twice).
+    assert before < after <= before + 1.0
+
+
+def notes_are_kept_with_the_token(journey):
+    url = '/progress/%d/notes' % journey.concepts[KNOWN_PREREQUISITE]
+    response = journey.api.put(url, headers=journey.bearer(),
+                               json={'notes': NOTES})
+    assert response.status_code == 200, response.text
+    assert response.json() == {'notes': NOTES}
+    assert progress_of(journey, KNOWN_PREREQUISITE)['notes'] == NOTES
+
+
+def notes_written_from_the_browser_need_the_csrf_token(journey):
+    url = '/api/v1/progress/%d/notes' % journey.concepts[KNOWN_PREREQUISITE]
+    changed = NOTES + ' Signatures need hashes too.'
+    response = journey.browser.put(url, json={'notes': changed})
+    assert_json_error(response, 403, 'csrf_token_invalid')
+    assert progress_of(journey, KNOWN_PREREQUISITE)['notes'] == NOTES
+    response = journey.browser.put(url, json={'notes': changed},
+                                   headers={'X-CSRF-Token':
+                                            journey.form_token})
+    assert response.status_code == 200, response.text
+    response = journey.browser.get(
+        '/api/v1/progress/%d' % journey.concepts[KNOWN_PREREQUISITE])
+    assert response.status_code == 200, response.text
+    assert response.json()['notes'] == changed
+
+
+def a_good_answer_masters_the_concept(journey):
+    answer = GOOD_ANSWERS[KNOWN_PREREQUISITE]
+    response = submit_answer(journey.api, journey, KNOWN_PREREQUISITE,
+                             answer, headers=journey.bearer())
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result['attempt'] == 2
+    assert result['score'] >= MASTERY, result
+    assert result['best_score'] == result['score']
+    assert (result['status'], result['mastered'], result['ticket_status']) \
+        == ('mastered', True, 'closed')
+    assert ticket_fields(journey, KNOWN_PREREQUISITE) == ('closed', 'fixed')
+    progress = progress_of(journey, KNOWN_PREREQUISITE)
+    assert progress['status'] == 'mastered'
+    assert progress['completed_at']
+    assert [a['attempt'] for a in progress['attempts']] == [2, 1]
+
+
+def one_prerequisite_mastered_is_not_enough(journey):
+    concepts = concepts_of_path(journey, journey.signatures_path['path_id'])
+    assert concepts[GATED_CONCEPT]['locked'] is True
+    response = submit_answer(journey.api, journey, GATED_CONCEPT,
+                             WEAK_ANSWER, headers=journey.bearer())
+    assert_json_error(response, 409, 'prerequisites_not_mastered')
+    assert response.json()['error']['prerequisites'] == [
+        {'ticket_id': journey.concepts[NEW_PREREQUISITE],
+         'concept': NEW_PREREQUISITE, 'status': 'not_started'}]
+
+
+def an_answer_from_the_browser_needs_the_csrf_token(journey):
+    answer = GOOD_ANSWERS[NEW_PREREQUISITE]
+    response = submit_answer(journey.browser, journey, NEW_PREREQUISITE,
+                             answer)
+    assert_json_error(response, 403, 'csrf_token_invalid')
+    assert progress_of(journey, NEW_PREREQUISITE)['attempts'] == []
+    response = submit_answer(journey.browser, journey, NEW_PREREQUISITE,
+                             answer,
+                             headers={'X-CSRF-Token': journey.form_token})
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result['attempt'] == 1
+    assert result['score'] >= MASTERY, result
+    assert (result['status'], result['ticket_status']) == \
+        ('mastered', 'closed')
+
+
+def the_gated_concept_unlocks(journey):
+    concepts = concepts_of_path(journey, journey.signatures_path['path_id'])
+    assert concepts[GATED_CONCEPT]['locked'] is False
+    assert concepts[NEW_PREREQUISITE]['status'] == 'mastered'
+    response = submit_answer(journey.api, journey, GATED_CONCEPT,
+                             WEAK_ANSWER, headers=journey.bearer())
+    assert response.status_code == 200, response.text
+    assert (response.json()['attempt'], response.json()['status']) == \
+        (1, 'studying')
+
+
+def the_progress_counts_what_was_done(journey):
+    response = journey.api.get('/progress', headers=journey.bearer())
+    assert response.status_code == 200, response.text
+    total = PATH_CONCEPTS + 2
+    assert response.json() == {'subjects': [{
+        'subject': SUBJECT, 'total': total, 'not_started': total - 3,
+        'studying': 1, 'mastered': 2,
+        'completion': round(100.0 * 2 / total, 1)}]}
+
+
+def another_learner_sees_none_of_it(journey):
+    journey.server.add_user(OTHER_USERNAME, OTHER_PASSWORD, GROUP)
+    journey.other_token = journey.server.token(OTHER_USERNAME,
+                                               OTHER_PASSWORD)
+    other = {'Authorization': 'Bearer %s' % journey.other_token}
+    ticket_id = journey.concepts[KNOWN_PREREQUISITE]
+    for method, url, body in (
+            ('GET', '/progress/%d' % ticket_id, None),
+            ('PUT', '/progress/%d/submit-answer' % ticket_id,
+             {'answer': GOOD_ANSWERS[KNOWN_PREREQUISITE]}),
+            ('PUT', '/progress/%d/notes' % ticket_id, {'notes': 'mine'}),
+            ('POST', '/progress/%d/heartbeat' % ticket_id, {'seconds': 30}),
+            ('GET', '/learning-paths/%s' % journey.signatures_path['path_id'],
+             None)):
+        response = journey.api.request(method, url, json=body, headers=other)
+        assert_json_error(response, 404)
+    response = journey.api.get('/progress', headers=other)
+    assert response.status_code == 200, response.text
+    assert response.json() == {'subjects': []}
+    # The first learner's progress is as they left it.
+    progress = progress_of(journey, KNOWN_PREREQUISITE)
+    assert progress['status'] == 'mastered'
+    assert progress['notes'].startswith(NOTES)
+    assert len(progress['attempts']) == 2
+
+
 def the_learner_signs_out(journey):
     response = journey.browser.post('/logout', data={
         '__FORM_TOKEN': journey.form_token})
@@ -289,6 +604,20 @@ SIGNED_IN = (
     the_learner_creates_a_path_from_five_chunks,
     the_learners_paths_list_the_new_path,
     the_path_shows_its_five_concepts,
+    the_learner_has_not_started_anything,
+    the_learner_adds_a_path_on_digital_signatures,
+    the_new_path_shows_a_locked_concept,
+    a_locked_concept_refuses_an_answer,
+    a_weak_answer_starts_the_study,
+    study_time_counts_on_the_page,
+    notes_are_kept_with_the_token,
+    notes_written_from_the_browser_need_the_csrf_token,
+    a_good_answer_masters_the_concept,
+    one_prerequisite_mastered_is_not_enough,
+    an_answer_from_the_browser_needs_the_csrf_token,
+    the_gated_concept_unlocks,
+    the_progress_counts_what_was_done,
+    another_learner_sees_none_of_it,
 )
 
 #: Leaving, always last.
@@ -313,3 +642,17 @@ def test_a_learner_walks_the_whole_product(live_server):
                 raise
     finally:
         journey.close()
+
+
+def test_the_document_promises_no_body_with_a_204(live_server):
+    response = httpx.get(live_server.api + '/openapi.json',
+                         timeout=HTTP_TIMEOUT)
+    assert response.status_code == 200, response.text
+    no_content = {(method.upper(), path): answers['204']
+                  for path, item in response.json()['paths'].items()
+                  for method, operation in item.items()
+                  for answers in [operation['responses']]
+                  if '204' in answers}
+    assert ('POST', '/progress/{ticket_id}/heartbeat') in no_content
+    assert {operation: answer for operation, answer in no_content.items()
+            if 'content' in answer} == {}

@@ -25,10 +25,12 @@ from trac.web.chrome import (Chrome, add_script, add_script_data,
 
 from tracl.auth.permissions import ADMIN
 from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.model.prerequisites import dependents_of, prerequisites_of
 from tracl.model.progress import load_concept
 from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MIN_ANSWER,
                               StudyLoop)
 from tracl.web.api import API_PREFIX
+from tracl.web.graph import graph_fragment
 from tracl.web.progress_api import MAX_NOTES
 
 #: Fields of a concept ticket its learner may not change (the server
@@ -166,6 +168,7 @@ class ConceptPage(Component):
             'expected_answer': loop.expected_answer(sub, concept)
                                if state == MASTERED else None,
             'notes': None if read_only else progress['notes'],
+            'graph': self._neighbourhood_graph(req, concept),
             'min_answer': MIN_ANSWER, 'max_answer': MAX_ANSWER,
             'max_notes': MAX_NOTES,
             'status_labels': self._status_labels(),
@@ -193,6 +196,17 @@ class ConceptPage(Component):
             'expected_answer_on_mastery': bool(loop.show_expected_answer),
             'messages': self._messages(loop),
         })
+
+    def _neighbourhood_graph(self, req, concept):
+        """The small graph of the concept's prerequisites and of what it
+        unlocks, or None when it has neither."""
+        sub, ticket_id = concept.owner, concept.ticket_id
+        if not prerequisites_of(self.env, sub, ticket_id) and \
+                not dependents_of(self.env, sub, ticket_id):
+            return None
+        return graph_fragment(self.env, req, sub, 'svg',
+                              {'milestone': None, 'path_id': None,
+                               'direction': 'LR'}, ticket_id=ticket_id)
 
     @staticmethod
     def _status_labels():

@@ -51,8 +51,9 @@ def build_document(endpoints, version, server_url):
         for status, schema in endpoint.responses.items():
             response = {'description': schema.get('description', 'OK')
                         if schema else 'No content'}
-            if schema:
-                body = {k: v for k, v in schema.items() if k != 'description'}
+            body = {k: v for k, v in (schema or {}).items()
+                    if k != 'description'}
+            if body:
                 response['content'] = {'application/json': {'schema': body}}
             operation['responses'][str(status)] = response
         errors = dict(_COMMON_ERRORS)
