@@ -8,31 +8,6 @@
 (function () {
   "use strict";
 
-  /* Errors of the page, kept for the functional tests (the browser's
-   * console cannot be read through Selenium with Firefox). */
-  var errors = window.__traclErrors = window.__traclErrors || [];
-  if (!window.__traclErrorsWatched) {
-    window.__traclErrorsWatched = true;
-    window.addEventListener("error", function (event) {
-      var target = event.target;
-      if (target && target !== window && (target.src || target.href)) {
-        errors.push("failed to load " + (target.src || target.href));
-      } else {
-        errors.push(String(event.message || event.error));
-      }
-    }, true);
-    window.addEventListener("unhandledrejection", function (event) {
-      errors.push("unhandled rejection: " + String(event.reason));
-    });
-    if (window.console && console.error) {
-      var consoleError = console.error;
-      console.error = function () {
-        errors.push(Array.prototype.join.call(arguments, " "));
-        return consoleError.apply(console, arguments);
-      };
-    }
-  }
-
   var EXCERPT_LENGTH = 200;
   var MIN_QUERY = 3;
 
