@@ -654,9 +654,9 @@ def test_image_handler_draws_the_viewers_own_graph(env, path, bob):
     assert mine.body == KnowledgeGraphs(env).draw(BOB, href, 'png').data
     assert mine.body != KnowledgeGraphs(env).draw(ALICE, href, 'png').data
     # Her path's id, or her concept's, draws his concepts of it: none.
-    assert bob.get(IMAGE, 'path=%s' % path['path_id']).status == 400
+    assert bob.get(IMAGE, 'path=%s' % path['path_id']).status == 404
     assert bob.get(IMAGE, 'ticket=%d' % path['tickets'][0][
-        'ticket_id']).status == 400
+        'ticket_id']).status == 404
     assert bob.get(IMAGE, 'path=%s' % other['path_id']).status == 200
 
 
@@ -742,7 +742,7 @@ def test_missing_dot_gives_a_readable_message(make_env, fmt):
     assert graph.message == "The knowledge graph cannot be drawn. GraphViz " \
         "is not installed on the server (the 'dot' program was not found)."
     image = alice.get(IMAGE)
-    assert image.status == 400
+    assert image.status == 503
     assert "GraphViz is not installed on the server" in unescape(image.text)
     assert 'Traceback' not in image.text
 

@@ -66,3 +66,15 @@ def learner_graph(env, sub, milestone=None, path_id=None, ticket_id=None):
     edges = [(prerequisite, concept) for prerequisite, concept, _s in links
              if prerequisite in shown and concept in shown]
     return Graph(nodes, edges)
+
+
+def links_stamp(env, sub):
+    """A stamp of `sub`'s prerequisite links that changes when one is added
+    or removed: `count-latest`."""
+    for count, latest in env.db_query(sql(env, """
+            SELECT COUNT(*), MAX(r.created_at)
+            FROM {prerequisites} r
+            JOIN ticket t ON t.id = r.concept_ticket_id
+            WHERE t.owner=%s AND t.type=%s"""), (sub, CONCEPT_TICKET_TYPE)):
+        return '%d-%s' % (count, latest or 0)
+    return '0-0'

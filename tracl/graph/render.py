@@ -28,9 +28,14 @@ _SVG_ATTRIBUTES = {'id', 'class', 'width', 'height', 'viewBox',
                    'font-size', 'font-weight', 'font-style', 'text-anchor',
                    'preserveAspectRatio'}
 
+# Serialise SVG with its usual prefixes (once: this is global state).
+ET.register_namespace('', _SVG_NS)
+ET.register_namespace('xlink', _XLINK_NS)
+
 _AREA_RE = re.compile(r'<area\b([^>]*?)/?>', re.IGNORECASE)
 _ATTR_RE = re.compile(r'([\w:-]+)="([^"]*)"')
 _COORDS_RE = re.compile(r'^[0-9,.\- ]{1,20000}$')
+
 
 class RenderError(Exception):
     """`dot` is missing, too slow, failed or wrote too much; the message
@@ -90,8 +95,6 @@ def safe_svg(svg, allowed_hrefs):
     """`svg` with only known elements and attributes, and links only to
     `allowed_hrefs`; returns text to put in a page. Raises `RenderError`
     when `svg` is not well-formed."""
-    ET.register_namespace('', _SVG_NS)
-    ET.register_namespace('xlink', _XLINK_NS)
     try:
         root = ET.fromstring(svg)
     except ET.ParseError as e:
@@ -105,9 +108,15 @@ def _local(name):
     return name.rsplit('}', 1)[-1]
 
 
+def _is_svg(tag):
+    """Whether `tag` is an element of the SVG namespace (an `html:a` would
+    share the local name of SVG's `a`)."""
+    return isinstance(tag, str) and tag.startswith('{%s}' % _SVG_NS)
+
+
 def _clean(element, allowed_hrefs):
     for child in list(element):
-        if _local(child.tag) not in _SVG_ELEMENTS:
+        if not _is_svg(child.tag) or _local(child.tag) not in _SVG_ELEMENTS:
             element.remove(child)
         else:
             _clean(child, allowed_hrefs)
@@ -118,6 +127,7 @@ def _clean(element, allowed_hrefs):
                 del element.attrib[name]
             continue
         if local == 'target' and _local(element.tag) == 'a':
+            element.attrib[name] = '_top'
             continue
         if local not in _SVG_ATTRIBUTES or \
                 'url(' in element.attrib[name].lower():

@@ -11,19 +11,25 @@ import base64
 from collections import namedtuple
 
 from trac.config import ChoiceOption, FloatOption, IntOption, Option
-from trac.core import Component
+from trac.core import Component, implements
+from trac.ticket.api import ITicketChangeListener
 
 from tracl.cache import GRAPH_TTL, LearningCache, graph_key
 from tracl.graph.dot import (RENDER_VERSION, build_dot, node_id, plain,
                              tooltip)
-from tracl.graph.model import learner_graph
+from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.graph.model import learner_graph, links_stamp
 from tracl.graph.render import RenderError, map_areas, run_dot, safe_svg
 
 #: A drawn graph. `data`: SVG text, PNG bytes or DOT source; `areas`:
 #: `(shape, coords, node_id)` of a PNG's image map; `nodes`: `{node_id:
 #: (ticket_id, concept, tooltip)}`.
+#: Ticket fields a graph shows.
+_DRAWN_FIELDS = {'summary', 'milestone', 'status', 'owner', 'type'}
+
+#: `version`: the learner's progress version the drawing shows.
 Drawing = namedtuple('Drawing', ['format', 'data', 'areas', 'nodes',
-                                 'cached'])
+                                 'cached', 'version'])
 
 
 class KnowledgeGraphs(Component):
@@ -53,12 +59,16 @@ class KnowledgeGraphs(Component):
         selection), or None when it has no concepts; `href(ticket_id)`
         links a node. Raises `RenderError`."""
         cache = LearningCache(self.env)
-        key = graph_key(milestone, sub, cache.progress_version(sub), fmt,
-                        direction, path_id or '', ticket_id or '',
-                        int(legend), 'r' + RENDER_VERSION, href(0))
+        version = cache.progress_version(sub)
+        # Links are edited by admins, possibly in another process (trac-admin
+        # with an in-process cache): their stamp is part of the key too.
+        key = graph_key(milestone, sub, version, fmt, direction,
+                        path_id or '', ticket_id or '', int(legend),
+                        'r' + RENDER_VERSION, links_stamp(self.env, sub),
+                        href(0))
         cached = cache.get(key)
         if cached is not None:
-            return self._drawing(cached, True)
+            return self._drawing(cached, True, version, href)
         graph = learner_graph(self.env, sub, milestone, path_id, ticket_id)
         if not graph.nodes:
             return None
@@ -85,13 +95,39 @@ class KnowledgeGraphs(Component):
             entry['data'] = safe_svg(output['svg'],
                                      [href(n.ticket_id) for n in graph.nodes])
         cache.set(key, entry, GRAPH_TTL)
-        return self._drawing(entry, False)
+        return self._drawing(entry, False, version)
 
-    def _drawing(self, entry, cached):
+    def _drawing(self, entry, cached, version, href=None):
         data = entry['data']
+        nodes = {key: tuple(value) for key, value in entry['nodes'].items()}
         if entry['format'] == 'png':
             data = base64.b64decode(data)
+        elif entry['format'] == 'svg' and cached:
+            # The page trusts this SVG: what comes back from a shared cache
+            # is cleaned again rather than believed.
+            data = safe_svg(data, [href(ticket_id)
+                                   for ticket_id, _c, _t in nodes.values()])
         return Drawing(entry['format'], data,
-                       [tuple(area) for area in entry['areas']],
-                       {key: tuple(value)
-                        for key, value in entry['nodes'].items()}, cached)
+                       [tuple(area) for area in entry['areas']], nodes,
+                       cached, version)
+
+
+class GraphInvalidator(Component):
+    """Concepts renamed, moved, closed by hand or deleted: the learner's
+    cached graphs and summaries are retired (progress version)."""
+
+    implements(ITicketChangeListener)
+
+    # ITicketChangeListener methods
+
+    def ticket_created(self, ticket):
+        pass
+
+    def ticket_changed(self, ticket, comment, author, old_values):
+        if ticket['type'] == CONCEPT_TICKET_TYPE and \
+                set(old_values) & _DRAWN_FIELDS:
+            LearningCache(self.env).bump_progress_version(ticket['owner'])
+
+    def ticket_deleted(self, ticket):
+        if ticket['type'] == CONCEPT_TICKET_TYPE:
+            LearningCache(self.env).bump_progress_version(ticket['owner'])

@@ -26,8 +26,6 @@ AttemptResult = namedtuple('AttemptResult', [
     'ticket_id', 'attempt', 'score', 'best_score', 'feedback', 'status',
     'mastered', 'ticket_status'])
 
-STATUSES = ('not_started', 'studying', 'mastered')
-
 _PLAIN_OPEN, _PLAIN_CLOSE = '{{{#!text/plain\n', '\n}}}'
 
 

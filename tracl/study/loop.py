@@ -23,8 +23,12 @@ from tracl.util import iso
 #: Answer lengths the API accepts (contract).
 MIN_ANSWER, MAX_ANSWER = 10, 5000
 
+#: Longest personal notes, in characters.
+MAX_NOTES = 20000
+
 #: Longest heartbeat, in seconds (contract).
 MAX_HEARTBEAT = 300
+
 
 def _generation_key(key):
     return key + ':generation'

@@ -27,11 +27,10 @@ from tracl.auth.permissions import ADMIN
 from tracl.environment import CONCEPT_TICKET_TYPE
 from tracl.model.prerequisites import dependents_of, prerequisites_of
 from tracl.model.progress import load_concept
-from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MIN_ANSWER,
-                              StudyLoop)
+from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MAX_NOTES,
+                              MIN_ANSWER, StudyLoop)
 from tracl.web.api import API_PREFIX
 from tracl.web.graph import graph_fragment
-from tracl.web.progress_api import MAX_NOTES
 
 #: Fields of a concept ticket its learner may not change (the server
 #: refuses such changes; the edit form does not offer them).

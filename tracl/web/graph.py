@@ -11,12 +11,12 @@ import re
 from trac.core import Component, implements
 from trac.util.html import Markup, tag
 from trac.util.translation import _, tag_
-from trac.web.api import HTTPBadRequest, HTTPForbidden, IRequestHandler, \
-    RequestDone
+from trac.web.api import HTTPBadRequest, HTTPForbidden, HTTPNotFound, \
+    HTTPServiceUnavailable, IRequestHandler, RequestDone
 from trac.web.chrome import add_stylesheet
 from trac.wiki.macros import WikiMacroBase, parse_args
 
-from tracl.cache import LearningCache
+from tracl.auth.permissions import ADMIN
 from tracl.graph.dot import DIRECTIONS, STATUS_COLOURS, LOCKED_COLOUR
 from tracl.graph.render import RenderError
 from tracl.graph.service import KnowledgeGraphs
@@ -45,7 +45,7 @@ def graph_selection(env, req, args):
     sub = req.authname
     user = args.get('user')
     if user and user != sub:
-        if 'LEARNING_ADMIN' not in req.perm:
+        if ADMIN not in req.perm:
             raise GraphForbidden(_("Only LEARNING_ADMIN may see another "
                                       "learner's graph."))
         sub = user
@@ -102,14 +102,15 @@ def graph_fragment(env, req, sub, fmt, selection, ticket_id=None,
         body = tag.pre(drawing.data, class_='tracl-kg-dot')
     elif drawing.format == 'png':
         map_name = 'tracl-kg-map-%d' % number
-        version = LearningCache(env).progress_version(sub)
+        # The learner is part of the URL: a browser shared by two learners
+        # must not show one the other's cached image.
         query = dict((k, v) for k, v in (
             ('milestone', selection['milestone']),
             ('path', selection['path_id']), ('ticket', ticket_id),
-            ('direction', selection['direction']),
-            ('user', sub if sub != req.authname else None)) if v)
+            ('direction', selection['direction']), ('user', sub)) if v)
         body = tag(
-            tag.img(src=req.href(IMAGE_PATH.lstrip('/'), v=version, **query),
+            tag.img(src=req.href(IMAGE_PATH.lstrip('/'), v=drawing.version,
+                                 **query),
                     usemap='#' + map_name, alt=label, class_='tracl-kg-png'),
             tag.map([tag.area(shape=shape, coords=coords,
                               href=href(drawing.nodes[node][0]),
@@ -167,7 +168,7 @@ class KnowledgeGraphMacro(WikiMacroBase):
         try:
             if fmt not in ('svg', 'png', 'dot'):
                 raise GraphRequestError(_("format is svg or png."))
-            if fmt == 'dot' and 'LEARNING_ADMIN' not in req.perm:
+            if fmt == 'dot' and ADMIN not in req.perm:
                 raise GraphRequestError(_("format=dot is for "
                                           "LEARNING_ADMIN."))
             sub, selection = graph_selection(self.env, req, kwargs)
@@ -207,9 +208,9 @@ class GraphImageModule(Component):
                 selection['path_id'], ticket_id, selection['direction'])
         except RenderError as e:
             self.log.warning("Knowledge graph of %s not drawn: %s", sub, e)
-            raise HTTPBadRequest(str(e))
+            raise HTTPServiceUnavailable(str(e))
         if drawing is None:
-            raise HTTPBadRequest(_("There is no concept to draw."))
+            raise HTTPNotFound(_("There is no concept to draw."))
         req.send_response(200)
         req.send_header('Content-Type', 'image/png')
         req.send_header('Content-Length', len(drawing.data))

@@ -13,13 +13,10 @@ from trac.util.translation import _
 
 from tracl.api import IApiEndpointProvider
 from tracl.llm import LLMUnavailable
-from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MIN_ANSWER,
-                              ConceptLocked, StudyLoop)
+from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MAX_NOTES,
+                              MIN_ANSWER, ConceptLocked, StudyLoop)
 from tracl.web.api import ApiError, Endpoint, reader_sub
 from tracl.web.openapi import api_errors
-
-#: Longest personal notes, in characters.
-MAX_NOTES = 20000
 
 #: Largest study time one submission may report, in seconds (a day).
 MAX_REPORTED_SECONDS = 86400
@@ -196,6 +193,8 @@ class ProgressApi(Component):
         concept = self._concept(sub, call.params['ticket_id'])
         found = StudyLoop(self.env).progress(sub, concept.ticket_id)
         payload = {name: found[name] for name in _PROGRESS_FIELDS}
+        if sub != call.sub:
+            payload['notes'] = ''   # private, even to LEARNING_ADMIN
         payload['attempts'] = [{name: a[name] for name in _ATTEMPT_FIELDS}
                                for a in found['attempts']]
         return payload
