@@ -62,6 +62,7 @@ setup(
             'tracl.admin.chunks = tracl.admin.chunks',
             'tracl.admin.graph = tracl.admin.graph',
             'tracl.admin.intelligence = tracl.admin.intelligence',
+            'tracl.admin.operations = tracl.admin.operations',
             'tracl.admin.prereqs = tracl.admin.prereqs',
             'tracl.admin.users = tracl.admin.users',
             'tracl.auth.config = tracl.auth.config',
