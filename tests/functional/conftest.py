@@ -24,6 +24,13 @@ except ImportError as e:  # pragma: no cover - a set-up error, not a skip
                       "suite with `make test`, which installs it" % e)
 
 from trac.perm import PermissionSystem
+from trac.tests.functional import better_twill
+
+# The harness puts a recording reverse proxy between the browser and tracd
+# that forwards HEAD, GET and POST only, and answers 501 to anything else:
+# TracLearn's pages also send PUT and DELETE to its API.
+_proxy_handler = better_twill.ReverseProxyRequestHandler
+_proxy_handler.do_PUT = _proxy_handler.do_DELETE = _proxy_handler._do
 
 from tracl.auth.emulator import Emulator, provision, write_settings
 
@@ -35,6 +42,10 @@ USERS = {
     'user': {'password': 'UserPass123', 'name': 'Uma Learner',
              'groups': ['Students']},
     'joe': {'password': 'JoePass123', 'name': 'Joe Learner',
+            'groups': ['Students']},
+    # The learner of test_study_in_browser.py alone: studies and masters
+    # concepts, which no other test may find done.
+    'mia': {'password': 'MiaPass123', 'name': 'Mia Learner',
             'groups': ['Students']},
 }
 

@@ -146,7 +146,8 @@ def test_learner_generates_unticks_a_concept_and_creates_the_path(
             % SUBJECT))
         stats = milestone.find_element(By.CSS_SELECTOR,
                                        '.legend .first.interval').text
-        assert stats.startswith('Total number of tickets: '), stats
+        # The learner's bar counts concepts (LearningGroupStatsProvider).
+        assert stats.startswith('Total number of concepts: '), stats
         assert int(stats.rsplit(' ', 1)[1]) >= len(kept)
 
         # The path holds exactly the concepts left ticked.
