@@ -11,6 +11,12 @@ here and always stopped at the end:
 - the starter corpus in the environment's chunk store, imported with
   `trac-admin ENV learning import --starter` (so learning paths find
   chunks);
+- a wiki page, `GRAPH_PAGE`, showing the reader's knowledge graph twice
+  (`[[KnowledgeGraph]]` as SVG, then as PNG with its image map);
+- API rate limiting turned off (`[learning] api_rate_limit = 0`): the fuzz
+  tests send hundreds of requests as one learner within a minute, and must
+  reach the endpoints rather than 429s; no test here checks the limit
+  (unit tests do);
 - `tracd --single-env` serving the environment at the site root on a free
   loopback port, so the API is at `http://127.0.0.1:PORT/api/v1/...`.
 
@@ -30,6 +36,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from trac.wiki.model import WikiPage
 
 from tracl.auth.emulator import Emulator, free_port, provision, \
     write_settings
@@ -47,6 +54,15 @@ TRAC_ADMIN_TIMEOUT = 180.0
 
 #: Lines of a log file shown when a process misbehaves.
 LOG_TAIL_LINES = 40
+
+#: The wiki page showing the reader's knowledge graph, and its text.
+GRAPH_PAGE = 'MyKnowledgeGraph'
+GRAPH_PAGE_TEXT = '''= My knowledge graph =
+[[KnowledgeGraph]]
+
+== As an image ==
+[[KnowledgeGraph(format=png)]]
+'''
 
 
 def script(name):
@@ -77,6 +93,7 @@ class LiveServer:
     env_path: str
     emulator_endpoint: str
     log_dir: str
+    graph_page: str = GRAPH_PAGE
 
     @property
     def api(self):
@@ -171,6 +188,11 @@ def live_server(tmp_path_factory):
         try:
             emulator.start()
             write_settings(env, provision(emulator.endpoint))
+            env.config.set('learning', 'api_rate_limit', '0')
+            env.config.save()
+            page = WikiPage(env, GRAPH_PAGE)
+            page.text = GRAPH_PAGE_TEXT
+            page.save('admin', 'The knowledge graph of whoever reads it')
         finally:
             env.shutdown()  # tracd and trac-admin open it themselves
         trac_admin(env_path, 'learning', 'import', '--starter')
@@ -190,30 +212,38 @@ def live_server(tmp_path_factory):
 # Fuzzing figures
 
 class FuzzStats(object):
-    """The cases the fuzz tests sent and the statuses they got, shown at
-    the end of the run (the figures a reviewer asks for)."""
+    """The cases the fuzz tests sent and the statuses they got, per
+    operation, shown at the end of the run (the figures a reviewer asks
+    for: did the fuzzing reach the endpoints' successful answers?)."""
 
     def __init__(self):
-        self.requests = Counter()   # (run, operation) -> cases sent
-        self.statuses = Counter()   # (run, status) -> answers
+        self.answers = Counter()    # (run, operation, status) -> answers
 
     def record(self, run, case, response):
-        self.requests[run, case.operation.label] += 1
-        self.statuses[run, response.status_code] += 1
+        self.answers[run, case.operation.label, response.status_code] += 1
 
     def summary(self):
         lines = []
-        for run in sorted({run for run, _op in self.requests}):
-            total = sum(n for (r, _op), n in self.requests.items()
-                        if r == run)
-            statuses = ', '.join('%d: %d' % (status, n) for (r, status), n
-                                 in sorted(self.statuses.items()) if r == run)
-            lines.append('%s: %d cases (statuses %s)'
-                         % (run, total, statuses))
-            for (r, operation), n in sorted(self.requests.items()):
-                if r == run:
-                    lines.append('  %-32s %d' % (operation, n))
+        for run in sorted({run for run, _op, _s in self.answers}):
+            mine = {(op, status): n for (r, op, status), n
+                    in self.answers.items() if r == run}
+            lines.append('%s: %d cases (statuses %s)' % (
+                run, sum(mine.values()), self._statuses(
+                    (status, n) for (_op, status), n in mine.items())))
+            for operation in sorted({op for op, _s in mine}):
+                answers = [(status, n) for (op, status), n in mine.items()
+                           if op == operation]
+                lines.append('  %-40s %4d (%s)' % (
+                    operation, sum(n for _s, n in answers),
+                    self._statuses(answers)))
         return lines
+
+    @staticmethod
+    def _statuses(answers):
+        total = Counter()
+        for status, n in answers:
+            total[status] += n
+        return ', '.join('%d: %d' % item for item in sorted(total.items()))
 
 
 _FUZZ_STATS = pytest.StashKey()
@@ -227,7 +257,7 @@ def fuzz_stats(request):
 
 def pytest_terminal_summary(terminalreporter, config):
     stats = config.stash.get(_FUZZ_STATS, None)
-    if stats is not None and stats.requests:
+    if stats is not None and stats.answers:
         terminalreporter.section('API fuzzing (schemathesis)')
         for line in stats.summary():
             terminalreporter.write_line(line)

@@ -20,16 +20,23 @@ a prerequisite weakly (studying, ticket assigned), keeps notes and study
 time on it, answers it well in their own words (mastered, ticket closed),
 masters the other prerequisite from the browser (writes need the
 X-CSRF-Token header there, never with the token), and answers the unlocked
-concept; another learner sees none of it (404). Finally the learner signs
-out.
+concept; another learner sees none of it (404). After each answer the
+learner's knowledge graph (a wiki page with `[[KnowledgeGraph]]`, as SVG
+and as PNG) shows it: gray, orange, green, dashed while locked; an
+administrator reads its DOT source with `trac-admin`; a stranger gets no
+graph image (403), and another learner draws only their own graph, never
+the first learner's (403). Finally the learner signs out.
 """
 
 import base64
 import csv
 import io
 import json
+import re
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -89,6 +96,24 @@ OTHER_PASSWORD = 'Other4Learner'
 
 NOTES = 'Private key signs, public key checks. Ask about secp256k1.'
 
+#: How many of the chunks found make the other learner's path.
+OTHER_PATH_CONCEPTS = 2
+
+#: The knowledge graph's fill colours (spec: gray, orange, green; a locked
+#: concept is a pale dashed box).
+NOT_STARTED, STUDYING, MASTERED, LOCKED = \
+    '#d9d9d9', '#f5a623', '#4caf50', '#f2f2f2'
+COLOURS = {'not_started': NOT_STARTED, 'studying': STUDYING,
+           'mastered': MASTERED}
+STATUS_WORDS = {'not_started': 'not started', 'studying': 'studying',
+                'mastered': 'mastered'}
+
+GRAPH_IMAGE = '/learning/graph.png'
+PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+
+SVG = '{http://www.w3.org/2000/svg}'
+XLINK = '{http://www.w3.org/1999/xlink}'
+
 
 class FormInputs(HTMLParser):
     """The `name -> value` of the `<input>`s of an HTML page."""
@@ -102,6 +127,75 @@ class FormInputs(HTMLParser):
         attrs = dict(attrs)
         if tag == 'input' and attrs.get('name'):
             self.values.setdefault(attrs['name'], attrs.get('value') or '')
+
+
+class Tags(HTMLParser):
+    """The attributes of every `<tag>` of an HTML page, entities
+    decoded."""
+
+    def __init__(self, html, tag):
+        super().__init__(convert_charrefs=True)
+        self.tag = tag
+        self.found = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        if tag == self.tag:
+            self.found.append(dict(attrs))
+
+
+class GraphNode(object):
+    """A concept box of a drawn SVG graph: its fill, whether its border is
+    dashed, its link and the link's title (the tooltip)."""
+
+    def __init__(self, group):
+        shape = next(e for e in group.iter()
+                     if e.tag in (SVG + 'path', SVG + 'polygon'))
+        self.fill = shape.get('fill')
+        self.dashed = bool(shape.get('stroke-dasharray'))
+        links = [a for a in group.iter(SVG + 'a') if a.get(XLINK + 'href')]
+        assert len(links) == 1, ET.tostring(group)
+        self.href = links[0].get(XLINK + 'href')
+        self.title = links[0].get(XLINK + 'title') or ''
+
+
+class GraphPage(object):
+    """The wiki page showing the reader's knowledge graph (`GRAPH_PAGE`,
+    see conftest.py): an SVG drawing, then a PNG with its image map."""
+
+    def __init__(self, response):
+        assert response.status_code == 200, response.text
+        self.html = response.text
+        svgs = re.findall(r'<svg\b.*?</svg>', self.html, re.S)
+        assert len(svgs) == 1, self.html[-3000:]
+        self.svg = ET.fromstring(svgs[0])
+        images = [img for img in Tags(self.html, 'img').found
+                  if 'tracl-kg-png' in img.get('class', '')]
+        assert len(images) == 1, self.html[-3000:]
+        self.image_src = images[0]['src']
+        self.areas = Tags(self.html, 'area').found
+
+    def nodes(self):
+        """`{ticket id: GraphNode}` of the concept boxes (`g#c<id>`)."""
+        return {int(g.get('id')[1:]): GraphNode(g)
+                for g in self.svg.iter(SVG + 'g')
+                if g.get('class') == 'node' and
+                re.match(r'^c[0-9]+$', g.get('id', ''))}
+
+    def edges(self):
+        """`{(prerequisite id, concept id)}` of the arrows drawn."""
+        found = set()
+        for g in self.svg.iter(SVG + 'g'):
+            if g.get('class') == 'edge':
+                title = g.find(SVG + 'title').text
+                found.add(tuple(int(n) for n in
+                                re.fullmatch(r'c([0-9]+)->c([0-9]+)',
+                                             title).groups()))
+        return found
+
+    def area_links(self):
+        return sorted(area['href'] for area in self.areas)
 
 
 def jwt_claims(token):
@@ -133,6 +227,9 @@ class Journey(object):
         self.signatures_path = None
         self.concepts = {}          # concept name -> ticket id
         self.other_token = None
+        self.other_sub = None
+        self.image_srcs = set()     # the graph image URLs seen so far
+        self.image = None           # the learner's graph image, last drawn
 
     def bearer(self):
         return {'Authorization': 'Bearer %s' % self.token}
@@ -295,6 +392,78 @@ def the_path_shows_its_five_concepts(journey):
     assert [c['ticket_id'] for c in concepts] == \
         [t['ticket_id'] for t in journey.path['tickets']]
     assert {c['status'] for c in concepts} == {'not_started'}
+
+
+# The knowledge graph, as the learner's browser shows it.
+
+def graph_page(client, server):
+    """The graph wiki page as `client` (a signed-in browser) sees it."""
+    return GraphPage(client.get('/wiki/%s' % server.graph_page))
+
+
+def browser_sign_in(server, username, password):
+    """A new browser, signed in as `username`."""
+    browser = httpx.Client(base_url=server.url, timeout=HTTP_TIMEOUT)
+    page = browser.get('/login')
+    assert page.status_code == 200, page.text
+    response = browser.post('/login', data={
+        '__FORM_TOKEN': FormInputs(page.text).values['__FORM_TOKEN'],
+        'referer': '', 'username': username, 'password': password})
+    assert response.status_code == 303, response.text
+    return browser
+
+
+def image_query(page):
+    """The query of the graph image URL of `page`, parsed."""
+    path, _, query = page.image_src.partition('?')
+    assert path == GRAPH_IMAGE, page.image_src
+    return parse_qs(query)
+
+
+def assert_png(response):
+    assert response.status_code == 200, response.text[:500]
+    assert response.headers['Content-Type'] == 'image/png'
+    assert response.headers['Cache-Control'].startswith('private')
+    assert response.content.startswith(PNG_MAGIC)
+
+
+def the_graph_shows(journey, studying=(), mastered=(), locked=()):
+    """Check the learner's graph, SVG and PNG: a box per concept of theirs
+    linking its ticket, gray, orange (`studying`) or green (`mastered`),
+    pale and dashed when `locked`; an arrow per prerequisite link."""
+    page = graph_page(journey.browser, journey.server)
+    nodes = page.nodes()
+    assert set(nodes) == set(journey.concepts.values()), page.html[-3000:]
+    for name, ticket_id in journey.concepts.items():
+        node = nodes[ticket_id]
+        status = 'studying' if name in studying else \
+            'mastered' if name in mastered else 'not_started'
+        assert node.href == '/ticket/%d' % ticket_id, (name, node.href)
+        tooltip = '%s: %s' % (name, STATUS_WORDS[status])
+        assert node.title.startswith(tooltip), (name, node.title)
+        if name in locked:
+            assert (node.fill, node.dashed) == (LOCKED, True), name
+            assert 'locked' in node.title
+        else:
+            assert (node.fill, node.dashed) == (COLOURS[status], False), \
+                (name, node.fill, node.dashed)
+    links = {(prerequisite, t['ticket_id'])
+             for path in (journey.path, journey.signatures_path) if path
+             for t in path['tickets'] for prerequisite in t['prerequisites']}
+    assert page.edges() == links
+    # The PNG: one map area per concept, linking its ticket; an image URL
+    # naming the learner (a browser shared by two learners must not show
+    # one the other's image from its cache), and of its own for each state
+    # of their progress (nor a stale one).
+    assert page.area_links() == sorted('/ticket/%d' % ticket_id for ticket_id
+                                       in journey.concepts.values())
+    assert image_query(page)['user'] == [journey.sub]
+    assert page.image_src not in journey.image_srcs
+    journey.image_srcs.add(page.image_src)
+    image = journey.browser.get(page.image_src)
+    assert_png(image)
+    assert image.content != journey.image
+    journey.image = image.content
 
 
 # Studying: the helpers read what the learner sees through the API.
@@ -556,6 +725,112 @@ def another_learner_sees_none_of_it(journey):
     assert len(progress['attempts']) == 2
 
 
+def the_graph_shows_the_locked_concept_dashed(journey):
+    the_graph_shows(journey, locked={GATED_CONCEPT})
+
+
+def an_administrator_reads_the_graph_source(journey):
+    source = journey.server.trac_admin('learning', 'graph', USERNAME,
+                                       '--format', 'dot')
+    assert source.lstrip().startswith('digraph')
+    declared = {int(n) for n in re.findall(r'^\s*c([0-9]+) \[', source,
+                                            re.M)}
+    assert declared == set(journey.concepts.values()), source
+    arrows = {(int(a), int(b)) for a, b in
+              re.findall(r'^\s*c([0-9]+) -> c([0-9]+)', source, re.M)}
+    assert arrows == {(prerequisite, journey.concepts[GATED_CONCEPT])
+                      for prerequisite in
+                      (journey.concepts[NEW_PREREQUISITE],
+                       journey.concepts[KNOWN_PREREQUISITE])}
+
+
+def the_graph_shows_the_concept_studying(journey):
+    the_graph_shows(journey, studying={KNOWN_PREREQUISITE},
+                    locked={GATED_CONCEPT})
+
+
+def the_graph_shows_the_concept_mastered(journey):
+    the_graph_shows(journey, mastered={KNOWN_PREREQUISITE},
+                    locked={GATED_CONCEPT})
+
+
+def the_graph_unlocks_the_gated_concept(journey):
+    the_graph_shows(journey,
+                    mastered={KNOWN_PREREQUISITE, NEW_PREREQUISITE})
+
+
+def the_graph_shows_the_unlocked_concept_studying(journey):
+    the_graph_shows(journey, studying={GATED_CONCEPT},
+                    mastered={KNOWN_PREREQUISITE, NEW_PREREQUISITE})
+
+
+def a_stranger_sees_no_graph(journey):
+    stranger = httpx.Client(base_url=journey.server.url,
+                            timeout=HTTP_TIMEOUT)
+    try:
+        for query in ({}, {'user': journey.sub}):
+            response = stranger.get(GRAPH_IMAGE, params=query)
+            assert response.status_code == 403, response.text[:500]
+            assert not response.content.startswith(PNG_MAGIC)
+        page = stranger.get('/wiki/%s' % journey.server.graph_page)
+        assert page.status_code == 200, page.text
+        assert 'tracl-kg-signin' in page.text
+        assert '/ticket/' not in page.text
+    finally:
+        stranger.close()
+
+
+def another_learner_draws_only_their_own_graph(journey):
+    browser = browser_sign_in(journey.server, OTHER_USERNAME, OTHER_PASSWORD)
+    try:
+        me = browser.get('/api/v1/me').json()
+        journey.other_sub = me['sub']
+        assert journey.other_sub != journey.sub
+        # The first learner's graph is not theirs to see...
+        response = browser.get(GRAPH_IMAGE, params={'user': journey.sub})
+        assert response.status_code == 403, response.text[:500]
+        assert not response.content.startswith(PNG_MAGIC)
+        # ... and their own has nothing to draw yet.
+        assert browser.get(GRAPH_IMAGE).status_code == 404
+        # With a path of their own, they see it, and only it.
+        other = {'Authorization': 'Bearer %s' % journey.other_token}
+        found = journey.api.post('/learning-paths/generate', headers=other,
+                                 json={'query': LEARNING_QUERY})
+        assert found.status_code == 200, found.text
+        chosen = [c['chunk_id']
+                  for c in found.json()['chunks'][:OTHER_PATH_CONCEPTS]]
+        created = journey.api.post('/learning-paths/create', headers=other,
+                                   json={'query': LEARNING_QUERY,
+                                         'chunk_ids': chosen})
+        assert created.status_code == 201, created.text
+        theirs = {t['ticket_id'] for t in created.json()['tickets']}
+        assert len(theirs) == OTHER_PATH_CONCEPTS
+        assert not theirs & set(journey.concepts.values())
+        page = graph_page(browser, journey.server)
+        assert set(page.nodes()) == theirs
+        assert {node.href for node in page.nodes().values()} == \
+            {'/ticket/%d' % ticket_id for ticket_id in theirs}
+        assert {node.fill for node in page.nodes().values()} == {NOT_STARTED}
+        assert page.area_links() == sorted('/ticket/%d' % ticket_id
+                                           for ticket_id in theirs)
+        assert image_query(page)['user'] == [journey.other_sub]
+        image = browser.get(page.image_src)
+        assert_png(image)
+        assert image.content != journey.image
+        # Naming nobody is the same as naming themselves.
+        response = browser.get(GRAPH_IMAGE)
+        assert_png(response)
+        assert response.content == image.content
+        # Still forbidden now that they have a graph of their own.
+        response = browser.get(GRAPH_IMAGE, params={'user': journey.sub})
+        assert response.status_code == 403
+    finally:
+        browser.close()
+    # The first learner's graph did not change.
+    page = graph_page(journey.browser, journey.server)
+    assert set(page.nodes()) == set(journey.concepts.values())
+
+
 def the_learner_signs_out(journey):
     response = journey.browser.post('/logout', data={
         '__FORM_TOKEN': journey.form_token})
@@ -607,17 +882,25 @@ SIGNED_IN = (
     the_learner_has_not_started_anything,
     the_learner_adds_a_path_on_digital_signatures,
     the_new_path_shows_a_locked_concept,
+    the_graph_shows_the_locked_concept_dashed,
+    an_administrator_reads_the_graph_source,
     a_locked_concept_refuses_an_answer,
     a_weak_answer_starts_the_study,
+    the_graph_shows_the_concept_studying,
     study_time_counts_on_the_page,
     notes_are_kept_with_the_token,
     notes_written_from_the_browser_need_the_csrf_token,
     a_good_answer_masters_the_concept,
+    the_graph_shows_the_concept_mastered,
     one_prerequisite_mastered_is_not_enough,
     an_answer_from_the_browser_needs_the_csrf_token,
+    the_graph_unlocks_the_gated_concept,
     the_gated_concept_unlocks,
+    the_graph_shows_the_unlocked_concept_studying,
     the_progress_counts_what_was_done,
     another_learner_sees_none_of_it,
+    a_stranger_sees_no_graph,
+    another_learner_draws_only_their_own_graph,
 )
 
 #: Leaving, always last.
@@ -656,3 +939,23 @@ def test_the_document_promises_no_body_with_a_204(live_server):
     assert ('POST', '/progress/{ticket_id}/heartbeat') in no_content
     assert {operation: answer for operation, answer in no_content.items()
             if 'content' in answer} == {}
+
+
+#: A learner who only looks at graph images.
+VIEWER_USERNAME = 'carol'
+VIEWER_PASSWORD = 'Graph5Viewer'
+
+
+def test_a_graph_image_of_an_impossible_ticket_is_a_client_error(
+        live_server):
+    live_server.add_user(VIEWER_USERNAME, VIEWER_PASSWORD)
+    browser = browser_sign_in(live_server, VIEWER_USERNAME, VIEWER_PASSWORD)
+    try:
+        # An ordinary ticket number the viewer has no concept at: 404.
+        assert browser.get(GRAPH_IMAGE, params={'ticket': '1'}) \
+            .status_code == 404
+        response = browser.get(GRAPH_IMAGE,
+                               params={'ticket': '9' * 20})
+        assert response.status_code in (400, 404), response.text[-2000:]
+    finally:
+        browser.close()

@@ -198,6 +198,8 @@ class GraphImageModule(Component):
         try:
             sub, selection = graph_selection(self.env, req, req.args)
             ticket_id = req.args.getint('ticket')
+            if ticket_id is not None and not 0 < ticket_id < 2 ** 31:
+                raise GraphRequestError(_("ticket is a ticket number."))
         except GraphForbidden as e:
             raise HTTPForbidden(str(e))
         except (GraphRequestError, ValueError) as e:
