@@ -96,6 +96,7 @@ setup(
             'tracl.web.learning = tracl.web.learning',
             'tracl.web.macros = tracl.web.macros',
             'tracl.web.notices = tracl.web.notices',
+            'tracl.web.observability = tracl.web.observability',
             'tracl.web.concept_page = tracl.web.concept_page',
             'tracl.web.gc_freeze = tracl.web.gc_freeze',
             'tracl.web.graph = tracl.web.graph',

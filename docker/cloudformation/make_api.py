@@ -132,11 +132,18 @@ def draft4(schema, components, where):
     return converted
 
 
+#: Operations kept off the gateway: metrics are scraped inside the task
+#: (loopback), never from the internet.
+INTERNAL_PATHS = {'/metrics'}
+
+
 def operations(document):
     """`(path, METHOD, operation)` of the document, sorted, with full
-    paths (`/api/v1/...`)."""
+    paths (`/api/v1/...`); internal operations are left out."""
     found = []
     for path, methods in document['paths'].items():
+        if path in INTERNAL_PATHS:
+            continue
         for method, operation in methods.items():
             found.append((API_PREFIX + path, method.upper(), operation))
     return sorted(found, key=lambda o: (o[0], o[1]))
