@@ -13,6 +13,31 @@ from support.web import call
 #: ('Digital Signatures' needs 'Cryptographic Hash Functions').
 BLOCKCHAIN = 'I want to understand blockchain technology'
 
+#: Concepts of BLOCKCHAIN's path: 'Blocks and Chaining' needs both
+#: 'Distributed Ledgers' and 'Merkle Trees' (and the hash functions, which
+#: this path does not hold).
+LEDGERS, MERKLE, BLOCKS = ('Distributed Ledgers', 'Merkle Trees',
+                           'Blocks and Chaining')
+
+#: Own-words answers (paraphrases, not copies, of the starter corpus) the
+#: offline grader scores above the mastery threshold (about 0.93 and 0.92).
+GOOD_ANSWERS = {
+    LEDGERS: "A distributed ledger keeps the record of transactions on many "
+             "separate computers rather than one central authority. New "
+             "entries are only appended, so the history is extended, not "
+             "edited, and every node can check the whole record itself. "
+             "Getting them to agree is the hard part.",
+    MERKLE: "A Merkle tree, also called a hash tree, summarizes a big set of "
+            "items with one hash at the top, the Merkle root. Every parent "
+            "depends on its two children, so editing one item changes each "
+            "hash up to the root. A block header only needs to store the "
+            "root, and a light client can still verify that a transaction "
+            "is included without downloading all of them.",
+}
+
+#: An answer that shows no understanding of anything.
+WEAK_ANSWER = "It is some kind of computer thing, I am not sure what it does."
+
 
 def learner_headers(env, sub, groups=('Students',)):
     """`(cookies, headers)` of a signed-in browser of `sub`, ready for

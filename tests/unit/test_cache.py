@@ -3,13 +3,12 @@ bound of the in-process cache, Redis key prefixes and outages, and the keys
 TracLearn caches under.
 
 Redis tests run against the real server of `redis_url` (each with a key
-prefix of its own, removed afterwards); the kill-and-restart test runs a
-redis-server of its own on a free loopback port.
+prefix of its own, removed afterwards); the outage tests run a redis-server
+of their own on a free loopback port, and the cluster tests a three-node
+Redis cluster of their own with TLS and an AUTH token, as ElastiCache in
+cluster mode.
 """
 
-import shutil
-import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -18,25 +17,20 @@ import pytest
 import redis
 
 from support.envs import ENABLED, destroy_env  # loads the plugin modules
+from support.redis_servers import RedisCluster, RedisServer, free_port
 
 from trac.test import EnvironmentStub
 
 from tracl.cache import (LearningCache, api_key, graph_key, progress_key,
                          search_key, session_key)
 from tracl.cache.memory import MemoryCache
+from tracl.cache import redis_cache as redis_cache_module
 from tracl.cache.redis_cache import RedisCache
 
 BACKENDS = {'MemoryCache': MemoryCache, 'RedisCache': RedisCache}
 
 
 # -- Helpers
-
-def free_port():
-    """A loopback TCP port nothing listens on (at the time of asking)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
 
 def redis_config(url, prefix, retry_interval=None):
     config = [('learning', 'cache', 'RedisCache'),
@@ -55,65 +49,6 @@ def logged(env, level, text='Redis'):
     """The messages `env` logged at `level` that contain `text`."""
     return [message for lvl, message in env.log_messages
             if lvl == level and text in message]
-
-
-class RedisServer(object):
-    """A redis-server of the test's own, on a free loopback port, without
-    persistence."""
-
-    def __init__(self, directory):
-        self.port = free_port()
-        self.directory = directory
-        self.process = None
-
-    @property
-    def url(self):
-        return 'redis://127.0.0.1:%d/0' % self.port
-
-    def start(self):
-        executable = shutil.which('redis-server')
-        assert executable, "redis-server is not installed (apt-get install " \
-                           "redis-server)"
-        self.process = subprocess.Popen(
-            [executable, '--port', str(self.port), '--bind', '127.0.0.1',
-             '--save', '', '--appendonly', 'no',
-             '--dir', str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self._wait_until_ready()
-
-    def stop(self):
-        """Terminate the server and wait for it to be gone."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def _wait_until_ready(self):
-        client = redis.Redis(host='127.0.0.1', port=self.port,
-                             socket_connect_timeout=0.2, socket_timeout=0.5)
-        deadline = time.monotonic() + 10
-        try:
-            while True:
-                code = self.process.poll()
-                if code is not None:
-                    raise RuntimeError("redis-server on port %d exited with "
-                                       "%d" % (self.port, code))
-                try:
-                    client.ping()
-                    return
-                except (redis.ConnectionError, redis.TimeoutError):
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("redis-server on port %d does "
-                                           "not answer" % self.port)
-                    time.sleep(0.05)
-        finally:
-            client.close()
 
 
 # -- Fixtures
@@ -494,6 +429,193 @@ def test_redis_killed_and_restarted_misses_meanwhile_then_works_again(
     assert cache.get('k') is None
     assert cache.get('k') is None
     assert len(logged(env, 'WARNING')) == 2
+
+
+def test_invalidations_missed_while_redis_is_unreachable_are_made_after(
+        make_env, own_redis):
+    """A partition, or a failover to a replica: Redis comes back with its
+    data, and the deletions and increments that failed meanwhile are made
+    before anything is read, so no retired entry is served again."""
+    retry_interval = 0.1
+    env = make_env(*redis_config(own_redis.url, new_prefix(),
+                                 retry_interval))
+    cache = LearningCache(env)
+    cache.set('progress:sub-a:7', {'status': 'not_started'}, None)
+    assert cache.bump_progress_version('sub-a') == 1
+
+    own_redis.pause()
+    started = time.monotonic()
+    assert cache.delete('progress:sub-a:7') == 0
+    assert cache.bump_progress_version('sub-a') is None
+    assert cache.get('progress:sub-a:7') is None
+    # Each call waits at most the socket timeout (0.25 s), then the
+    # breaker answers at once: a paused Redis does not hang a request.
+    assert time.monotonic() - started < 2
+    own_redis.resume()
+    time.sleep(retry_interval + 0.05)
+
+    assert cache.get('progress:sub-a:7') is None
+    assert cache.progress_version('sub-a') >= 2
+    assert logged(env, 'INFO', 'invalidations missed') == [
+        "Redis at %s: made 2 invalidations missed during the outage"
+        % own_redis.url]
+    # Made once: the next calls do not repeat them.
+    cache.set('progress:sub-a:7', {'status': 'studying'}, None)
+    assert cache.get('progress:sub-a:7') == {'status': 'studying'}
+
+
+def test_missed_invalidations_beyond_the_bound_are_forgotten_with_a_warning(
+        make_env, own_redis, monkeypatch):
+    monkeypatch.setattr(redis_cache_module, 'MAX_LOST_INVALIDATIONS', 3)
+    retry_interval = 1.0
+    env = make_env(*redis_config(own_redis.url, new_prefix(),
+                                 retry_interval))
+    cache = LearningCache(env)
+    keys = ['k%d' % n for n in range(5)]
+    for key in keys:
+        cache.set(key, key, None)
+
+    own_redis.pause()
+    for key in keys:
+        assert cache.delete(key) == 0
+    own_redis.resume()
+    time.sleep(retry_interval + 0.05)
+
+    # The first deletion timed out, but Redis may still have run it when
+    # it resumed. The next four were not sent (the breaker answered): of
+    # them the three newest are made now; k1 was forgotten, as warned.
+    assert set(cache.get_many(keys)) - {'k0'} == {'k1'}
+    assert len(logged(env, 'WARNING', 'more than 3 invalidations')) == 1
+
+
+# -- Redis cluster (ElastiCache cluster mode): TLS and the AUTH token
+
+CLUSTER_TOKEN = 'cluster-auth-token-for-tests'
+
+
+@pytest.fixture(scope='module')
+def redis_cluster(tmp_path_factory):
+    """A three-node Redis cluster of the tests' own, TLS only, requiring
+    `CLUSTER_TOKEN`."""
+    cluster = RedisCluster(tmp_path_factory.mktemp('redis-cluster'),
+                           CLUSTER_TOKEN)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def cluster_config(cluster, prefix, url=None, ca_certs=True,
+                   retry_interval=0):
+    return redis_config(url or cluster.url, prefix, retry_interval) + [
+        ('redis', 'cluster', 'true'),
+        ('redis', 'ca_certs', cluster.ca_file if ca_certs else '')]
+
+
+def cluster_keys(cluster, prefix):
+    """`{port: number of keys under prefix}` of each node."""
+    counts = {}
+    for port in cluster.ports:
+        client = cluster.client(port)
+        try:
+            counts[port] = len(list(client.scan_iter(match=prefix + '*')))
+        finally:
+            client.close()
+    return counts
+
+
+def test_cluster_mode_spreads_the_keys_over_the_nodes_over_tls(
+        make_env, redis_cluster, monkeypatch):
+    monkeypatch.setenv('REDIS_AUTH_TOKEN', CLUSTER_TOKEN)
+    prefix = new_prefix()
+    cache = LearningCache(make_env(*cluster_config(redis_cluster, prefix)))
+    backend = cache.backend
+    assert cache.ping() is None
+    assert 'cluster' in cache.describe()
+
+    keys = ['api:learning-paths:%d:sub-%d' % (n, n) for n in range(40)]
+    for n, key in enumerate(keys):
+        assert cache.set(key, {'n': n}, 60) is True
+    assert cache.get(keys[7]) == {'n': 7}
+    # One call over keys of every node.
+    assert cache.get_many(keys + ['missing']) == \
+        {key: {'n': n} for n, key in enumerate(keys)}
+    assert all(count > 0 for count in
+               cluster_keys(redis_cluster, prefix).values())
+    assert cache.delete(*keys[:20]) == 20
+    assert cache.get_many(keys[:20]) == {}
+
+    assert backend.incr('ratelimit:sub-a:1', 60) == 1
+    assert backend.incr('ratelimit:sub-a:1', 60) == 2
+    assert cache.bump_progress_version('sub-a') == 1
+    assert cache.progress_version('sub-a') == 1
+    client = redis_cluster.cluster_client()
+    try:
+        assert 0 < client.ttl(prefix + 'ratelimit:sub-a:1') <= 60
+        assert client.ttl(prefix + 'progress_version:sub-a') == -1
+    finally:
+        client.close()
+    assert cache.delete(*keys[20:]) == 20
+    assert backend.delete('ratelimit:sub-a:1', 'progress_version:sub-a') \
+        == 2
+    assert sum(cluster_keys(redis_cluster, prefix).values()) == 0
+
+
+@pytest.mark.parametrize('what', ['no token', 'wrong token', 'no tls',
+                                  'unknown authority'])
+def test_cluster_without_the_token_or_tls_is_a_miss_and_said(
+        make_env, redis_cluster, monkeypatch, what):
+    if what == 'wrong token':
+        monkeypatch.setenv('REDIS_AUTH_TOKEN', 'not-the-token')
+    elif what != 'no token':
+        monkeypatch.setenv('REDIS_AUTH_TOKEN', CLUSTER_TOKEN)
+    else:
+        monkeypatch.delenv('REDIS_AUTH_TOKEN', raising=False)
+    url = redis_cluster.url.replace('rediss:', 'redis:') \
+        if what == 'no tls' else None
+    env = make_env(*cluster_config(redis_cluster, new_prefix(), url=url,
+                                   ca_certs=what != 'unknown authority'))
+    cache = LearningCache(env)
+    started = time.monotonic()
+    assert cache.set('k', 1, 60) is False
+    assert cache.get('k') is None
+    assert cache.get_many(['k', 'l']) == {}
+    assert cache.bump_progress_version('sub-a') is None
+    assert time.monotonic() - started < 2
+    sentence = cache.ping()
+    assert isinstance(sentence, str) and 'does not answer' in sentence
+    assert CLUSTER_TOKEN not in sentence
+    assert len(logged(env, 'WARNING')) == 1
+
+
+def test_cluster_with_a_node_down_answers_as_a_miss_at_once(
+        make_env, tmp_path, monkeypatch):
+    cluster = RedisCluster(tmp_path, CLUSTER_TOKEN)
+    try:
+        cluster.start()
+        monkeypatch.setenv('REDIS_AUTH_TOKEN', CLUSTER_TOKEN)
+        env = make_env(*cluster_config(cluster, new_prefix(),
+                                       retry_interval=5))
+        cache = LearningCache(env)
+        keys = ['k%d' % n for n in range(30)]
+        for key in keys:
+            cache.set(key, key, None)
+        assert len(cache.get_many(keys)) == 30
+
+        cluster.stop_node(cluster.ports[1])
+
+        started = time.monotonic()
+        for _i in range(20):
+            found = cache.get_many(keys)
+            assert found == {} or set(found) < set(keys)
+            cache.get(keys[0])
+            cache.set('k-new', 1, 60)
+        assert time.monotonic() - started < 3
+        assert isinstance(cache.ping(), str)
+        assert len(logged(env, 'WARNING', 'failed')) == 1
+    finally:
+        cluster.stop()
 
 
 # -- Keys (spec 8.1)

@@ -725,6 +725,9 @@ def test_neo4j_store_shares_one_driver_per_process(fake_neo4j, make_env):
     assert (uri, auth) == ('neo4j+s://example.test',
                            ('neo4j', 'read-secret-42'))
     assert options['connection_timeout'] == 3.5
+    assert options['connection_acquisition_timeout'] == 3.5
+    # Reads failing for a passing reason are retried for [neo4j] retry_time.
+    assert options['max_transaction_retry_time'] == 2.0
 
 
 @on_sqlite

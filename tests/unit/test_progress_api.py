@@ -21,7 +21,8 @@ from trac.ticket.model import Ticket
 from support.cognito import TEST_USERS, cognito  # noqa: F401 (fixture)
 from support.envs import ENABLED
 from support.sessions import browser_session
-from support.study import make_path
+from support.study import (BLOCKS, GOOD_ANSWERS, LEDGERS, MERKLE,
+                           WEAK_ANSWER, make_path)
 from support.web import call
 from tracl.api import ILLMProvider
 from tracl.auth.idp import CognitoIdentityProvider
@@ -35,30 +36,6 @@ API = '/api/v1'
 ALICE, BOB, ADMIN_SUB = 'sub-alice', 'sub-bob', 'sub-admin'
 
 SUBJECT = 'Blockchain Fundamentals'
-
-#: Concepts of the starter corpus's blockchain path. 'Blocks and Chaining'
-#: needs both 'Distributed Ledgers' and 'Merkle Trees' (and the hash
-#: functions, which this path does not hold).
-LEDGERS, MERKLE, BLOCKS = ('Distributed Ledgers', 'Merkle Trees',
-                           'Blocks and Chaining')
-
-#: Own-words answers the offline grader scores above the mastery threshold
-#: (about 0.93 and 0.92).
-GOOD_ANSWERS = {
-    LEDGERS: "A distributed ledger keeps the record of transactions on many "
-             "separate computers rather than one central authority. New "
-             "entries are only appended, so the history is extended, not "
-             "edited, and every node can check the whole record itself. "
-             "Getting them to agree is the hard part.",
-    MERKLE: "A Merkle tree, also called a hash tree, summarizes a big set of "
-            "items with one hash at the top, the Merkle root. Every parent "
-            "depends on its two children, so editing one item changes each "
-            "hash up to the root. A block header only needs to store the "
-            "root, and a light client can still verify that a transaction "
-            "is included without downloading all of them.",
-}
-
-WEAK_ANSWER = "It is some kind of computer thing, I am not sure what it does."
 
 #: The fields of each response (contract).
 SUBMIT_FIELDS = {'ticket_id', 'attempt', 'score', 'best_score', 'feedback',

@@ -1,5 +1,6 @@
 """A learner's session data (FR-CS-2): display name, email, Cognito
-username, groups and preferences.
+username, groups, preferences and the active learning path (FR-CS-2.3: the
+path the learner created or opened last).
 
 The Trac session (`session_attribute`) is the record; `session:{sub}` in the
 cache holds a copy for two hours (spec 8.1), so a request needs no query.
@@ -17,6 +18,7 @@ from tracl.cache import SESSION_TTL, LearningCache, session_key
 USERNAME_ATTRIBUTE = 'tracl_username'
 GROUPS_ATTRIBUTE = 'tracl_groups'
 PREFERENCES_ATTRIBUTE = 'tracl_preferences'
+ACTIVE_PATH_ATTRIBUTE = 'tracl_active_path'
 
 #: Most preferences a learner may keep (contract: at most 50 keys).
 MAX_PREFERENCES = 50
@@ -27,7 +29,8 @@ class LearnerProfiles(Component):
 
     def get(self, sub):
         """The learner's profile: a dict with `sub`, `username`, `email`,
-        `name`, `groups` and `preferences`."""
+        `name`, `groups`, `preferences` and `active_path` (a path id or
+        `None`)."""
         cache = LearningCache(self.env)
         profile = cache.get(session_key(sub))
         if profile is None:
@@ -56,6 +59,17 @@ class LearnerProfiles(Component):
         LearningCache(self.env).set(session_key(sub), profile, SESSION_TTL)
         return profile
 
+    def set_active_path(self, sub, path_id):
+        """Make `path_id` the learner's active path. Writes only when it
+        changes, so opening the same path again costs no write."""
+        if self.get(sub).get('active_path') == path_id:
+            return
+        session = DetachedSession(self.env, sub)
+        session[ACTIVE_PATH_ATTRIBUTE] = path_id
+        session.save()
+        LearningCache(self.env).set(session_key(sub),
+                                    self._profile(sub, session), SESSION_TTL)
+
     def forget(self, sub):
         """Drop the cached copy (logout)."""
         LearningCache(self.env).delete(session_key(sub))
@@ -73,6 +87,7 @@ class LearnerProfiles(Component):
             'name': session.get('name') or None,
             'groups': _json(session.get(GROUPS_ATTRIBUTE), []),
             'preferences': _json(session.get(PREFERENCES_ATTRIBUTE), {}),
+            'active_path': session.get(ACTIVE_PATH_ATTRIBUTE) or None,
         }
 
 

@@ -40,6 +40,7 @@ from trac.config import FloatOption, IntOption, Option
 from trac.core import Component, implements
 
 from tracl.api import IHealthContributor, ILLMProvider
+from tracl.breaker import HALF_OPEN, OPEN, CircuitBreaker, ICircuitBreakers
 from tracl.llm import Evaluation, GeneratedQuestion, LLMUnavailable
 from tracl.llm import prompts
 
@@ -80,84 +81,9 @@ SPEND_LIMIT_ERROR_CODE = 'enforced_spend_limit_reached'
 #: Values of `[anthropic] effort` (empty: not sent).
 EFFORT_LEVELS = ('low', 'medium', 'high', 'xhigh', 'max')
 
-CLOSED, OPEN, HALF_OPEN = 'closed', 'open', 'half-open'
-
 
 class MalformedOutput(ValueError):
     """The model answered, but not with the tool input asked for."""
-
-
-class CircuitBreaker(object):
-    """Counts calls that failed in a row; past a threshold, refuses calls
-    for a while, then lets one trial call through.
-
-    The threshold and reset interval are passed on each use, so a change
-    in trac.ini applies at once. Thread-safe.
-    """
-
-    def __init__(self, clock):
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._failures = 0
-        self._opened_at = None
-        self._trial_running = False
-
-    def state(self, reset):
-        with self._lock:
-            return self._state(reset)
-
-    def seconds_until_trial(self, reset):
-        with self._lock:
-            if self._opened_at is None:
-                return 0.0
-            return max(0.0, self._opened_at + reset - self._clock())
-
-    @property
-    def failures(self):
-        return self._failures
-
-    def acquire(self, reset):
-        """Return `CLOSED` when a call may go ahead, `HALF_OPEN` when it
-        is the trial call, `OPEN` when it must not be made."""
-        with self._lock:
-            state = self._state(reset)
-            if state == HALF_OPEN:
-                if self._trial_running:
-                    return OPEN
-                self._trial_running = True
-            return state
-
-    def is_open(self, reset):
-        with self._lock:
-            return self._state(reset) == OPEN
-
-    def record_success(self):
-        """Return `True` when this closes an open circuit."""
-        with self._lock:
-            was_open = self._opened_at is not None
-            self._failures = 0
-            self._opened_at = None
-            self._trial_running = False
-            return was_open
-
-    def record_failure(self, threshold):
-        """Return `True` when this failure opens the circuit."""
-        with self._lock:
-            self._failures += 1
-            if self._trial_running or (self._opened_at is None and
-                                       self._failures >= threshold):
-                self._trial_running = False
-                self._opened_at = self._clock()
-                return True
-            return False
-
-    def _state(self, reset):
-        if self._opened_at is None:
-            return CLOSED
-        if self._trial_running or \
-                self._clock() - self._opened_at >= reset:
-            return HALF_OPEN
-        return OPEN
 
 
 class _Failure(object):
@@ -178,7 +104,7 @@ class _Failure(object):
 class AnthropicLLMProvider(Component):
     """Academic sentences, questions and grades from Claude."""
 
-    implements(ILLMProvider, IHealthContributor)
+    implements(ILLMProvider, IHealthContributor, ICircuitBreakers)
 
     model = Option('anthropic', 'model', 'claude-sonnet-5-5',
         """Claude model that answers, by its API id (see Anthropic's models
@@ -276,9 +202,14 @@ class AnthropicLLMProvider(Component):
     # IHealthContributor methods
 
     def get_health_checks(self):
-        configured = self.config.get('learning', 'llm_provider')
-        if configured == self.__class__.__name__:
+        if self._configured():
             yield 'llm', self.health
+
+    # ICircuitBreakers methods
+
+    def get_circuit_breakers(self):
+        if self._configured():
+            yield 'llm', lambda: self._breaker.snapshot(self.circuit_reset)
 
     # Public methods
 
@@ -303,6 +234,10 @@ class AnthropicLLMProvider(Component):
         return None
 
     # Internal methods
+
+    def _configured(self):
+        return self.config.get('learning', 'llm_provider') == \
+            self.__class__.__name__
 
     def _ask(self, what, system, user_message, tool, validate):
         """Call the API with `tool` forced. Return the validated tool

@@ -16,6 +16,18 @@ the index (from `SHOW INDEXES`, or from a stored vector when the role may not
 list indexes) is checked against each query vector, so a model mismatch
 fails with a sentence instead of an empty result.
 
+Failures: every wait is bounded by `[neo4j] timeout` (connecting, the Bolt
+handshake, taking a connection from the pool, the query on the server), and
+a read that failed for a passing reason is retried by the driver, with
+backoff, for at most `[neo4j] retry_time` seconds (reads only: they are safe
+to repeat). A circuit breaker stands in front: after `circuit_failures`
+calls in a row that found Neo4j unreachable, calls fail at once for
+`circuit_reset` seconds (a search answers 503 before asking the language
+model), then one trial call is let through; its state is in `GET
+/api/v1/health`. A server that completes the handshake and then stops
+answering is bounded only by the query timeout it enforces itself and TCP
+keep-alive: the driver has no read timeout of its own.
+
 Loading: `load_chunks()` (behind `trac-admin ENV learning neo4j load`) uses
 another user's password, `NEO4J_WRITE_PASSWORD`: it creates the uniqueness
 constraint on the chunk id and the vector index when missing, then MERGEs the
@@ -26,6 +38,7 @@ of the transaction that creates it.
 
 import atexit
 import hashlib
+import math
 import operator
 import os
 import re
@@ -35,10 +48,11 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from trac.config import FloatOption, Option
+from trac.config import FloatOption, IntOption, Option
 from trac.core import Component, implements
 
 from tracl.api import IChunkStore, IHealthContributor
+from tracl.breaker import HALF_OPEN, OPEN, CircuitBreaker, ICircuitBreakers
 from tracl.search import ChunkStoreUnavailable
 from tracl.search.local_store import (check_chunk, check_embeddings,
                                       check_query, refuse_duplicates)
@@ -84,7 +98,7 @@ _drivers_lock = threading.Lock()
 class Neo4jChunkStore(Component):
     """Chunks in a Neo4j 5 vector index, searched read-only."""
 
-    implements(IChunkStore, IHealthContributor)
+    implements(IChunkStore, IHealthContributor, ICircuitBreakers)
 
     uri = Option('neo4j', 'uri', '',
         """Address of the Neo4j 5 database: `neo4j+s://xxxx.databases.neo4j.io`
@@ -113,8 +127,28 @@ class Neo4jChunkStore(Component):
         """Seconds to wait for a connection to Neo4j, and for one query to
         finish.""")
 
+    retry_time = FloatOption('neo4j', 'retry_time', 2.0,
+        """Seconds during which a read that failed for a passing reason (a
+        lost connection, a cluster leader change) is tried again, with
+        backoff, before the search answers 503.""")
+
+    circuit_failures = IntOption('neo4j', 'circuit_failures', 5,
+        """Calls in a row that find Neo4j unreachable before the circuit
+        opens: while it is open, searches answer 503 at once without
+        contacting Neo4j (a search already cached still answers).""")
+
+    circuit_reset = FloatOption('neo4j', 'circuit_reset', 60.0,
+        """Seconds the circuit stays open before one trial call is let
+        through; its success closes the circuit, its failure reopens it.""")
+
+    #: Clock of the circuit (monotonic seconds); tests replace it on the
+    #: component.
+    _clock = staticmethod(time.monotonic)
+
     def __init__(self):
         self._dimension = None      # (dimension, monotonic time read)
+        self._breaker = CircuitBreaker(lambda: self._clock())
+        self._in_outage = False
 
     # IChunkStore methods
 
@@ -209,15 +243,34 @@ class Neo4jChunkStore(Component):
     # IHealthContributor methods
 
     def get_health_checks(self):
-        if self.config.get('learning', 'chunk_store') == \
-                self.__class__.__name__:
+        if self._configured():
             yield 'chunk_store', self.health
+
+    # ICircuitBreakers methods
+
+    def get_circuit_breakers(self):
+        if self._configured():
+            yield 'chunk_store', \
+                lambda: self._breaker.snapshot(self.circuit_reset)
 
     # Public methods
 
+    def circuit_state(self):
+        """`'closed'`, `'open'` or `'half-open'`."""
+        return self._breaker.state(self.circuit_reset)
+
+    def check_circuit(self):
+        """Raise `ChunkStoreUnavailable` while the circuit is open, so a
+        search fails before it asks the language model and the embedder
+        for a vector that cannot be searched."""
+        if self._breaker.is_open(self.circuit_reset):
+            raise self._circuit_open()
+
     def health(self):
         """`None` when the vector index can be searched, else a sentence
-        saying what is wrong."""
+        saying what is wrong. Contacts Neo4j unless the circuit is open."""
+        if self._breaker.is_open(self.circuit_reset):
+            return str(self._circuit_open())
         try:
             index = self._index_info()
             if index is None:
@@ -243,6 +296,10 @@ class Neo4jChunkStore(Component):
 
     # Internal methods
 
+    def _configured(self):
+        return self.config.get('learning', 'chunk_store') == \
+            self.__class__.__name__
+
     def _label(self):
         return _quoted_name(self.label, '[neo4j] label')
 
@@ -252,30 +309,75 @@ class Neo4jChunkStore(Component):
             raise ChunkStoreUnavailable(
                 'The Neo4j password is not set: export %s in the environment '
                 'of the Trac server.' % PASSWORD_VARIABLE)
-        return shared_driver(self.uri, self.user, password, self.timeout)
+        return shared_driver(self.uri, self.user, password, self.timeout,
+                             self.retry_time)
 
     def _read(self, work, what, auto_commit=False):
         """Run `work(tx)` in a read transaction (or `work(session)` for
-        auto-commit queries) of a read-only session; Neo4j failures become
-        `ChunkStoreUnavailable`."""
+        auto-commit queries) of a read-only session, through the circuit;
+        Neo4j failures become `ChunkStoreUnavailable`."""
         driver = self._driver()
+        reset = self.circuit_reset
+        state = self._breaker.acquire(reset)
+        if state == OPEN:
+            raise self._circuit_open()
         try:
             with driver.session(database=self.database or None,
                                 default_access_mode=neo4j.READ_ACCESS) \
                     as session:
                 if auto_commit:
-                    return work(session)
-                return session.execute_read(
-                    neo4j.unit_of_work(timeout=self.timeout)(work))
-        except neo4j_errors.ClientError as e:
-            if 'dimension' in (e.message or '').lower():
+                    result = work(session)
+                else:
+                    result = session.execute_read(
+                        neo4j.unit_of_work(timeout=self.timeout)(work))
+        except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as e:
+            if _unreachable(e):
+                self._failed(e, state)
+            else:
+                self._succeeded()   # Neo4j answered, if only to refuse
+            if isinstance(e, neo4j_errors.ClientError) and \
+                    'dimension' in (e.message or '').lower():
                 raise ValueError('Neo4j refused the query vector: %s'
                                  % e.message) from e
             raise _unavailable(e, self.uri, self.user, what,
                                PASSWORD_VARIABLE) from e
-        except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as e:
-            raise _unavailable(e, self.uri, self.user, what,
-                               PASSWORD_VARIABLE) from e
+        except Exception:
+            # A bug, not an outage; but a trial call must end.
+            if state == HALF_OPEN:
+                self._breaker.record_failure(self.circuit_failures)
+            raise
+        self._succeeded()
+        return result
+
+    def _succeeded(self):
+        closed = self._breaker.record_success()
+        if self._in_outage or closed:
+            self._in_outage = False
+            self.log.info("Neo4j at %s answers again%s", safe_uri(self.uri),
+                          ': circuit closed' if closed else '')
+
+    def _failed(self, error, state):
+        opened = self._breaker.record_failure(self.circuit_failures)
+        if not self._in_outage:
+            self._in_outage = True
+            self.log.warning("Neo4j at %s does not answer (%s). Searches "
+                             "answer 503 while it fails, and at once for %g "
+                             "s after %d failed calls in a row.",
+                             safe_uri(self.uri), _message(error),
+                             self.circuit_reset, self.circuit_failures)
+        elif opened:
+            self.log.info("Neo4j circuit %s after %d failed calls in a row "
+                          "(last: %s)",
+                          'reopened' if state == HALF_OPEN else 'opened',
+                          self._breaker.failures, _message(error))
+
+    def _circuit_open(self):
+        wait = math.ceil(self._breaker.seconds_until_trial(
+            self.circuit_reset)) or 1
+        return ChunkStoreUnavailable(
+            'Neo4j at %s is unavailable after %d failed calls in a row: '
+            'calls are refused for another %d s (circuit open).'
+            % (safe_uri(self.uri), self._breaker.failures, wait))
 
     def _index_dimension(self):
         """The index's dimension, read at most every `DIMENSION_TTL`
@@ -333,9 +435,12 @@ class Neo4jChunkStore(Component):
 
 # Drivers ------------------------------------------------------------------
 
-def shared_driver(uri, user, password, timeout):
+def shared_driver(uri, user, password, timeout, retry_time=None):
     """The driver of this process for `uri` and `user`, created on first
-    use; a changed password replaces it."""
+    use; a changed password replaces it. `timeout` bounds connecting and
+    taking a connection from the pool; `retry_time` (default `timeout`)
+    how long the driver retries a read that failed for a passing
+    reason."""
     if neo4j is None:
         raise ChunkStoreUnavailable('The Neo4j driver is not installed: pip '
                                     'install "neo4j>=5.20".')
@@ -349,7 +454,7 @@ def shared_driver(uri, user, password, timeout):
         entry = _drivers.get(key)
         if entry is not None and entry[1] == digest:
             return entry[0]
-        driver = _new_driver(uri, user, password, timeout)
+        driver = _new_driver(uri, user, password, timeout, retry_time)
         _drivers[key] = (driver, digest)
     if entry is not None:
         entry[0].close()
@@ -368,12 +473,14 @@ def close_drivers():
 atexit.register(close_drivers)
 
 
-def _new_driver(uri, user, password, timeout):
+def _new_driver(uri, user, password, timeout, retry_time=None):
     try:
         return neo4j.GraphDatabase.driver(
             uri, auth=(user, password), connection_timeout=timeout,
             connection_acquisition_timeout=timeout,
-            max_transaction_retry_time=timeout, user_agent='TracLearn')
+            max_transaction_retry_time=timeout if retry_time is None
+            else max(0.0, retry_time),
+            user_agent='TracLearn')
     except (ValueError, neo4j_errors.ConfigurationError) as e:
         raise ChunkStoreUnavailable(
             '%s is not a Neo4j address (%s): use neo4j+s://host for TLS, or '
@@ -409,6 +516,22 @@ def _unavailable(error, uri, user, what, variable):
             '[neo4j] uri right?' % (where, _message(error)))
     return ChunkStoreUnavailable('Neo4j at %s could not %s: %s'
                                  % (where, what, _message(error)))
+
+
+def _unreachable(error):
+    """Whether a Neo4j `error` shows that it cannot be reached or cannot
+    serve (which counts for the circuit), rather than an answer refusing
+    the request (a wrong password, a forbidden or malformed query)."""
+    if isinstance(error, neo4j_errors.ClientError):
+        # The server gave up on a query that took longer than `timeout`.
+        return 'TransactionTimedOut' in (getattr(error, 'code', None) or '')
+    return isinstance(error, (neo4j_errors.ServiceUnavailable,
+                              neo4j_errors.SessionExpired,
+                              neo4j_errors.TransientError,
+                              neo4j_errors.DatabaseError,
+                              # no pool left within `timeout` (driver 6)
+                              getattr(neo4j_errors, 'ConnectionPoolError',
+                                      ())))
 
 
 def _message(error):

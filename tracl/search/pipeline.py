@@ -38,7 +38,9 @@ class SearchPipeline(Component):
     def search(self, query, sub):
         """The generate response for `query` (without `query`/`cached`
         when fresh): `{'chunks': [...], 'message'?}`. The result is
-        cached per learner and normalised query. Raises
+        cached per learner and normalised query, and a cached result is
+        served without contacting any service, so it still answers while
+        the chunk store or the language model is down (spec 8.2). Raises
         `LLMUnavailable`, `EmbeddingUnavailable` or
         `ChunkStoreUnavailable` when a service cannot answer."""
         cache = LearningCache(self.env)
@@ -52,11 +54,17 @@ class SearchPipeline(Component):
 
     def run(self, query):
         """Search without the cache."""
+        store = LearningChunkStore(self.env).store
+        # A store behind a circuit breaker (Neo4j) refuses at once while
+        # the circuit is open: before the language model writes sentences
+        # that could not be searched.
+        check_circuit = getattr(store, 'check_circuit', None)
+        if check_circuit is not None:
+            check_circuit()
         sentences = LearningLLM(self.env).provider.academic_sentences(query)
         embedder = LearningEmbedder(self.env).embedder
         vector = query_vector(embedder.embed(list(sentences)))
-        hits = LearningChunkStore(self.env).store.search(
-            vector, max(self.candidates, self.max_chunks))
+        hits = store.search(vector, max(self.candidates, self.max_chunks))
         hits = [(chunk, cosine) for chunk, cosine in hits
                 if self._valid(chunk)]
         scores = relevances([cosine for _chunk, cosine in hits],

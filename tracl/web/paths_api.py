@@ -1,5 +1,12 @@
 """`/api/v1/learning-paths`: generate (search), create, list and read
-learning paths (contract "HTTP API"; FR-LS-1, FR-LS-2)."""
+learning paths (contract "HTTP API"; FR-LS-1, FR-LS-2).
+
+The list and a path are cached five minutes (`api:{endpoint}:{params}:
+{sub}`, spec 8.1) under the learner's progress version, which a new path,
+a graded answer and a changed prerequisite bump: a cached copy is never
+older than the learner's last change. The path created or opened last is
+the learner's active path in the session data (FR-CS-2.3).
+"""
 
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -9,7 +16,8 @@ from trac.core import Component, implements
 from trac.util.translation import _
 
 from tracl.api import IApiEndpointProvider
-from tracl.cache import LearningCache
+from tracl.auth.profile import LearnerProfiles
+from tracl.cache import API_TTL, LearningCache, api_key
 from tracl.embedding import EmbeddingUnavailable
 from tracl.llm import LearningLLM, LLMUnavailable
 from tracl.llm.offline import OfflineLLMProvider, query_topic
@@ -195,19 +203,39 @@ class LearningPathsApi(Component):
 
     def _list(self, req, call):
         sub = reader_sub(req, call)
-        return {'paths': [self._summary_json(s)
-                          for s in path_summaries(self.env, sub)]}
+        cache = LearningCache(self.env)
+        # The version is read before the database: an entry made from
+        # data older than a change is filed under the version the change
+        # retires.
+        key = api_key('learning-paths', {'v': cache.progress_version(sub)},
+                      sub)
+        listing = cache.get(key)
+        if listing is None:
+            listing = {'paths': [self._summary_json(s)
+                                 for s in path_summaries(self.env, sub)]}
+            cache.set(key, listing, API_TTL)
+        return listing
 
     @api_errors(**{'404': 'No such path'})
     def _get(self, req, call):
         sub = reader_sub(req, call)
         path_id = call.params['path_id'].lower()
-        detail = _UUID_RE.match(path_id) and \
-            path_detail(self.env, sub, path_id)
-        if not detail:
+        if not _UUID_RE.match(path_id):
             raise ApiError(404, _("No such learning path."))
-        return dict(self._summary_json(detail['summary']),
-                    concepts=detail['concepts'])
+        cache = LearningCache(self.env)
+        key = api_key('learning-path', {'v': cache.progress_version(sub),
+                                        'path_id': path_id}, sub)
+        path = cache.get(key)
+        if path is None:
+            detail = path_detail(self.env, sub, path_id)
+            if not detail:
+                raise ApiError(404, _("No such learning path."))
+            path = dict(self._summary_json(detail['summary']),
+                        concepts=detail['concepts'])
+            cache.set(key, path, API_TTL)
+        if sub == call.sub:
+            LearnerProfiles(self.env).set_active_path(sub, path_id)
+        return path
 
     # Internal methods
 
@@ -291,7 +319,17 @@ class LearningPathsApi(Component):
             raise ApiError(503, _("The database could not save the path; "
                                   "nothing was written. Please try again."),
                            code='database_unavailable')
+        except ChunkStoreUnavailable as e:
+            # Linking the learner's other concepts reads their chunks.
+            self._forget_rolled_back_caches()
+            self.log.warning("Creating a learning path failed, nothing was "
+                             "written: %s", e)
+            raise ApiError(503, _("The library cannot be read right now; "
+                                  "nothing was written. Please try again "
+                                  "in a minute."),
+                           code='chunk_store_unavailable')
         LearningCache(self.env).bump_progress_version(sub)
+        LearnerProfiles(self.env).set_active_path(sub, path_id)
         detail = path_detail(self.env, sub, path_id)
         prerequisites = {c['ticket_id']: c['prerequisites']
                          for c in detail['concepts']}

@@ -10,6 +10,7 @@ from trac.util.translation import _
 
 from tracl.api import IApiEndpointProvider, IHealthContributor
 from tracl.auth.profile import MAX_PREFERENCES, LearnerProfiles
+from tracl.breaker import CLOSED, HALF_OPEN, OPEN, ICircuitBreakers
 from tracl.cache import LearningCache
 from tracl.web.api import API_PREFIX, ApiError, ApiModule, Endpoint
 from tracl.web.openapi import build_document
@@ -28,7 +29,9 @@ _PROFILE_SCHEMA = {
         'name': {'type': ['string', 'null']},
         'groups': {'type': 'array', 'items': {'type': 'string'}},
         'permissions': {'type': 'array', 'items': {'type': 'string'}},
-        'preferences': {'type': 'object'}},
+        'preferences': {'type': 'object'},
+        # FR-CS-2.3: the path the learner created or opened last.
+        'active_path': {'type': ['string', 'null']}},
 }
 
 _PREFERENCE_VALUE = {'type': ['string', 'number', 'boolean']}
@@ -40,11 +43,20 @@ _PREFERENCES_REQUEST = {
         'additionalProperties': _PREFERENCE_VALUE}},
 }
 
+_CIRCUIT_SCHEMA = {
+    'type': 'object', 'required': ['state', 'failures', 'retry_in'],
+    'properties': {'state': {'enum': [CLOSED, OPEN, HALF_OPEN]},
+                   'failures': {'type': 'integer', 'minimum': 0},
+                   'retry_in': {'type': ['integer', 'null'], 'minimum': 0}},
+}
+
 _HEALTH_SCHEMA = {
-    'type': 'object', 'required': ['status', 'checks'],
+    'type': 'object', 'required': ['status', 'checks', 'circuits'],
     'properties': {'status': {'enum': ['ok', 'degraded']},
                    'checks': {'type': 'object',
-                              'additionalProperties': {'type': 'string'}}},
+                              'additionalProperties': {'type': 'string'}},
+                   'circuits': {'type': 'object',
+                                'additionalProperties': _CIRCUIT_SCHEMA}},
 }
 
 
@@ -61,6 +73,8 @@ class SystemApi(Component):
     implements(IApiEndpointProvider)
 
     health_contributors = ExtensionPoint(IHealthContributor)
+
+    circuit_breakers = ExtensionPoint(ICircuitBreakers)
 
     # IApiEndpointProvider methods
 
@@ -104,10 +118,17 @@ class SystemApi(Component):
                     checks[name] = check() or 'ok'
                 except Exception as e:
                     checks[name] = 'failed: %s' % e
-        healthy = all(value == 'ok' for value in checks.values())
+        # Each breaker's state, failures in a row and seconds before its
+        # next trial call: read from memory, no service is contacted.
+        circuits = {}
+        for provider in self.circuit_breakers:
+            for name, state in provider.get_circuit_breakers():
+                circuits[name] = state()
+        healthy = all(value == 'ok' for value in checks.values()) and \
+            all(c['state'] == CLOSED for c in circuits.values())
         status = 503 if checks['database'] != 'ok' else 200
         return status, {'status': 'ok' if healthy else 'degraded',
-                        'checks': checks}
+                        'checks': checks, 'circuits': circuits}
 
     def _openapi(self, req, call):
         endpoints = [e for e, _r, _c in ApiModule(self.env).endpoints()]
