@@ -71,6 +71,7 @@ setup(
             'tracl.auth.login = tracl.auth.login',
             'tracl.auth.permissions = tracl.auth.permissions',
             'tracl.auth.profile = tracl.auth.profile',
+            'tracl.auth.query_macro = tracl.auth.query_macro',
             'tracl.auth.tokens = tracl.auth.tokens',
             'tracl.cache = tracl.cache',
             'tracl.cache.memory = tracl.cache.memory',

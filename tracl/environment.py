@@ -45,6 +45,10 @@ CONCEPT_POLICY = 'ConceptOwnerPolicy'
 #: TracLearn signs people in with Cognito in place of Trac's LoginModule.
 TRAC_LOGIN_MODULE = 'trac.web.auth.loginmodule'
 
+#: TracLearn's `[[TicketQuery]]` (tracl.auth.query_macro) counts only the
+#: tickets a viewer may see, in place of Trac's.
+TRAC_TICKET_QUERY_MACRO = 'trac.ticket.query.ticketquerymacro'
+
 #: The progress bars of the roadmap and of a milestone count a learner's
 #: concepts as mastered, studying and not started.
 LEARNING_STATS_PROVIDER = 'LearningGroupStatsProvider'
@@ -105,11 +109,13 @@ class LearningEnvironmentSetup(Component):
 
     def _auth_settings(self):
         """The `(section, name, value)` settings Cognito sign-in and the
-        concept policy still need: Trac's LoginModule off (unless an admin
-        decided otherwise) and the policy first in line."""
+        concept policy still need: Trac's LoginModule and TicketQuery macro
+        off (TracLearn replaces both; unless an admin decided otherwise)
+        and the policy first in line."""
         settings = []
-        if TRAC_LOGIN_MODULE not in self.config['components']:
-            settings.append(('components', TRAC_LOGIN_MODULE, 'disabled'))
+        for replaced in (TRAC_LOGIN_MODULE, TRAC_TICKET_QUERY_MACRO):
+            if replaced not in self.config['components']:
+                settings.append(('components', replaced, 'disabled'))
         policies = self.config.getlist('trac', 'permission_policies')
         if CONCEPT_POLICY not in policies:
             settings.append(('trac', 'permission_policies',

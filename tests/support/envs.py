@@ -26,8 +26,9 @@ def learning_env(enable=None, config=None, default_data=False):
     ticket type and custom fields, as a new environment would have them."""
     # What environment setup writes to trac.ini, given up front: a stub
     # decides which components are enabled before setup runs.
-    config = [('components', 'trac.web.auth.loginmodule', 'disabled')] + \
-        list(config or [])
+    config = [('components', 'trac.web.auth.loginmodule', 'disabled'),
+              ('components', 'trac.ticket.query.ticketquerymacro',
+               'disabled')] + list(config or [])
     env = EnvironmentStub(default_data=default_data,
                           enable=enable or ENABLED, config=config)
     if dialect(env) == 'postgres':

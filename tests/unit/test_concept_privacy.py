@@ -494,13 +494,6 @@ def test_report_match_count_counts_only_visible_tickets(world, viewer):
     assert match_count(response) == len(visible)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "LEAK: [[TicketQuery(...,format=count|rawcount)]] shows Query.count(), "
-    "an SQL COUNT without the TICKET_VIEW check "
-    "(trac/ticket/query.py:1379-1388), in any wiki text (here "
-    "/wiki_render): other learners' concepts are counted and their fields "
-    "can be probed; ConceptOwnerPolicy (tracl/auth/permissions.py:57-82) "
-    "does not cover it"))
 @pytest.mark.parametrize('viewer', ['bob', 'anonymous'])
 def test_ticketquery_count_does_not_reveal_another_learners_concept(
         world, viewer):
@@ -511,6 +504,43 @@ def test_ticketquery_count_does_not_reveal_another_learners_concept(
     assert response.status == 200
     count = re.search(r'class="query_count"[^>]*>\s*(\d+)', response.text)
     assert int(count.group(1)) == 0
+
+
+def render_count(world, viewer, query, format='rawcount'):
+    response = world.post(
+        viewer, '/wiki_render', realm='wiki', id='WikiStart',
+        text='[[TicketQuery(%s,format=%s)]]' % (query, format))
+    assert response.status == 200
+    return response
+
+
+@pytest.mark.parametrize('viewer, expected', [
+    ('alice', 1), ('admin', 1), ('bob', 0), ('anonymous', 0)])
+def test_ticketquery_counts_a_concept_for_its_owner_and_admin_only(
+        world, viewer, expected):
+    response = render_count(world, viewer, 'type=learning_concept&owner=%s'
+                            % ALICE)
+    count = re.search(r'class="query_count"[^>]*>\s*(\d+)', response.text)
+    assert int(count.group(1)) == expected
+
+
+def test_ticketquery_count_link_counts_visible_tickets_and_links_the_query(
+        world):
+    """format=count: a link to the query, its number what bob may see (his
+    own concept and the public defect, not alice's concept)."""
+    response = render_count(world, 'bob', 'status!=closed', format='count')
+    link = re.search(r'<a [^>]*href="([^"]*/query\?[^"]*)"[^>]*>(\d+)</a>',
+                     response.text)
+    assert link and int(link.group(2)) == 2
+    assert 'status=!closed' in link.group(1).replace('&amp;', '&')
+
+
+def test_ticketquery_lists_are_trac_s_own_and_hide_other_concepts(world):
+    response = render_count(world, 'bob', 'status!=closed', format='compact')
+    assert links_to(response, world.defect)
+    assert links_to(response, world.bob_concept)
+    assert not links_to(response, world.alice_concept)
+    assert secrets(response, 'Alice') == []
 
 
 def test_the_owner_cannot_hand_her_concept_to_another_learner(world):

@@ -147,6 +147,8 @@ def test_upgrade_adds_learning_schema_and_keeps_existing_data(existing_env):
         'ConceptOwnerPolicy'
     assert env.config.get('components', 'trac.web.auth.loginmodule') == \
         'disabled'
+    assert env.config.get('components',
+                          'trac.ticket.query.ticketquerymacro') == 'disabled'
     # initenv wrote Trac's default provider: the progress bars now count
     # learning progress.
     for section in ('roadmap', 'milestone'):
