@@ -198,6 +198,25 @@ def test_batches_give_the_same_vectors_as_one_text_at_a_time(
     np.testing.assert_allclose(batched, alone, atol=1e-5)
 
 
+def test_texts_of_unlike_lengths_are_not_padded_into_one_batch():
+    lengths = [10, 11, 12, 30, 31, 80, 200, 200, 200]
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batches = list(local._batches(order, lengths, batch_size=64))
+    assert [[lengths[i] for i in batch] for batch in batches] == \
+        [[10, 11, 12], [30, 31], [80], [200, 200], [200]]
+    for batch in batches:
+        real = sum(lengths[i] for i in batch)
+        padded = len(batch) * max(lengths[i] for i in batch)
+        assert padded <= (1 + local.MAX_PADDING) * real
+        assert padded <= local.BATCH_TOKENS
+
+
+def test_batches_keep_to_batch_size_among_texts_of_one_length():
+    lengths = [20] * 10
+    batches = list(local._batches(list(range(10)), lengths, batch_size=4))
+    assert [len(batch) for batch in batches] == [4, 4, 2]
+
+
 def test_text_past_256_tokens_does_not_change_the_vector(
         embedder, reference):
     long_text = max(reference[0], key=len)
@@ -252,6 +271,43 @@ def test_concurrent_first_requests_load_the_model_once(monkeypatch):
         thread.join()
     assert len(loads) == 1
     assert len(models) == 4 and all(m is models[0] for m in models)
+
+
+def test_a_batch_alone_gets_the_idle_threads_batches_at_once_one_each():
+    model = local.MiniLM.load('', 1, None, 2)
+    assert model.idle_session is not None
+    assert 'when alone' in model.description
+    used = []
+    first_running, release = threading.Event(), threading.Event()
+
+    class Spy(object):
+        def __init__(self, session, name, block=False):
+            self.session, self.name, self.block = session, name, block
+
+        def run(self, *args):
+            used.append(self.name)
+            if self.block and not first_running.is_set():
+                first_running.set()
+                assert release.wait(10)
+            return self.session.run(*args)
+
+    model.idle_session = Spy(model.idle_session, 'idle', block=True)
+    model.session = Spy(model.session, 'busy')
+    first = threading.Thread(target=model.encode, args=(['A first text.'],))
+    first.start()
+    assert first_running.wait(10)
+    concurrent = model.encode(['A second text.'])
+    release.set()
+    first.join()
+    alone = model.encode(['A second text.'])
+    assert used == ['idle', 'busy', 'idle']
+    np.testing.assert_allclose(concurrent, alone, atol=1e-5)
+
+
+def test_one_thread_setting_for_both_loads_one_session():
+    model = local.MiniLM.load('', 1, None, 1)
+    assert model.idle_session is None
+    assert 'when alone' not in model.description
 
 
 # -- Local embedder: the files it trusts
