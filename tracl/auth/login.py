@@ -17,7 +17,7 @@ Replaces Trac's `LoginModule` (disable `trac.web.auth.loginmodule`):
 The Trac username is the Cognito `sub`.
 """
 
-from trac.core import implements
+from trac.core import TracError, implements
 from trac.util.datefmt import datetime_now, to_utimestamp, utc
 from trac.util.translation import _
 from trac.web.api import IRequestFilter
@@ -29,6 +29,7 @@ from tracl.auth.idp import CognitoError, CognitoIdentityProvider
 from tracl.auth.profile import LearnerProfiles
 from tracl.auth.tokens import CognitoTokenVerifier, InvalidToken
 from tracl.schema import sql
+from tracl.util import database_outage
 
 #: Longest username and password the login form accepts (Cognito's own
 #: limits are 128 and 256).
@@ -50,17 +51,17 @@ class CognitoLoginModule(LoginModule):
     # IAuthenticator methods
 
     def authenticate(self, req):
-        header = req.get_header('Authorization')
-        if header:
-            return self._authenticate_bearer(req, header)
-        cookie = req.incookie.get('trac_auth')
-        if cookie is None:
-            return None
-        sub = self._get_name_for_cookie(req, cookie)
-        if sub is None or not self._keep_session_alive(req, sub):
-            return None
-        req.environ['tracl.auth_method'] = 'cookie'
-        return sub
+        try:
+            return self._authenticate(req)
+        except Exception as e:
+            if not database_outage(e):
+                raise
+            # Trac answers a TracError from an authenticator as anonymous
+            # (and logs it); a driver's own error would escape even the
+            # error page, which asks for the user again.
+            req.environ['tracl.auth_error'] = 'database_unavailable'
+            raise TracError(_("The database does not answer: %(error)s",
+                              error=e)) from e
 
     # IRequestHandler methods
 
@@ -113,6 +114,19 @@ class CognitoLoginModule(LoginModule):
         self._do_login(req)
 
     # Internal methods
+
+    def _authenticate(self, req):
+        header = req.get_header('Authorization')
+        if header:
+            return self._authenticate_bearer(req, header)
+        cookie = req.incookie.get('trac_auth')
+        if cookie is None:
+            return None
+        sub = self._get_name_for_cookie(req, cookie)
+        if sub is None or not self._keep_session_alive(req, sub):
+            return None
+        req.environ['tracl.auth_method'] = 'cookie'
+        return sub
 
     def _authenticate_bearer(self, req, header):
         scheme, _, token = header.strip().partition(' ')

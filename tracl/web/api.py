@@ -8,6 +8,12 @@ token), per-learner rate limiting (429 with `Retry-After`), and the body
 read as a JSON object (413, 415, 400). Errors are
 `{"error": {"code": ..., "message": ...}}`. Endpoints come from
 `IApiEndpointProvider`s; the OpenAPI 3.1 document is built from them.
+
+Errors raised outside the handler (a request filter of Trac's that meets a
+database that does not answer, say) would get Trac's HTML error page: an
+API request answers them in JSON too, a database outage as 503
+`database_unavailable`; an endpoint that answers without the database
+(health) still answers.
 """
 
 import hmac
@@ -15,14 +21,18 @@ import json
 import re
 import time
 from collections import namedtuple
+from functools import partial
 
 from trac.config import IntOption, ListOption
 from trac.core import Component, ExtensionPoint, implements
+from trac.util.text import to_unicode
 from trac.util.translation import _
-from trac.web.api import IRequestFilter, IRequestHandler, RequestDone
+from trac.web.api import (HTTPException, IRequestFilter, IRequestHandler,
+                          RequestDone)
 
 from tracl.api import IApiEndpointProvider
 from tracl.cache import LearningCache
+from tracl.util import database_outage
 
 API_PREFIX = '/api/v1'
 
@@ -51,7 +61,7 @@ class ApiError(Exception):
 
 class Endpoint(namedtuple('Endpoint', [
         'method', 'path', 'handler', 'summary', 'auth', 'request_schema',
-        'responses', 'rate_cost'])):
+        'responses', 'rate_cost', 'needs_database'])):
     """One API operation.
 
     - `path`: below `/api/v1`, with `{name}` parameters (`{ticket_id:int}`
@@ -61,14 +71,18 @@ class Endpoint(namedtuple('Endpoint', [
     - `auth`: whether credentials are required;
     - `request_schema` / `responses`: JSON Schemas for the OpenAPI document
       (`responses` maps a status to a schema);
-    - `rate_cost`: how much of the learner's rate budget a call uses.
+    - `rate_cost`: how much of the learner's rate budget a call uses;
+    - `needs_database`: `False` for a handler that answers while the
+      database does not (it is then called without credentials or body).
     """
     __slots__ = ()
 
     def __new__(cls, method, path, handler, summary, auth=True,
-                request_schema=None, responses=None, rate_cost=1):
+                request_schema=None, responses=None, rate_cost=1,
+                needs_database=True):
         return super().__new__(cls, method, path, handler, summary, auth,
-                               request_schema, responses or {}, rate_cost)
+                               request_schema, responses or {}, rate_cost,
+                               needs_database)
 
 
 #: What a handler knows about the call: path parameters, the JSON body,
@@ -86,6 +100,17 @@ def reader_sub(req, call):
         raise ApiError(403, _("Only LEARNING_ADMIN may read another "
                               "learner's data."))
     return user
+
+
+def _database_unavailable():
+    return ApiError(503, _("The database does not answer right now; "
+                           "please try again in a moment."),
+                    code='database_unavailable')
+
+
+def _internal_error():
+    return ApiError(500, _("Something went wrong on our side; it has been "
+                           "logged."))
 
 
 _PARAM_RE = re.compile(r'\{(\w+)(?::(int))?\}')
@@ -150,8 +175,13 @@ class ApiModule(Component):
     # IRequestHandler methods
 
     def match_request(self, req):
-        return req.path_info == API_PREFIX or \
-            req.path_info.startswith(API_PREFIX + '/')
+        if req.path_info == API_PREFIX or \
+                req.path_info.startswith(API_PREFIX + '/'):
+            # Trac sends the error page of an exception raised outside
+            # the handler with `req.send_error`: answer in JSON instead.
+            req.send_error = partial(self._send_error_page, req)
+            return True
+        return False
 
     def process_request(self, req):
         try:
@@ -171,11 +201,17 @@ class ApiModule(Component):
         except ApiError as e:
             self._discard_body(req, e)
             self._send_error(req, e)
-        except Exception:
-            self.log.exception("API %s %s failed", req.method, req.path_info)
+        except Exception as e:
+            if database_outage(e):
+                self.log.warning("API %s %s: the database does not answer: "
+                                 "%s", req.method, req.path_info, e)
+                error = _database_unavailable()
+            else:
+                self.log.exception("API %s %s failed", req.method,
+                                   req.path_info)
+                error = _internal_error()
             self._discard_body(req)
-            self._send_error(req, ApiError(500, _(
-                "Something went wrong on our side; it has been logged.")))
+            self._send_error(req, error)
         status, payload = self._result(result)
         self.send_json(req, payload, status)
 
@@ -229,6 +265,34 @@ class ApiModule(Component):
         elif error is not None:
             error.headers['Connection'] = 'close'
 
+    def _send_error_page(self, req, exc_info, content,
+                         content_type='text/html', status=500):
+        """`req.send_error` of an API request: Trac's error page (of an
+        exception raised before or after the handler) as a JSON error."""
+        error = exc_info[1] if exc_info else None
+        req._outheaders = []
+        self._discard_body(req)
+        if database_outage(error):
+            self._send_outage_answer(req)
+        if isinstance(error, HTTPException) and status < 500:
+            answer = ApiError(status, to_unicode(error.message))
+        else:
+            answer = _internal_error()
+        self._send_error(req, answer)
+
+    def _send_outage_answer(self, req):
+        """503 `database_unavailable`, or the answer of an endpoint that
+        needs no database."""
+        try:
+            endpoint, params = self._route(req)
+        except ApiError:
+            endpoint = None
+        if endpoint is not None and not endpoint.needs_database:
+            status, payload = self._result(
+                endpoint.handler(req, ApiCall(params, {}, None, None)))
+            self.send_json(req, payload, status)
+        self._send_error(req, _database_unavailable())
+
     def _result(self, result):
         if result is None:
             return 204, None
@@ -268,9 +332,11 @@ class ApiModule(Component):
     def _authenticate(self, req, endpoint):
         """`(sub, method)` of the caller; 401 when credentials are needed
         and missing, or when presented credentials are invalid."""
-        error = req.environ.get('tracl.auth_error')
         has_bearer = (req.get_header('Authorization') or '').strip() != ''
         sub = req.authname if req.is_authenticated else None
+        error = req.environ.get('tracl.auth_error')
+        if error == 'database_unavailable':
+            raise _database_unavailable()
         method = req.environ.get('tracl.auth_method') if sub else None
         # Keys we cannot fetch: the token may be fine, so no 401. A server
         # without a configured pool accepts no tokens at all: that is 401.

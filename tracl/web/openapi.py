@@ -19,6 +19,7 @@ _COMMON_ERRORS = {'413': 'Request body too large',
 _AUTH_ERRORS = {'401': 'Missing or invalid credentials',
                 '403': 'CSRF token missing or wrong'}
 _BODY_ERRORS = {'400': 'Invalid input'}
+_DATABASE_ERRORS = {'503': 'A service, or the database, does not answer'}
 
 
 def _operation_id(method, path):
@@ -64,6 +65,8 @@ def build_document(endpoints, version, server_url):
             operation['security'] = []
         if endpoint.request_schema is not None:
             errors.update(_BODY_ERRORS)
+        if endpoint.needs_database:
+            errors.update(_DATABASE_ERRORS)
         for status, description in getattr(endpoint.handler,
                                             'api_errors', {}).items():
             errors[str(status)] = description

@@ -81,7 +81,7 @@ class SystemApi(Component):
     def get_api_endpoints(self):
         yield Endpoint('GET', '/health', self._health,
                        'State of the database and outside services',
-                       auth=False, rate_cost=0,
+                       auth=False, rate_cost=0, needs_database=False,
                        responses={200: dict(_HEALTH_SCHEMA,
                                             description='Serving'),
                                   503: dict(_HEALTH_SCHEMA, description=
