@@ -18,19 +18,17 @@ import uuid
 
 import pytest
 from trac.cache import CacheManager
-from trac.core import Component, implements
 
 from support.corpus import fill_store
 from support.envs import ENABLED
 from support.redis_servers import RedisServer, free_port
 from support.sessions import browser_session
-from support.study import GOOD_ANSWERS, LEDGERS, MERKLE, make_path
+from support.study import (GOOD_ANSWERS, LEDGERS, MERKLE, CountingProvider,
+                           make_path)
 from support.web import call
-from tracl.api import ILLMProvider
 from tracl.cache import LearningCache, session_key
 from tracl.embedding import LearningEmbedder
 from tracl.graph.service import KnowledgeGraphs
-from tracl.llm.offline import OfflineLLMProvider
 from tracl.search import neo4j_store
 from tracl.search.neo4j_store import Neo4jChunkStore
 
@@ -45,31 +43,6 @@ UNCACHED = 'merkle trees and hashing'
 #: Seconds a refusal by an open circuit may take at most: it contacts no
 #: service (a behaviour bound, not a benchmark).
 QUICK = 1.0
-
-
-class ResilienceCountingProvider(Component):
-    """The offline provider, counting the sentences it is asked for: a
-    search refused by an open circuit must not ask the language model."""
-
-    implements(ILLMProvider)
-
-    def __init__(self):
-        self.sentence_calls = 0
-
-    def academic_sentences(self, query):
-        self.sentence_calls += 1
-        return OfflineLLMProvider(self.env).academic_sentences(query)
-
-    def generate_question(self, concept, content, difficulty, query):
-        return OfflineLLMProvider(self.env).generate_question(
-            concept, content, difficulty, query)
-
-    def evaluate(self, question, expected_answer, answer, context):
-        return OfflineLLMProvider(self.env).evaluate(
-            question, expected_answer, answer, context)
-
-    def describe(self):
-        return 'offline provider, counted'
 
 
 class Learner(object):
@@ -147,9 +120,9 @@ def statuses(views):
 
 def learning_env(make_env, *config):
     return make_env(default_data=True,
-                    enable=ENABLED + [ResilienceCountingProvider],
+                    enable=ENABLED + [CountingProvider],
                     config=[('learning', 'llm_provider',
-                             'ResilienceCountingProvider'),
+                             'CountingProvider'),
                             ('learning', 'api_rate_limit', '0')] +
                     list(config))
 
@@ -373,7 +346,7 @@ def test_health_shows_no_circuit_of_services_not_configured(env):
 def test_neo4j_down_opens_the_circuit_cached_searches_answer_others_503(
         store_env):
     env, alice, store = store_env
-    llm = ResilienceCountingProvider(env)
+    llm = CountingProvider(env)
 
     # A cached search answers without contacting Neo4j.
     cached = alice.generate(BLOCKCHAIN)

@@ -42,6 +42,18 @@ def search_key(query, sub):
     return 'search:%s:%s' % (_digest(normalise_query(query)), sub)
 
 
+def query_vector_key(query, provider, model):
+    """`query_vector:{query_hash}:{source_hash}`: the averaged embedding
+    of the five academic sentences the language model `provider` (its
+    description: model and prompt version) writes for a query, embedded
+    with `model`. It depends on neither the learner nor the library, so
+    learners asking the same thing share it (one LLM call and one
+    embedding per query an hour, instead of one per learner)."""
+    return 'query_vector:%s:%s' % (
+        _digest(normalise_query(query)),
+        _digest('%s\n%s' % (provider, model))[:16])
+
+
 def progress_key(sub, ticket_id):
     """`progress:{sub}:{ticket_id}`: a learner's progress on a concept."""
     return 'progress:%s:%d' % (sub, int(ticket_id))

@@ -2,12 +2,19 @@
 sentences from the LLM provider, embedded, averaged and normalised; the
 nearest chunks in the chunk store; those clearly relevant (calibrated
 relevance at least the threshold), at most 20; cached an hour per learner
-and normalised query (`search:{hash}:{sub}`)."""
+and normalised query (`search:{hash}:{sub}`). The query's vector is cached
+an hour too, for every learner (`query_vector:{hash}:{source}`): a query
+another learner asked costs no LLM call and no embedding."""
+
+import base64
+
+import numpy as np
 
 from trac.config import FloatOption, IntOption
 from trac.core import Component
 
-from tracl.cache import SEARCH_TTL, LearningCache, search_key
+from tracl.cache import (SEARCH_TTL, LearningCache, query_vector_key,
+                         search_key)
 from tracl.embedding import LearningEmbedder
 from tracl.llm import LearningLLM
 from tracl.search import LearningChunkStore
@@ -61,9 +68,8 @@ class SearchPipeline(Component):
         check_circuit = getattr(store, 'check_circuit', None)
         if check_circuit is not None:
             check_circuit()
-        sentences = LearningLLM(self.env).provider.academic_sentences(query)
         embedder = LearningEmbedder(self.env).embedder
-        vector = query_vector(embedder.embed(list(sentences)))
+        vector = self.search_vector(query, embedder)
         hits = store.search(vector, max(self.candidates, self.max_chunks))
         hits = [(chunk, cosine) for chunk, cosine in hits
                 if self._valid(chunk)]
@@ -82,6 +88,22 @@ class SearchPipeline(Component):
                                  "relevant to this query: try naming the "
                                  "subject or a concept.")
         return result
+
+    def search_vector(self, query, embedder):
+        """The unit vector searched for `query`: the average of the
+        embeddings of the provider's five academic sentences, from the
+        cache when this query was asked within the hour."""
+        provider = LearningLLM(self.env).provider
+        cache = LearningCache(self.env)
+        key = query_vector_key(query, provider.describe(),
+                               '%s/%d' % (embedder.model_name(),
+                                          embedder.dimension()))
+        vector = _decode_vector(cache.get(key), embedder.dimension())
+        if vector is None:
+            sentences = provider.academic_sentences(query)
+            vector = query_vector(embedder.embed(list(sentences)))
+            cache.set(key, _encode_vector(vector), SEARCH_TTL)
+        return vector
 
     # Internal methods
 
@@ -111,3 +133,24 @@ class SearchPipeline(Component):
             'difficulty_level': difficulty,
             'source': chunk.get('source') or '',
         }
+
+
+def _encode_vector(vector):
+    """A vector as the cache keeps it: little-endian float32, base64."""
+    return base64.b64encode(
+        np.asarray(vector, dtype='<f4').tobytes()).decode('ascii')
+
+
+def _decode_vector(text, dimension):
+    """The vector of `_encode_vector(...)`, or `None` for anything else
+    (a miss, an entry of another shape)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        vector = np.frombuffer(base64.b64decode(text, validate=True),
+                               dtype='<f4')
+    except ValueError:
+        return None
+    if vector.shape != (dimension,) or not np.all(np.isfinite(vector)):
+        return None
+    return vector.astype(np.float32)
