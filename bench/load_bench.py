@@ -213,13 +213,13 @@ def wait_for_health(process, port, log_path, what, timeout=90.0):
 
 def server_cpu_seconds(process):
     """CPU time of `process` and its children still running (gunicorn's
-    workers), in seconds."""
+    workers), with the children they have reaped (`dot`), in seconds."""
     from study_bench import cpu_seconds
 
     class Pid(object):
         def __init__(self, pid):
             self.pid = pid
-    total = cpu_seconds(process)
+    total = cpu_seconds(process, children=True)
     try:
         children = open('/proc/%d/task/%d/children'
                         % (process.pid, process.pid)).read().split()
@@ -227,7 +227,7 @@ def server_cpu_seconds(process):
         children = []
     for child in children:
         try:
-            total += cpu_seconds(Pid(int(child)))
+            total += cpu_seconds(Pid(int(child)), children=True)
         except OSError:
             pass
     return total

@@ -388,11 +388,16 @@ def answer_from(learner, plan, base, start, results, lock):
                                 body))
 
 
-def cpu_seconds(process):
-    """CPU time (user + system) `process` has used so far, in seconds."""
+def cpu_seconds(process, children=False):
+    """CPU time (user + system) `process` has used so far, in seconds;
+    with `children`, also that of its children that have ended (the `dot`
+    processes that drew graphs)."""
     with open('/proc/%d/stat' % process.pid) as f:
         fields = f.read().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf('SC_CLK_TCK')
 
 
 def check_database(env, subs, results):
