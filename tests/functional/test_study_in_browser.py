@@ -18,32 +18,20 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from trac.wiki.model import WikiPage
 
+from support.study import BLOCKS, LEDGERS, MERKLE, WEAK_ANSWER
+from support.study import GOOD_ANSWERS as STUDY_ANSWERS
+
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
 LEARNER = 'mia'
 QUERY = 'I want to understand blockchain technology'
 
-#: Concepts of the starter corpus's blockchain path: 'Blocks and Chaining'
-#: needs 'Distributed Ledgers' and 'Merkle Trees'; 'Public-Key
-#: Cryptography' is left to the graph's test.
-LEDGERS, MERKLE, BLOCKS, KEYS = ('Distributed Ledgers', 'Merkle Trees',
-                                 'Blocks and Chaining',
-                                 'Public-Key Cryptography')
+#: 'Public-Key Cryptography' is left to the graph's test.
+KEYS = 'Public-Key Cryptography'
 
-#: Own-words answers (paraphrases, not copies, of the starter corpus) the
-#: offline grader scores above the mastery threshold.
+#: Own-words answers the offline grader scores above the mastery threshold.
 GOOD_ANSWERS = {
-    LEDGERS: "A distributed ledger keeps the record of transactions on many "
-             "separate computers rather than one central authority. New "
-             "entries are only appended, so the history is extended, not "
-             "edited, and every node can check the whole record itself. "
-             "Getting them to agree is the hard part.",
-    MERKLE: "A Merkle tree, also called a hash tree, summarizes a big set of "
-            "items with one hash at the top, the Merkle root. Every parent "
-            "depends on its two children, so editing one item changes each "
-            "hash up to the root. A block header only needs to store the "
-            "root, and a light client can still verify that a transaction "
-            "is included without downloading all of them.",
+    **STUDY_ANSWERS,
     KEYS: "Public-key (asymmetric) cryptography gives everyone a linked pair "
           "of keys: a private key they keep secret and a public key anyone "
           "may see. The public key is easy to work out from the private one, "
@@ -52,9 +40,6 @@ GOOD_ANSWERS = {
           "comes from your public key and only the private key can spend "
           "from it.",
 }
-
-#: An answer that shows no understanding of anything.
-WEAK_ANSWER = "It is some kind of computer thing, I am not sure what it does."
 
 #: The default `[learning] mastery_threshold`, in percent.
 THRESHOLD = 80
