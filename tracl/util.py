@@ -1,5 +1,6 @@
 """Small helpers more than one TracLearn module needs."""
 
+import functools
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -34,7 +35,10 @@ def database_outage(error):
     return False
 
 
+@functools.lru_cache(maxsize=None)
 def _database_outage_errors():
+    """The exception classes of an outage, found once (the PostgreSQL
+    driver is optional)."""
     import sqlite3
     from trac.db.pool import TimeoutError as PoolTimeout
     errors = [PoolTimeout, sqlite3.OperationalError]

@@ -110,6 +110,21 @@ class LearningCache(Component):
         """The learner's current progress version (0 before any change)."""
         return self.backend.get(progress_version_key(sub)) or 0
 
+    def learner_view(self, endpoint, sub, compute, ttl=API_TTL, **params):
+        """A view of `sub`'s progress: cached under `api:{endpoint}:
+        {params_hash}:{sub}` with the learner's progress version among the
+        params, else `compute()`, cached for `ttl`. The version is read
+        before `compute()` reads the database, so an entry made from data
+        older than a change is filed under the version the change
+        retires. An exception from `compute()` caches nothing."""
+        key = api_key(endpoint, dict(params, v=self.progress_version(sub)),
+                      sub)
+        view = self.get(key)
+        if view is None:
+            view = compute()
+            self.set(key, view, ttl)
+        return view
+
     def bump_progress_version(self, sub):
         """Retire every cached view of the learner's progress."""
         return self.backend.incr(progress_version_key(sub))

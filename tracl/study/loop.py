@@ -12,7 +12,7 @@ from trac.config import BoolOption, FloatOption, IntOption
 from trac.core import Component
 from trac.util.translation import _
 
-from tracl.cache import PROGRESS_TTL, LearningCache, api_key, progress_key
+from tracl.cache import PROGRESS_TTL, LearningCache, progress_key
 from tracl.llm import MASTERY_THRESHOLD
 from tracl.llm.grading import AnswerGrader
 from tracl.model import progress as model
@@ -160,13 +160,9 @@ class StudyLoop(Component):
     def subjects(self, sub):
         """`sub`'s concepts counted per subject (contract: `GET
         /progress`), cached under the learner's progress version."""
-        cache = LearningCache(self.env)
-        key = api_key('progress', {'v': cache.progress_version(sub)}, sub)
-        cached = cache.get(key)
-        if cached is None:
-            cached = model.subject_summaries(self.env, sub)
-            cache.set(key, cached, PROGRESS_TTL)
-        return cached
+        return LearningCache(self.env).learner_view(
+            'progress', sub, lambda: model.subject_summaries(self.env, sub),
+            PROGRESS_TTL)
 
     # Internal methods
 

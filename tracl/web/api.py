@@ -268,30 +268,30 @@ class ApiModule(Component):
     def _send_error_page(self, req, exc_info, content,
                          content_type='text/html', status=500):
         """`req.send_error` of an API request: Trac's error page (of an
-        exception raised before or after the handler) as a JSON error."""
+        exception raised before or after the handler) as a JSON error.
+        Raises `RequestDone`, as everything that sends does here."""
         error = exc_info[1] if exc_info else None
         req._outheaders = []
         self._discard_body(req)
         if database_outage(error):
             self._send_outage_answer(req)
-        if isinstance(error, HTTPException) and status < 500:
-            answer = ApiError(status, to_unicode(error.message))
+        elif isinstance(error, HTTPException) and status < 500:
+            self._send_error(req, ApiError(status, to_unicode(error.message)))
         else:
-            answer = _internal_error()
-        self._send_error(req, answer)
+            self._send_error(req, _internal_error())
 
     def _send_outage_answer(self, req):
-        """503 `database_unavailable`, or the answer of an endpoint that
-        needs no database."""
+        """The answer of an endpoint that needs no database (health), else
+        503 `database_unavailable`."""
         try:
             endpoint, params = self._route(req)
         except ApiError:
             endpoint = None
-        if endpoint is not None and not endpoint.needs_database:
-            status, payload = self._result(
-                endpoint.handler(req, ApiCall(params, {}, None, None)))
-            self.send_json(req, payload, status)
-        self._send_error(req, _database_unavailable())
+        if endpoint is None or endpoint.needs_database:
+            self._send_error(req, _database_unavailable())
+        status, payload = self._result(
+            endpoint.handler(req, ApiCall(params, {}, None, None)))
+        self.send_json(req, payload, status)
 
     def _result(self, result):
         if result is None:

@@ -17,7 +17,7 @@ from trac.util.translation import _
 
 from tracl.api import IApiEndpointProvider
 from tracl.auth.profile import LearnerProfiles
-from tracl.cache import API_TTL, LearningCache, api_key
+from tracl.cache import LearningCache
 from tracl.embedding import EmbeddingUnavailable
 from tracl.llm import LearningLLM, LLMUnavailable
 from tracl.llm.offline import OfflineLLMProvider, query_topic
@@ -203,18 +203,10 @@ class LearningPathsApi(Component):
 
     def _list(self, req, call):
         sub = reader_sub(req, call)
-        cache = LearningCache(self.env)
-        # The version is read before the database: an entry made from
-        # data older than a change is filed under the version the change
-        # retires.
-        key = api_key('learning-paths', {'v': cache.progress_version(sub)},
-                      sub)
-        listing = cache.get(key)
-        if listing is None:
-            listing = {'paths': [self._summary_json(s)
-                                 for s in path_summaries(self.env, sub)]}
-            cache.set(key, listing, API_TTL)
-        return listing
+        return LearningCache(self.env).learner_view(
+            'learning-paths', sub, lambda: {
+                'paths': [self._summary_json(s)
+                          for s in path_summaries(self.env, sub)]})
 
     @api_errors(**{'404': 'No such path'})
     def _get(self, req, call):
@@ -222,17 +214,15 @@ class LearningPathsApi(Component):
         path_id = call.params['path_id'].lower()
         if not _UUID_RE.match(path_id):
             raise ApiError(404, _("No such learning path."))
-        cache = LearningCache(self.env)
-        key = api_key('learning-path', {'v': cache.progress_version(sub),
-                                        'path_id': path_id}, sub)
-        path = cache.get(key)
-        if path is None:
+
+        def read_path():
             detail = path_detail(self.env, sub, path_id)
             if not detail:
                 raise ApiError(404, _("No such learning path."))
-            path = dict(self._summary_json(detail['summary']),
+            return dict(self._summary_json(detail['summary']),
                         concepts=detail['concepts'])
-            cache.set(key, path, API_TTL)
+        path = LearningCache(self.env).learner_view(
+            'learning-path', sub, read_path, path_id=path_id)
         if sub == call.sub:
             LearnerProfiles(self.env).set_active_path(sub, path_id)
         return path
