@@ -7,7 +7,7 @@
  * (templates/tracl_concept.html): it is parsed once into an inert
  * <template> and moved into the page. Everything that comes from the
  * server or the learner afterwards goes in with textContent, never as
- * HTML.
+ * HTML. The helpers it shares with the other pages are js/page_helpers.js.
  */
 (function () {
   "use strict";
@@ -15,32 +15,10 @@
   /* How often time is counted while the learner is active, in ms. */
   var TICK = 5000;
 
-  function settings() {
-    return window.tracl_concept || {};
-  }
-
-  function messages() {
-    return settings().messages || {};
-  }
-
-  /* Fill in Python's `%(name)s` placeholders; `%%` is a percent sign. */
-  function format(text, values) {
-    return String(text).replace(/%\((\w+)\)s|%%/g, function (all, name) {
-      if (all === "%%")
-        return "%";
-      return values && name in values ? String(values[name]) : all;
-    });
-  }
-
-  function message(key, values) {
-    var text = messages()[key];
-    return format(text === undefined ? key : text, values);
-  }
-
-  function plural(key, n) {
-    var forms = messages()[key] || ["%(num)s", "%(num)s"];
-    return format(n === 1 ? forms[0] : forms[1], {num: n});
-  }
+  var page = tracl.page("tracl_concept");
+  var settings = page.settings, messages = page.messages;
+  var message = page.message, plural = page.plural, request = page.request;
+  var element = tracl.element, say = tracl.say;
 
   /* Minutes of study as a person reads them (as study_time() does). */
   function studyTime(minutes) {
@@ -62,85 +40,18 @@
     return Math.round(Number(score || 0) * 100);
   }
 
-  function element(name, className, text) {
-    var node = document.createElement(name);
-    if (className)
-      node.className = className;
-    if (text !== undefined && text !== null)
-      node.textContent = text;
-    return node;
+  /* The grader's feedback on an answer, labelled. */
+  function feedbackLine(className, feedback) {
+    var line = element("p", className);
+    line.appendChild(element("span", "tracl-feedback-label",
+                             message("feedback")));
+    line.appendChild(document.createTextNode(" "));
+    line.appendChild(element("span", "tracl-feedback-text", feedback));
+    return line;
   }
 
   function statusLabel(status) {
     return (messages().status || {})[status] || status;
-  }
-
-  /* An API error: `status` 0 when the server could not be reached. */
-  function ApiFailure(text, status, error, retryAfter) {
-    this.message = text;
-    this.status = status;
-    this.error = error || {};
-    this.retryAfter = retryAfter;
-  }
-
-  /* Send `body` as JSON with `method` to `path` below the concept's
-   * progress URL; resolves to the decoded answer (null for 204), rejects
-   * with an ApiFailure whose message is for a person. */
-  function request(method, path, body, keepalive) {
-    var options = {
-      method: method,
-      credentials: "same-origin",
-      headers: {"Accept": "application/json"},
-      keepalive: !!keepalive
-    };
-    if (method !== "GET") {
-      options.headers["Content-Type"] = "application/json";
-      options.headers["X-CSRF-Token"] = settings().form_token || "";
-      options.body = JSON.stringify(body || {});
-    }
-    return fetch(settings().api_url + path, options).then(function (response) {
-      if (response.status === 204)
-        return null;
-      return response.json().catch(function () {
-        return null;
-      }).then(function (payload) {
-        if (response.ok && payload)
-          return payload;
-        var error = payload && payload.error;
-        var retryAfter = parseInt(response.headers.get("Retry-After"), 10);
-        var text = error && error.message ? error.message :
-          message("server_error", {status: response.status});
-        if (response.status === 429 && !(error && error.message) &&
-            retryAfter > 0)
-          text = message("rate_limited", {seconds: retryAfter});
-        throw new ApiFailure(text, response.status, error,
-                             retryAfter > 0 ? retryAfter : undefined);
-      });
-    }, function () {
-      throw new ApiFailure(message("network_error"), 0);
-    });
-  }
-
-  /* Show `text` in the live region `node`: kind is "progress" (with a
-   * spinner), "error", "success" or "info". */
-  function say(node, text, kind) {
-    if (!node)
-      return;
-    node.textContent = "";
-    node.className = node.className
-      .replace(/\s*tracl-(message|error|notice|warning)\b/g, "");
-    if (!text)
-      return;
-    if (kind === "progress") {
-      var spinner = element("span", "tracl-lp-spinner");
-      spinner.setAttribute("aria-hidden", "true");
-      node.appendChild(spinner);
-    } else if (kind === "error") {
-      node.className += " tracl-message tracl-error";
-    } else if (kind === "success") {
-      node.className += " tracl-message tracl-notice";
-    }
-    node.appendChild(element("span", null, text));
   }
 
   /* Counts the seconds the learner spends on the page: visible and active
@@ -380,15 +291,9 @@
     result.appendChild(element("p", "tracl-result-verdict",
                                message(graded.mastered ? "mastered" :
                                        "not_mastered")));
-    if (graded.feedback) {
-      var feedback = element("p", "tracl-result-feedback");
-      feedback.appendChild(element("span", "tracl-feedback-label",
-                                   message("feedback")));
-      feedback.appendChild(document.createTextNode(" "));
-      feedback.appendChild(element("span", "tracl-feedback-text",
-                                   graded.feedback));
-      result.appendChild(feedback);
-    }
+    if (graded.feedback)
+      result.appendChild(feedbackLine("tracl-result-feedback",
+                                      graded.feedback));
     result.hidden = false;
     this.showStatus(graded.status, graded.best_score);
     if (graded.mastered)
@@ -515,15 +420,9 @@
     }
     item.appendChild(head);
     item.appendChild(element("p", "tracl-attempt-answer", attempt.answer));
-    if (attempt.feedback) {
-      var feedback = element("p", "tracl-attempt-feedback");
-      feedback.appendChild(element("span", "tracl-feedback-label",
-                                   message("feedback")));
-      feedback.appendChild(document.createTextNode(" "));
-      feedback.appendChild(element("span", "tracl-feedback-text",
-                                   attempt.feedback));
-      item.appendChild(feedback);
-    }
+    if (attempt.feedback)
+      item.appendChild(feedbackLine("tracl-attempt-feedback",
+                                    attempt.feedback));
     return item;
   };
 
@@ -541,7 +440,7 @@
       self.saveNotes();
     });
     this.notes.addEventListener("input", function () {
-      say(self.notesStatus, message("unsaved"), "info");
+      say(self.notesStatus, message("unsaved"));
     });
     this.notes.addEventListener("keydown", function (event) {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
@@ -561,7 +460,7 @@
     request("PUT", "/notes", {notes: this.notes.value}).then(function () {
       self.savingNotes = false;
       self.saveButton.disabled = false;
-      say(self.notesStatus, message("saved"), "success");
+      say(self.notesStatus, message("saved"), "notice");
     }, function (failure) {
       self.savingNotes = false;
       self.saveButton.disabled = false;
@@ -610,10 +509,5 @@
       panel.tracConceptPanel = new ConceptPanel(panel);
   }
 
-  /* Trac loads a script added while the page renders after the page is
-   * parsed: start at once when the document is already there. */
-  if (document.readyState === "loading")
-    document.addEventListener("DOMContentLoaded", start);
-  else
-    start();
+  tracl.whenReady(start);
 })();

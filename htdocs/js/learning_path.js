@@ -3,7 +3,8 @@
  * TracLearn's JSON API without reloading the page.
  *
  * Every text that comes from the server or the learner goes into the page
- * with textContent, never as HTML.
+ * with textContent, never as HTML. The helpers it shares with the other
+ * pages are js/page_helpers.js.
  */
 (function () {
   "use strict";
@@ -11,24 +12,15 @@
   var EXCERPT_LENGTH = 200;
   var MIN_QUERY = 3;
 
-  function settings() {
-    return window.tracl_learning_path || {};
-  }
+  var page = tracl.page("tracl_learning_path");
+  var settings = page.settings, message = page.message, plural = page.plural;
+  var element = tracl.element;
 
-  function message(key, values) {
-    var text = (settings().messages || {})[key] || key;
-    return format(text, values);
-  }
-
-  function format(text, values) {
-    return String(text).replace(/%\((\w+)\)s/g, function (all, name) {
-      return values && name in values ? String(values[name]) : all;
-    });
-  }
-
-  function plural(key, n) {
-    var forms = (settings().messages || {})[key] || ["1", "%(n)s"];
-    return format(n === 1 ? forms[0] : forms[1], {n: n});
+  /* POST `body` as JSON to `path` below the API; resolves to the decoded
+   * answer, rejects with a tracl.ApiFailure whose message is for a
+   * person. */
+  function post(path, body) {
+    return page.request("POST", path, body);
   }
 
   function excerpt(text) {
@@ -40,43 +32,6 @@
     if (space > EXCERPT_LENGTH * 0.6)
       cut = cut.slice(0, space);
     return cut.replace(/[\s.,;:]+$/, "") + "\u2026";
-  }
-
-  function element(name, className, text) {
-    var node = document.createElement(name);
-    if (className)
-      node.className = className;
-    if (text !== undefined)
-      node.textContent = text;
-    return node;
-  }
-
-  /* POST `body` as JSON to `path` below the API; resolves to the decoded
-   * answer, rejects with an Error whose message is for a person. */
-  function post(path, body) {
-    var options = {
-      method: "POST",
-      credentials: "same-origin",
-      headers: {
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-        "X-CSRF-Token": settings().form_token || ""
-      },
-      body: JSON.stringify(body)
-    };
-    return fetch(settings().api_url + path, options).then(function (response) {
-      return response.json().catch(function () {
-        return null;
-      }).then(function (payload) {
-        if (response.ok && payload)
-          return payload;
-        var error = payload && payload.error;
-        throw new Error(error && error.message ? error.message :
-                        message("server_error", {status: response.status}));
-      });
-    }, function () {
-      throw new Error(message("network_error"));
-    });
   }
 
   function LearningPath(root) {
@@ -127,26 +82,9 @@
     }
   };
 
-  /* Show `text` in the live region: kind is "progress" (with a spinner),
-   * "error", "warning" or "info". */
+  /* Show `text` in the live region: kind as tracl.say takes it. */
   LearningPath.prototype.say = function (text, kind) {
-    var status = this.status;
-    status.textContent = "";
-    status.className = "tracl-lp-status";
-    if (!text)
-      return;
-    if (kind === "progress") {
-      var spinner = element("span", "tracl-lp-spinner");
-      spinner.setAttribute("aria-hidden", "true");
-      status.appendChild(spinner);
-    } else if (kind === "error") {
-      status.className += " tracl-message tracl-error";
-    } else if (kind === "warning") {
-      status.className += " tracl-message tracl-warning";
-    } else {
-      status.className += " tracl-message tracl-notice";
-    }
-    status.appendChild(element("span", "tracl-lp-status-text", text));
+    tracl.say(this.status, text, kind);
   };
 
   LearningPath.prototype.generate = function () {
@@ -241,7 +179,7 @@
     this.updateCount();
     this.say(message("found", {concepts: plural("concepts", chunks.length),
                                subjects: plural("subjects", groups.length)}),
-             "info");
+             "notice");
   };
 
   LearningPath.prototype.checked = function () {
@@ -296,10 +234,5 @@
     }
   }
 
-  /* Trac loads a script added while the page renders after the page is
-   * parsed: start at once when the document is already there. */
-  if (document.readyState === "loading")
-    document.addEventListener("DOMContentLoaded", start);
-  else
-    start();
+  tracl.whenReady(start);
 })();

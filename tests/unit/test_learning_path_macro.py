@@ -129,6 +129,14 @@ def test_script_stylesheet_api_url_and_form_token_are_added(env):
     assert data['messages']['relevance'] == '%(percent)s relevant'
 
 
+def test_error_watcher_and_shared_helpers_load_before_the_page_script(env):
+    req, _ = render(env, '[[LearningPath]]')
+    scripts = [src.rsplit('/', 1)[-1] for src in script_srcs(req)
+               if '/chrome/tracl/js/' in src]
+    assert scripts == ['page_errors.js', 'page_helpers.js',
+                       'learning_path.js']
+
+
 def test_two_macros_on_a_page_have_their_own_ids_and_one_script(env):
     req, html = render(env, '[[LearningPath(first)]]\n\n'
                             '[[LearningPath(second)]]')

@@ -176,6 +176,7 @@ class ConceptPage(Component):
                                                  panel_data)
         add_stylesheet(req, 'tracl/css/tracl.css')
         add_script(req, 'tracl/js/page_errors.js')
+        add_script(req, 'tracl/js/page_helpers.js')
         add_script(req, 'tracl/js/concept.js')
         add_script_data(req, tracl_concept={
             'panel': str(panel),

@@ -78,6 +78,7 @@ class LearningPathMacro(WikiMacroBase):
     def _add_resources(self, req):
         add_stylesheet(req, 'tracl/css/tracl.css')
         add_script(req, 'tracl/js/page_errors.js')
+        add_script(req, 'tracl/js/page_helpers.js')
         add_script(req, 'tracl/js/learning_path.js')
         add_script_data(req, tracl_learning_path={
             'api_url': req.href(API_PREFIX.lstrip('/')),

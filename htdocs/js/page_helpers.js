@@ -1,0 +1,173 @@
+/* The helpers TracLearn's page scripts share (js/concept.js,
+ * js/learning_path.js), on one namespace object, `window.tracl`:
+ *
+ * - `tracl.page(name)`: the helpers bound to one page's script data
+ *   (`window[name]`, added by the server with add_script_data): its
+ *   translated sentences (`message`, `plural`) and its JSON API calls
+ *   (`request`, rejecting with a `tracl.ApiFailure`);
+ * - `tracl.format`: Python's `%(name)s` placeholders filled in;
+ * - `tracl.element` and `tracl.say`: nodes built with textContent, never
+ *   as HTML, and a live region's message;
+ * - `tracl.whenReady`: run a page script once the document is parsed.
+ *
+ * Loaded after js/page_errors.js and before the page scripts.
+ */
+(function () {
+  "use strict";
+
+  /* Fill in Python's `%(name)s` placeholders; `%%` is a percent sign, as
+   * in the sentences translated on the server (`Score: %(percent)s%%`).
+   * A placeholder without a value stays as it is. */
+  function format(text, values) {
+    return String(text).replace(/%\((\w+)\)s|%%/g, function (all, name) {
+      if (all === "%%")
+        return "%";
+      return values && name in values ? String(values[name]) : all;
+    });
+  }
+
+  /* An API call that failed: `message` is for a person, `status` is the
+   * HTTP status (0 when the server could not be reached), `error` the
+   * answer's `error` object ({} without one) and `retryAfter` the seconds
+   * of a `Retry-After` header. An Error, so that a rejection nobody handles
+   * reads as what it is in the console. */
+  function ApiFailure(text, status, error, retryAfter) {
+    this.message = text;
+    this.status = status;
+    this.error = error || {};
+    this.retryAfter = retryAfter;
+  }
+  ApiFailure.prototype = Object.create(Error.prototype);
+  ApiFailure.prototype.constructor = ApiFailure;
+  ApiFailure.prototype.name = "ApiFailure";
+
+  /* The helpers of the page whose script data is `window[name]`. The data
+   * is read at each call, not once: the server's values stay the truth
+   * (a test, for one, replaces the form token of a loaded page). */
+  function page(name) {
+    function settings() {
+      return window[name] || {};
+    }
+
+    function messages() {
+      return settings().messages || {};
+    }
+
+    /* The page's sentence `key` with `values` filled in; the key itself
+     * when the page has no such sentence (an empty one stays empty). */
+    function message(key, values) {
+      var text = messages()[key];
+      return format(text === undefined ? key : text, values);
+    }
+
+    /* The singular or plural form of sentence `key` for `n`. The number
+     * fills both `%(num)s`, the name Trac's ngettext uses, and `%(n)s`. */
+    function plural(key, n) {
+      var forms = messages()[key] || ["%(num)s", "%(num)s"];
+      return format(n === 1 ? forms[0] : forms[1], {num: n, n: n});
+    }
+
+    /* The message of a failed answer: the server's own when it gave one;
+     * for a 429 without one, how long to wait when the page has a sentence
+     * for it; else the HTTP status. */
+    function failureText(response, error, retryAfter) {
+      if (error && error.message)
+        return error.message;
+      if (response.status === 429 && retryAfter > 0 &&
+          messages().rate_limited !== undefined)
+        return message("rate_limited", {seconds: retryAfter});
+      return message("server_error", {status: response.status});
+    }
+
+    /* Send `body` as JSON with `method` to `path` below the page's
+     * `api_url`, with the page's CSRF token (the API checks it for a
+     * session's writes); `keepalive` lets the call outlive the page.
+     * Resolves to the decoded answer (null for 204), rejects with an
+     * ApiFailure. */
+    function request(method, path, body, keepalive) {
+      var options = {
+        method: method,
+        credentials: "same-origin",
+        headers: {"Accept": "application/json"},
+        keepalive: !!keepalive
+      };
+      if (method !== "GET") {
+        options.headers["Content-Type"] = "application/json";
+        options.headers["X-CSRF-Token"] = settings().form_token || "";
+        options.body = JSON.stringify(body || {});
+      }
+      var url = settings().api_url + path;
+      return fetch(url, options).then(function (response) {
+        if (response.status === 204)
+          return null;
+        // A proxy's error page is not JSON: it fails with its status.
+        return response.json().catch(function () {
+          return null;
+        }).then(function (payload) {
+          if (response.ok && payload)
+            return payload;
+          var error = payload && payload.error;
+          var retryAfter = parseInt(response.headers.get("Retry-After"), 10);
+          throw new ApiFailure(failureText(response, error, retryAfter),
+                               response.status, error,
+                               retryAfter > 0 ? retryAfter : undefined);
+        });
+      }, function () {
+        throw new ApiFailure(message("network_error"), 0);
+      });
+    }
+
+    return {settings: settings, messages: messages, message: message,
+            plural: plural, request: request};
+  }
+
+  /* A new `name` element; `text`, when given, goes in as text. */
+  function element(name, className, text) {
+    var node = document.createElement(name);
+    if (className)
+      node.className = className;
+    if (text !== undefined && text !== null)
+      node.textContent = text;
+    return node;
+  }
+
+  /* Show `text` in the live region `node`, replacing what it said: kind
+   * is "progress" (with a spinner), "error", "warning" or "notice" (in a
+   * box of that kind), anything else plain text. No text clears it. */
+  function say(node, text, kind) {
+    if (!node)
+      return;
+    node.textContent = "";
+    node.className = node.className
+      .replace(/\s*tracl-(message|error|notice|warning)\b/g, "");
+    if (!text)
+      return;
+    if (kind === "progress") {
+      var spinner = element("span", "tracl-lp-spinner");
+      spinner.setAttribute("aria-hidden", "true");
+      node.appendChild(spinner);
+    } else if (kind === "error" || kind === "warning" || kind === "notice") {
+      node.className += " tracl-message tracl-" + kind;
+    }
+    node.appendChild(element("span", null, text));
+  }
+
+  /* Run `start` once the document is parsed: Trac loads a script added
+   * while the page renders after the page is parsed, so at once when the
+   * document is already there. */
+  function whenReady(start) {
+    if (document.readyState === "loading")
+      document.addEventListener("DOMContentLoaded", start);
+    else
+      start();
+  }
+
+  window.tracl = {
+    ApiFailure: ApiFailure,
+    element: element,
+    format: format,
+    page: page,
+    say: say,
+    whenReady: whenReady
+  };
+})();
