@@ -6,6 +6,9 @@ its owner. For anyone else without LEARNING_ADMIN it does not exist: every
 ticket action on it is denied, so Trac's roadmap, query, timeline, search,
 reports, RSS and CSV leave it out, and its page answers 404 rather than 403
 (existence does not leak).
+
+The query page offers Trac's batch modify panel only to those who may use
+it (TICKET_BATCH_MODIFY).
 """
 
 import re
@@ -127,6 +130,7 @@ class ConceptOwnerPolicy(Component):
             self._hide_emptied_report_groups(data)
         elif template == 'query.html' and data and 'tickets' in data:
             self._drop_hidden_query_results(req, data)
+            self._hide_batch_modify_from_non_holders(req, data)
         return template, data, metadata
 
     # ITicketChangeListener methods
@@ -182,6 +186,18 @@ class ConceptOwnerPolicy(Component):
             return
         query.num_items = len(data['tickets'])
         paginator.num_items = len(data['tickets'])
+
+    def _hide_batch_modify_from_non_holders(self, req, data):
+        """Trac 1.6's query template shows the batch modify panel under
+        any query with results (its test is `tickets` alone), while Trac
+        adds the panel's actions and its script (auto_preview.js) only
+        for TICKET_BATCH_MODIFY holders: anyone else gets a form that
+        answers 403 and a script error in the browser's console. Nothing
+        else of the page reads `tickets`, so an empty list hides the panel
+        from them. Done here, after the hidden results are dropped and
+        counted, because that needs the list."""
+        if 'TICKET_BATCH_MODIFY' not in req.perm('ticket'):
+            data['tickets'] = []
 
     def _type_and_owner(self, ticket_id):
         with self._lock:
