@@ -39,3 +39,10 @@ def summary(durations):
 
 def report(label, durations, width=48):
     print('  %-*s %s' % (width, label, summary(durations)), flush=True)
+
+
+def percentile(durations, fraction):
+    """The value below which `fraction` of `durations` lie (nearest rank,
+    as `summary`'s p95)."""
+    ordered = sorted(durations)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
