@@ -114,10 +114,17 @@ class IChunkStore(Interface):
 
     A chunk is a dict with `id`, `subject`, `concept`, `content`,
     `has_prerequisite` and `prerequisite_for` (None, a name or a list of
-    names), `difficulty_level` (1-5) and `source`. Similarities are raw
+    names), `difficulty_level` (1-5) and `source`: the fields and rules of
+    `tracl.model.chunks`, whose `read_chunk` makes it. Similarities are raw
     cosines in [-1, 1] whichever store answers (Neo4j's (1 + cos) / 2 is
     converted back), so one relevance calibration serves every store.
     """
+
+    def check_available():
+        """Raise `tracl.search.ChunkStoreUnavailable` at once when the
+        store is known to be down (an open circuit), without contacting
+        it; else return. A search calls it first, so that an outage
+        refuses the search before the language model is asked."""
 
     def search(vector, limit):
         """The `limit` chunks most similar to unit `vector`, best first, as

@@ -7,6 +7,11 @@ answer. Past a threshold it opens: calls are refused at once, without
 contacting the service, for a reset interval; then one trial call is let
 through (half-open), and its outcome closes or reopens the circuit. A
 learner waits for one failure per interval instead of one per request.
+
+`CircuitBreaker.guard()` wraps one call to the service: it refuses the call
+while the circuit is open, counts its outcome, and logs an outage once, as
+a warning when it starts and once when it ends, so a long outage does not
+flood the log.
 """
 
 import math
@@ -32,15 +37,38 @@ class CircuitBreaker(object):
 
     The threshold and reset interval are passed on each use, so a change
     in trac.ini applies at once. `clock()` gives monotonic seconds.
+    `service()` names the service in log lines ("Neo4j at
+    neo4j+s://host"), `callers` says who answers 503 while it fails
+    ("searches"); `log` receives the outage lines of `guard()`.
     Thread-safe.
     """
 
-    def __init__(self, clock):
+    def __init__(self, clock, log=None, service=None, callers='calls'):
         self._clock = clock
         self._lock = threading.Lock()
         self._failures = 0
         self._opened_at = None
         self._trial_running = False
+        self._log = log
+        self._service = service or (lambda: 'the service')
+        self._callers = callers
+        self._in_outage = False
+
+    def guard(self, threshold, reset, refused):
+        """A context manager around one call to the service::
+
+            with breaker.guard(threshold, reset, refused) as call:
+                ...                    # call.trial: the half-open trial
+                call.failed(reason)    # the service did not answer
+                call.answered()        # it answered, if only to refuse
+
+        Entering raises `refused()` (an exception) while the circuit is
+        open. A block that ends without saying counts as answered when it
+        returns normally; when it raises, the exception is a bug rather
+        than an outage and is not counted, except that a trial call must
+        end, as a failure.
+        """
+        return _GuardedCall(self, threshold, reset, refused)
 
     def state(self, reset):
         with self._lock:
@@ -111,3 +139,73 @@ class CircuitBreaker(object):
                 self._clock() - self._opened_at >= reset:
             return HALF_OPEN
         return OPEN
+
+    # The outage log
+
+    def _answered(self):
+        closed = self.record_success()
+        with self._lock:
+            recovered, self._in_outage = self._in_outage or closed, False
+        if recovered and self._log:
+            self._log.info("%s answers again%s", self._service(),
+                           ': circuit closed' if closed else '')
+
+    def _failed(self, reason, threshold, reset, trial):
+        opened = self.record_failure(threshold)
+        with self._lock:
+            starts, self._in_outage = not self._in_outage, True
+        if not self._log:
+            return
+        if starts:
+            self._log.warning("%s does not answer (%s). %s answer 503 while "
+                              "it fails, and at once for %g s after %d "
+                              "failed calls in a row.", self._service(),
+                              reason, self._callers.capitalize(), reset,
+                              threshold)
+        elif opened:
+            self._log.info("The circuit of %s %s after %d failed calls in a "
+                           "row (last: %s)", self._service(),
+                           'reopened' if trial else 'opened',
+                           self._failures, reason)
+
+
+class _GuardedCall(object):
+    """One call through `CircuitBreaker.guard()`."""
+
+    def __init__(self, breaker, threshold, reset, refused):
+        self._breaker = breaker
+        self._threshold = threshold
+        self._reset = reset
+        self._refused = refused
+        self._counted = False
+        self.trial = False
+
+    def __enter__(self):
+        state = self._breaker.acquire(self._reset)
+        if state == OPEN:
+            raise self._refused()
+        self.trial = state == HALF_OPEN
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if self._counted:
+            return False
+        if kind is None:
+            self.answered()
+        elif self.trial:
+            self._counted = True
+            self._breaker.record_failure(self._threshold)
+        return False
+
+    def answered(self):
+        """The service answered: a refusal of the request counts too, since
+        it shows the service is up."""
+        self._counted = True
+        self._breaker._answered()
+
+    def failed(self, reason):
+        """The service did not answer, or could not serve; `reason` says
+        how, for the log."""
+        self._counted = True
+        self._breaker._failed(reason, self._threshold, self._reset,
+                              self.trial)

@@ -2,18 +2,20 @@
 
 A corpus is one JSON object per line, each a chunk with the fields of the
 `chunks` table (`id`, `subject`, `concept`, `content`, `has_prerequisite`,
-`prerequisite_for`, `difficulty_level`, `source`). This module owns the rules
-a chunk must meet before anything stores it: the starter corpus shipped in
+`prerequisite_for`, `difficulty_level`, `source`). The rules of one chunk
+live in `tracl.model.chunks`; this module owns the rules of a set of
+chunks, checked before anything stores them: the starter corpus shipped in
 `tracl/data/corpus/` is checked against them by the tests, and
 `trac-admin ENV learning import` applies them to an admin's own file.
 
 What is checked, and what a failure does:
 
-- per chunk: required fields present and non-empty, every field of the right
-  JSON type, lengths within the database columns and the word bounds,
-  `difficulty_level` an integer 1-5, no duplicate id and no duplicate concept
-  name within a subject (in both cases the later chunk is rejected), no
-  concept listing itself as its own prerequisite;
+- per chunk (`tracl.model.chunks.chunk_problems`): required fields present
+  and non-empty, every field of the right JSON type, lengths within the
+  database columns and the word bounds, `difficulty_level` an integer 1-5,
+  no concept listing itself as its own prerequisite;
+- across chunks: no duplicate id and no duplicate concept name within a
+  subject (in both cases the later chunk is rejected);
 - the prerequisite graph of each subject: every `has_prerequisite` name must be
   a concept of the same subject, and the links must not form a cycle.
 
@@ -26,9 +28,6 @@ not be stored, and a chunk stored without it would unlock too early).
 from `has_prerequisite` alone (the contract stores each fact once), so a
 `prerequisite_for` that disagrees with it is reported as a warning and never
 rejects a chunk.
-
-Only the standard library is used, so scripts can import this module without
-Trac.
 """
 
 import difflib
@@ -37,37 +36,14 @@ import os
 from collections import Counter, namedtuple
 from importlib import resources
 
+from tracl.model.chunks import chunk_problems, json_type, prerequisite_names
+
 #: The word bounds of the starter corpus, whose chunks were written to them.
 STARTER_MIN_WORDS = 100
 STARTER_MAX_WORDS = 300
 
 #: The spec's bound on a chunk (100-500 words); an admin's import may use it.
 SPEC_MAX_WORDS = 500
-
-#: The longest `id` the `chunks` table holds (varchar(128)).
-MAX_ID_LENGTH = 128
-
-#: The longest `subject` and `concept` the `chunks` table holds (varchar(200)).
-MAX_NAME_LENGTH = 200
-
-#: The lowest and highest `difficulty_level` (the table's CHECK constraint).
-MIN_DIFFICULTY = 1
-MAX_DIFFICULTY = 5
-
-#: Fields every chunk must have.
-REQUIRED_FIELDS = ('id', 'subject', 'concept', 'content')
-
-#: Fields a chunk may leave out (or set to null), with the value it then gets.
-OPTIONAL_FIELDS = {
-    'has_prerequisite': None,
-    'prerequisite_for': None,
-    'difficulty_level': 3,
-    'source': '',
-}
-
-#: Every chunk field, in the order of a normalised chunk.
-FIELDS = ('id', 'subject', 'concept', 'content', 'has_prerequisite',
-          'prerequisite_for', 'difficulty_level', 'source')
 
 #: Where the starter corpus lives: a folder of the package `tracl.data`.
 STARTER_PACKAGE = 'tracl.data'
@@ -76,7 +52,7 @@ STARTER_SOURCE_PREFIX = 'TracLearn starter corpus'
 
 
 class CorpusError(ValueError):
-    """A corpus file cannot be read, or a value is not what a chunk needs."""
+    """A corpus file cannot be read, or its prerequisites form a cycle."""
 
 
 #: One problem: `where` is the chunk id (or `line N of FILE`, `item N` when
@@ -143,7 +119,7 @@ def _parse_lines(source):
             if not isinstance(obj, dict):
                 yield number, where, None, (
                     '%s is a JSON %s, not an object; each line must be one '
-                    'chunk object' % (where, _json_type(obj)))
+                    'chunk object' % (where, json_type(obj)))
                 continue
             yield number, where, obj, None
     finally:
@@ -162,54 +138,6 @@ def read_jsonl(path_or_lines):
         if error:
             raise CorpusError(error)
         yield number, obj
-
-
-# Values -------------------------------------------------------------------
-
-def _json_type(value):
-    if value is None:
-        return 'null'
-    if isinstance(value, bool):
-        return 'boolean'
-    if isinstance(value, (int, float)):
-        return 'number'
-    if isinstance(value, str):
-        return 'string'
-    if isinstance(value, list):
-        return 'array'
-    if isinstance(value, dict):
-        return 'object'
-    return type(value).__name__
-
-
-def prerequisite_names(value):
-    """The concept names in a `has_prerequisite` or `prerequisite_for` value.
-
-    null gives `[]`, a string one name (a blank string none), an array its
-    names. Names are stripped; anything else raises `CorpusError`.
-    """
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value.strip()] if value.strip() else []
-    if isinstance(value, list):
-        names = []
-        for item in value:
-            if not isinstance(item, str) or not item.strip():
-                raise CorpusError('a list of prerequisites may hold only '
-                                  'concept names, not %s'
-                                  % (json.dumps(item)
-                                     if isinstance(item, str)
-                                     else _json_type(item)))
-            names.append(item.strip())
-        return names
-    raise CorpusError('prerequisites must be null, a concept name or a list '
-                      'of names, not a %s' % _json_type(value))
-
-
-def word_count(text):
-    """The number of words in `text`, as the word bounds count them."""
-    return len(text.split())
 
 
 # Validation ---------------------------------------------------------------
@@ -250,8 +178,10 @@ def _validate(items, rejected, min_words, max_words):
     first_by_id = {}          # id -> location of its first chunk
     first_by_concept = {}     # (subject, concept) -> 'chunk ID' of the first
     for where, raw in items:
-        chunk, problems = _check_fields(raw, where, min_words, max_words,
-                                        warnings)
+        chunk, problems, notes = chunk_problems(raw, where, min_words,
+                                                max_words)
+        raw_id = raw.get('id') if isinstance(raw, dict) else None
+        warnings.extend(Problem(raw_id or where, note) for note in notes)
         chunk_id = chunk.get('id')
         name = 'chunk %s' % chunk_id if chunk_id else where
         unique_id = chunk_id and chunk_id not in first_by_id
@@ -279,85 +209,6 @@ def _validate(items, rejected, min_words, max_words):
     accepted = _check_graph(candidates, first_by_concept, rejected)
     warnings.extend(_inverse_link_warnings(accepted))
     return CorpusReport(accepted, rejected, warnings)
-
-
-def _check_fields(raw, where, min_words, max_words, warnings):
-    """Return `(normalised chunk, problems)` for one parsed line; problems
-    that reject nothing go to `warnings`."""
-    if not isinstance(raw, dict):
-        return {}, ['a chunk must be a JSON object, not a %s'
-                    % _json_type(raw)]
-    raw_id = raw.get('id')
-    label = ('chunk %s' % raw_id if isinstance(raw_id, str) and raw_id.strip()
-             else where)
-    chunk, problems = {}, []
-    for field in REQUIRED_FIELDS:
-        value = raw.get(field)
-        if value is None:
-            problems.append('the required field %r is missing (every chunk '
-                            'needs %s)' % (field, ', '.join(REQUIRED_FIELDS)))
-        elif not isinstance(value, str):
-            problems.append('%r must be a string, not a %s'
-                            % (field, _json_type(value)))
-        elif not value.strip():
-            problems.append('%r is empty' % field)
-        else:
-            chunk[field] = value if field == 'content' else value.strip()
-    for field, limit in (('id', MAX_ID_LENGTH), ('subject', MAX_NAME_LENGTH),
-                         ('concept', MAX_NAME_LENGTH)):
-        if len(chunk.get(field, '')) > limit:
-            problems.append('%r has %d characters; at most %d fit'
-                            % (field, len(chunk[field]), limit))
-            del chunk[field]
-    if 'content' in chunk:
-        words = word_count(chunk['content'])
-        if not min_words <= words <= max_words:
-            problems.append('content has %d word%s; chunks need %d to %d'
-                            % (words, '' if words == 1 else 's', min_words,
-                               max_words))
-    for field in ('has_prerequisite', 'prerequisite_for'):
-        value = raw.get(field)
-        try:
-            names = prerequisite_names(value)
-        except CorpusError as e:
-            problems.append('%r: %s' % (field, e))
-            continue
-        unique = list(dict.fromkeys(names))
-        if len(unique) < len(names):
-            warnings.append(Problem(raw_id or where, '%s: %r names a concept '
-                                    'twice; it is kept once' % (label, field)))
-        if isinstance(value, list):
-            chunk[field] = unique
-        else:
-            chunk[field] = unique[0] if unique else None
-        if (field == 'has_prerequisite' and 'concept' in chunk
-                and chunk['concept'] in unique):
-            problems.append('concept %r lists itself as a prerequisite'
-                            % chunk['concept'])
-    difficulty = raw.get('difficulty_level')
-    if difficulty is None:
-        difficulty = OPTIONAL_FIELDS['difficulty_level']
-    if (isinstance(difficulty, bool) or not isinstance(difficulty, int)
-            or not MIN_DIFFICULTY <= difficulty <= MAX_DIFFICULTY):
-        problems.append('difficulty_level must be a whole number from %d to '
-                        '%d, not %s' % (MIN_DIFFICULTY, MAX_DIFFICULTY,
-                                        json.dumps(difficulty)))
-    chunk['difficulty_level'] = difficulty
-    source = raw.get('source')
-    if source is None:
-        source = OPTIONAL_FIELDS['source']
-    if not isinstance(source, str):
-        problems.append("'source' must be a string, not a %s"
-                        % _json_type(source))
-    chunk['source'] = source
-    unknown = sorted(set(raw) - set(FIELDS))
-    if unknown:
-        warnings.append(Problem(raw_id or where, '%s: %s %s not a chunk field '
-                                'and is ignored'
-                                % (label, ', '.join(map(repr, unknown)),
-                                   'is' if len(unknown) == 1 else 'are')))
-    normalised = {field: chunk[field] for field in FIELDS if field in chunk}
-    return normalised, problems
 
 
 def _check_graph(candidates, first_by_concept, rejected):

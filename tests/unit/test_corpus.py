@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tracl.corpus import (MAX_NAME_LENGTH, SPEC_MAX_WORDS,
-                          STARTER_SOURCE_PREFIX, CorpusError,
-                          load_starter_corpus, longest_chain,
-                          prerequisite_names, read_jsonl, starter_corpus_paths,
-                          subject_counts, validate_chunks, validate_jsonl)
+from tracl.corpus import (SPEC_MAX_WORDS, STARTER_SOURCE_PREFIX, CorpusError,
+                          load_starter_corpus, longest_chain, read_jsonl,
+                          starter_corpus_paths, subject_counts,
+                          validate_chunks, validate_jsonl)
+from tracl.model.chunks import (MAX_NAME_LENGTH, ChunkError,
+                                checked_prerequisite_names,
+                                prerequisite_names)
 
 QUERY_DIR = Path(__file__).resolve().parents[1] / 'data' / 'queries'
 
@@ -127,8 +129,8 @@ def test_prerequisite_names_accepts_null_a_name_or_a_list():
 
 @pytest.mark.parametrize('value', [3, {'name': 'A'}, ['A', 7], ['A', '']])
 def test_prerequisite_names_refuses_anything_else(value):
-    with pytest.raises(CorpusError):
-        prerequisite_names(value)
+    with pytest.raises(ChunkError):
+        checked_prerequisite_names(value)
 
 
 def test_read_jsonl_yields_line_numbers_and_skips_blank_lines():

@@ -15,6 +15,7 @@ from tracl.corpus import (SPEC_MAX_WORDS, CorpusError, starter_corpus_paths,
                           validate_chunks, validate_jsonl)
 from tracl.embedding import EmbeddingUnavailable, LearningEmbedder
 from tracl.llm import LLMUnavailable
+from tracl.model.chunks import FIELDS as CHUNK_FIELDS
 from tracl.search import ChunkStoreUnavailable, LearningChunkStore
 from tracl.search.pipeline import SearchPipeline
 from tracl.search.relevance import chunk_text
@@ -25,10 +26,6 @@ IMPORT_MIN_WORDS = 20
 
 #: Chunks embedded per batch while importing.
 IMPORT_BATCH = 64
-
-#: The fields a chunk carries besides its embedding.
-CHUNK_FIELDS = ('id', 'subject', 'concept', 'content', 'has_prerequisite',
-                'prerequisite_for', 'difficulty_level', 'source')
 
 
 def progress(done, total, label):

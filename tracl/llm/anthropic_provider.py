@@ -156,8 +156,8 @@ class AnthropicLLMProvider(Component):
     def __init__(self):
         self._client = None
         self._client_lock = threading.Lock()
-        self._breaker = CircuitBreaker(lambda: self._clock())
-        self._in_outage = False
+        self._breaker = CircuitBreaker(lambda: self._clock(), self.log,
+                                       lambda: 'The Anthropic API')
         self._last_refusal = None
         self._missing_key_logged = False
 
@@ -265,30 +265,34 @@ class AnthropicLLMProvider(Component):
         client = self._anthropic()
         request = self._request(system, user_message, tool)
         reset = self.circuit_reset
-        state = self._breaker.acquire(reset)
-        if state == OPEN:
-            wait = math.ceil(self._breaker.seconds_until_trial(reset)) or 1
-            raise LLMUnavailable("The language model is unavailable after "
-                                 "repeated failures; try again in %d s."
-                                 % wait, retry_after=wait)
-        # A trial call is tried once, so that the circuit answers quickly.
-        attempts = 1 if state == HALF_OPEN else 1 + max(0, self.max_retries)
-        try:
+        with self._breaker.guard(self.circuit_failures, reset,
+                                 self._circuit_open) as call:
+            # A trial call is tried once, so that the circuit answers
+            # quickly.
+            attempts = 1 if call.trial else 1 + max(0, self.max_retries)
             message, failure = self._send(client, request, attempts, reset)
-        except Exception:
-            # A bug, not an outage; but a trial call must end.
-            self._breaker.record_failure(self.circuit_failures)
-            raise
-        if message is not None:
-            self._succeeded()
-            self.log.debug("Anthropic %s answered %s (request %s)",
-                           message.model, what,
-                           getattr(message, '_request_id', None))
-            return message
-        self._failed(failure, state)
-        raise LLMUnavailable(_redact("The language model could not write %s: "
-                                     "%s." % (what, failure)),
-                             retry_after=failure.retry_after)
+            if message is None:
+                if failure.counts:
+                    call.failed(_redact(str(failure)))
+                else:
+                    # The API answered: it is up, whatever it made of the
+                    # request.
+                    call.answered()
+                    self._log_refusal(failure)
+                raise LLMUnavailable(_redact(
+                    "The language model could not write %s: %s."
+                    % (what, failure)), retry_after=failure.retry_after)
+        self.log.debug("Anthropic %s answered %s (request %s)",
+                       message.model, what,
+                       getattr(message, '_request_id', None))
+        return message
+
+    def _circuit_open(self):
+        wait = math.ceil(self._breaker.seconds_until_trial(
+            self.circuit_reset)) or 1
+        return LLMUnavailable("The language model is unavailable after "
+                              "repeated failures; try again in %d s."
+                              % wait, retry_after=wait)
 
     def _send(self, client, request, attempts, reset):
         """Try `request` up to `attempts` times. Return `(message, None)`,
@@ -342,35 +346,13 @@ class AnthropicLLMProvider(Component):
                     RETRY_INITIAL_DELAY * 2 ** (attempt - 1))
         return delay * (1 - RETRY_JITTER * random.random())
 
-    def _succeeded(self):
-        closed = self._breaker.record_success()
-        if self._in_outage or closed:
-            self._in_outage = False
-            self.log.info("The Anthropic API answers again%s",
-                          ': circuit closed' if closed else '')
-
-    def _failed(self, failure, state):
-        if not failure.counts:
-            # The API answered: it is up, whatever it made of the request.
-            self._succeeded()
-            message = _redact(str(failure))
-            if message != self._last_refusal:
-                self._last_refusal = message
-                self.log.warning("The Anthropic API refused a request: %s",
-                                 message)
-            return
-        opened = self._breaker.record_failure(self.circuit_failures)
-        if not self._in_outage:
-            self._in_outage = True
-            self.log.warning("The Anthropic API failed: %s. Calls answer 503 "
-                             "while it fails, and at once for %g s after %d "
-                             "failed calls in a row.", _redact(str(failure)),
-                             self.circuit_reset, self.circuit_failures)
-        elif opened:
-            self.log.info("Anthropic circuit %s after %d failed calls in a "
-                          "row (last: %s)",
-                          'reopened' if state == HALF_OPEN else 'opened',
-                          self._breaker.failures, _redact(str(failure)))
+    def _log_refusal(self, failure):
+        """Warn of a refused request, once while the refusals repeat."""
+        message = _redact(str(failure))
+        if message != self._last_refusal:
+            self._last_refusal = message
+            self.log.warning("The Anthropic API refused a request: %s",
+                             message)
 
     def _anthropic(self):
         """The SDK client, built on first use (and again if the key in the

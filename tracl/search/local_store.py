@@ -47,11 +47,11 @@ from trac.config import FloatOption, IntOption
 from trac.core import Component, implements
 
 from tracl.api import IChunkStore, IHealthContributor
-from tracl.corpus import (FIELDS, MAX_DIFFICULTY, MAX_ID_LENGTH,
-                          MAX_NAME_LENGTH, MIN_DIFFICULTY, CorpusError,
-                          prerequisite_names)
+from tracl.model.chunks import FIELDS, check_chunks, read_chunk
 from tracl.schema import dialect, sql
 from tracl.search import ChunkStoreUnavailable
+from tracl.search.vectors import (check_embeddings, check_model_name,
+                                  check_query)
 
 #: How an embedding is stored: little-endian float32.
 STORED_DTYPE = np.dtype('<f4')
@@ -151,17 +151,13 @@ class LocalChunkStore(Component):
         return found
 
     def upsert(self, chunks, embeddings, model_name):
-        chunks = [check_chunk(chunk, n)
-                  for n, chunk in enumerate(chunks, 1)]
+        chunks = check_chunks(chunks)
         vectors = check_embeddings(embeddings, len(chunks))
-        if not isinstance(model_name, str) or not model_name.strip():
-            raise ValueError('The embedding model name must be a non-empty '
-                             'string, not %r' % (model_name,))
-        refuse_duplicates(chunks)
+        check_model_name(model_name)
         if not chunks:
             return 0, 0
         dimension = vectors.shape[1]
-        rows = {chunk['id']: _row(chunk, vector, model_name, dimension)
+        rows = {chunk.id: _row(chunk, vector, model_name, dimension)
                 for chunk, vector in zip(chunks, vectors)}
         try:
             with self.env.db_transaction as db:
@@ -251,6 +247,11 @@ class LocalChunkStore(Component):
                 '(%d dimensions), %s search'
                 % (where, len(matrix.ids), matrix.model, matrix.dimension,
                    matrix.method))
+
+    def check_available(self):
+        # The database is the Trac database: a request that got this far
+        # reached it, so there is no outage to refuse early.
+        return None
 
     # IHealthContributor methods
 
@@ -476,8 +477,8 @@ class LocalChunkStore(Component):
     def _refuse_concept_clashes(self, db, chunks):
         """Refuse a concept name already used by another chunk of its
         subject (the table's UNIQUE (subject, concept)), with its name."""
-        ids = {chunk['id'] for chunk in chunks}
-        pairs = [(chunk['subject'], chunk['concept']) for chunk in chunks]
+        ids = {chunk.id for chunk in chunks}
+        pairs = [(chunk.subject, chunk.concept) for chunk in chunks]
         batch_size = ID_BATCH // 2
         for start in range(0, len(pairs), batch_size):
             batch = pairs[start:start + batch_size]
@@ -488,8 +489,8 @@ class LocalChunkStore(Component):
                     [value for pair in batch for value in pair]):
                 if id_ in ids:
                     continue
-                owner = next(chunk['id'] for chunk in chunks
-                             if (chunk['subject'], chunk['concept'])
+                owner = next(chunk.id for chunk in chunks
+                             if (chunk.subject, chunk.concept)
                              == (subject, concept))
                 raise ValueError(
                     'Chunk %s: concept %r already exists in subject %r as '
@@ -548,7 +549,7 @@ class _Matrix(object):
         return top, np.clip(scores[top], -1.0, 1.0)
 
 
-# Checking and converting values (shared with the Neo4j store) -------------
+# Storing and reading values -----------------------------------------------
 
 def mark_chunks_changed(db):
     """Record, in the transaction of `db`, that the chunks changed: every
@@ -562,96 +563,6 @@ def _update_columns():
     """The columns an update rewrites (all but `id` and `created_at`)."""
     return [c.strip() for c in _STORED_COLUMNS.split(',')][1:] + \
         ['updated_at']
-
-
-def check_query(vector):
-    """`vector` as a unit float32 row, or ValueError."""
-    query = np.asarray(vector, dtype=np.float32)
-    if query.ndim != 1 or not query.shape[0]:
-        raise ValueError('A query vector must be one row of numbers, not an '
-                         'array of shape %s' % (query.shape,))
-    if not np.isfinite(query).all():
-        raise ValueError('The query vector holds NaN or infinite values')
-    norm = float(np.linalg.norm(query))
-    if norm == 0:
-        raise ValueError('The query vector is all zeros')
-    return query / norm
-
-
-def check_chunk(chunk, number):
-    """A copy of `chunk` with every field of `FIELDS`, or ValueError."""
-    if not isinstance(chunk, dict):
-        raise ValueError('Chunk %d is a %s, not a dict'
-                         % (number, type(chunk).__name__))
-    label = 'Chunk %s' % (chunk.get('id') or number)
-    checked = {}
-    for field, limit in (('id', MAX_ID_LENGTH), ('subject', MAX_NAME_LENGTH),
-                         ('concept', MAX_NAME_LENGTH), ('content', None)):
-        value = chunk.get(field)
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError('%s: %r must be a non-empty string'
-                             % (label, field))
-        if limit and len(value) > limit:
-            raise ValueError('%s: %r has %d characters; at most %d fit'
-                             % (label, field, len(value), limit))
-        checked[field] = value
-    for field in ('has_prerequisite', 'prerequisite_for'):
-        value = chunk.get(field)
-        try:
-            prerequisite_names(value)
-        except CorpusError as e:
-            raise ValueError('%s: %r: %s' % (label, field, e)) from None
-        checked[field] = list(value) if isinstance(value, list) else value
-    difficulty = chunk.get('difficulty_level', 3)
-    if isinstance(difficulty, bool) or not isinstance(difficulty, int) or \
-            not MIN_DIFFICULTY <= difficulty <= MAX_DIFFICULTY:
-        raise ValueError('%s: difficulty_level must be a whole number from '
-                         '%d to %d, not %r' % (label, MIN_DIFFICULTY,
-                                               MAX_DIFFICULTY, difficulty))
-    checked['difficulty_level'] = difficulty
-    source = chunk.get('source')
-    if source is not None and not isinstance(source, str):
-        raise ValueError("%s: 'source' must be a string" % label)
-    checked['source'] = source or ''
-    return {field: checked[field] for field in FIELDS}
-
-
-def check_embeddings(embeddings, count):
-    """`embeddings` as a float32 array of `count` finite, non-zero rows, or
-    ValueError."""
-    vectors = np.asarray(embeddings, dtype=np.float32)
-    if count == 0 and vectors.size == 0:
-        return vectors.reshape(0, 0)
-    if vectors.ndim != 2 or vectors.shape[0] != count or not vectors.shape[1]:
-        raise ValueError('Embeddings must be an array of one row per chunk '
-                         '(%d rows), not of shape %s'
-                         % (count, vectors.shape))
-    if not np.isfinite(vectors).all():
-        raise ValueError('The embeddings hold NaN or infinite values')
-    zero = np.flatnonzero(~vectors.any(axis=1))
-    if zero.size:
-        raise ValueError('The embedding of chunk %d is all zeros'
-                         % (zero[0] + 1))
-    return vectors
-
-
-def refuse_duplicates(chunks):
-    """ValueError when two of `chunks` share an id or a concept name within
-    a subject."""
-    seen_ids, seen_concepts = set(), {}
-    for chunk in chunks:
-        if chunk['id'] in seen_ids:
-            raise ValueError('Chunk %s appears twice in one upsert'
-                             % chunk['id'])
-        seen_ids.add(chunk['id'])
-        key = (chunk['subject'], chunk['concept'])
-        if key in seen_concepts:
-            raise ValueError('Chunks %s and %s both name concept %r of '
-                             'subject %r; a concept name must be unique '
-                             'within its subject'
-                             % (seen_concepts[key], chunk['id'], key[1],
-                                key[0]))
-        seen_concepts[key] = chunk['id']
 
 
 def _encode_names(value):
@@ -668,16 +579,17 @@ def _decode_names(text):
 
 
 def _row(chunk, vector, model_name, dimension):
-    """The stored columns of a chunk (`_STORED_COLUMNS`), in order."""
-    return (chunk['id'], chunk['subject'], chunk['concept'], chunk['content'],
-            _encode_names(chunk['has_prerequisite']),
-            _encode_names(chunk['prerequisite_for']),
-            chunk['difficulty_level'], chunk['source'],
+    """The stored columns of a `Chunk` (`_STORED_COLUMNS`), in order."""
+    return (chunk.id, chunk.subject, chunk.concept, chunk.content,
+            _encode_names(chunk.has_prerequisite),
+            _encode_names(chunk.prerequisite_for),
+            chunk.difficulty_level, chunk.source,
             vector.astype(STORED_DTYPE).tobytes(), model_name, dimension)
 
 
 def _chunk_from_row(row):
-    return {'id': row[0], 'subject': row[1], 'concept': row[2],
-            'content': row[3], 'has_prerequisite': _decode_names(row[4]),
-            'prerequisite_for': _decode_names(row[5]),
-            'difficulty_level': row[6], 'source': row[7] or ''}
+    """The chunk of a row of `_CHUNK_COLUMNS`."""
+    record = dict(zip(FIELDS, row))
+    for field in ('has_prerequisite', 'prerequisite_for'):
+        record[field] = _decode_names(record[field])
+    return read_chunk(record)

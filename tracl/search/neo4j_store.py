@@ -52,10 +52,11 @@ from trac.config import FloatOption, IntOption, Option
 from trac.core import Component, implements
 
 from tracl.api import IChunkStore, IHealthContributor
-from tracl.breaker import HALF_OPEN, OPEN, CircuitBreaker, ICircuitBreakers
+from tracl.breaker import CircuitBreaker, ICircuitBreakers
+from tracl.model.chunks import check_chunks, read_chunk
 from tracl.search import ChunkStoreUnavailable
-from tracl.search.local_store import (check_chunk, check_embeddings,
-                                      check_query, refuse_duplicates)
+from tracl.search.vectors import (check_embeddings, check_model_name,
+                                  check_query)
 
 try:
     import neo4j
@@ -147,8 +148,9 @@ class Neo4jChunkStore(Component):
 
     def __init__(self):
         self._dimension = None      # (dimension, monotonic time read)
-        self._breaker = CircuitBreaker(lambda: self._clock())
-        self._in_outage = False
+        self._breaker = CircuitBreaker(
+            lambda: self._clock(), self.log,
+            lambda: 'Neo4j at %s' % safe_uri(self.uri), 'searches')
 
     # IChunkStore methods
 
@@ -173,7 +175,8 @@ class Neo4jChunkStore(Component):
         except ValueError:
             self._dimension = None
             raise
-        return [(_chunk(chunk), _cosine(score)) for chunk, score in records]
+        return [(read_chunk(chunk), _cosine(score))
+                for chunk, score in records]
 
     def get_chunks(self, chunk_ids):
         ids = list(dict.fromkeys(chunk_ids))
@@ -184,7 +187,7 @@ class Neo4jChunkStore(Component):
             return [record['chunk'] for record in tx.run(
                 'MATCH (c:%s) WHERE c.id IN $ids RETURN %s AS chunk'
                 % (self._label(), _PROJECTION), ids=ids)]
-        return {chunk['id']: _chunk(chunk)
+        return {chunk['id']: read_chunk(chunk)
                 for chunk in self._read(work, 'read chunks')}
 
     def upsert(self, chunks, embeddings, model_name):
@@ -203,7 +206,7 @@ class Neo4jChunkStore(Component):
                     after=after, n=PAGE_SIZE)]
             page = self._read(work, 'list chunks')
             for chunk in page:
-                yield _chunk(chunk)
+                yield read_chunk(chunk)
             if len(page) < PAGE_SIZE:
                 return
             after = page[-1]['id']
@@ -240,6 +243,13 @@ class Neo4jChunkStore(Component):
                    ', database %s' % self.database if self.database else '',
                    self.index_name, self.label))
 
+    def check_available(self):
+        """Raise `ChunkStoreUnavailable` while the circuit is open, so a
+        search fails before it asks the language model and the embedder
+        for a vector that cannot be searched."""
+        if self._breaker.is_open(self.circuit_reset):
+            raise self._circuit_open()
+
     # IHealthContributor methods
 
     def get_health_checks(self):
@@ -258,13 +268,6 @@ class Neo4jChunkStore(Component):
     def circuit_state(self):
         """`'closed'`, `'open'` or `'half-open'`."""
         return self._breaker.state(self.circuit_reset)
-
-    def check_circuit(self):
-        """Raise `ChunkStoreUnavailable` while the circuit is open, so a
-        search fails before it asks the language model and the embedder
-        for a vector that cannot be searched."""
-        if self._breaker.is_open(self.circuit_reset):
-            raise self._circuit_open()
 
     def health(self):
         """`None` when the vector index can be searched, else a sentence
@@ -317,59 +320,27 @@ class Neo4jChunkStore(Component):
         auto-commit queries) of a read-only session, through the circuit;
         Neo4j failures become `ChunkStoreUnavailable`."""
         driver = self._driver()
-        reset = self.circuit_reset
-        state = self._breaker.acquire(reset)
-        if state == OPEN:
-            raise self._circuit_open()
-        try:
-            with driver.session(database=self.database or None,
-                                default_access_mode=neo4j.READ_ACCESS) \
-                    as session:
-                if auto_commit:
-                    result = work(session)
-                else:
-                    result = session.execute_read(
+        with self._breaker.guard(self.circuit_failures, self.circuit_reset,
+                                 self._circuit_open) as call:
+            try:
+                with driver.session(database=self.database or None,
+                                    default_access_mode=neo4j.READ_ACCESS) \
+                        as session:
+                    if auto_commit:
+                        return work(session)
+                    return session.execute_read(
                         neo4j.unit_of_work(timeout=self.timeout)(work))
-        except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as e:
-            if _unreachable(e):
-                self._failed(e, state)
-            else:
-                self._succeeded()   # Neo4j answered, if only to refuse
-            if isinstance(e, neo4j_errors.ClientError) and \
-                    'dimension' in (e.message or '').lower():
-                raise ValueError('Neo4j refused the query vector: %s'
-                                 % e.message) from e
-            raise _unavailable(e, self.uri, self.user, what,
-                               PASSWORD_VARIABLE) from e
-        except Exception:
-            # A bug, not an outage; but a trial call must end.
-            if state == HALF_OPEN:
-                self._breaker.record_failure(self.circuit_failures)
-            raise
-        self._succeeded()
-        return result
-
-    def _succeeded(self):
-        closed = self._breaker.record_success()
-        if self._in_outage or closed:
-            self._in_outage = False
-            self.log.info("Neo4j at %s answers again%s", safe_uri(self.uri),
-                          ': circuit closed' if closed else '')
-
-    def _failed(self, error, state):
-        opened = self._breaker.record_failure(self.circuit_failures)
-        if not self._in_outage:
-            self._in_outage = True
-            self.log.warning("Neo4j at %s does not answer (%s). Searches "
-                             "answer 503 while it fails, and at once for %g "
-                             "s after %d failed calls in a row.",
-                             safe_uri(self.uri), _message(error),
-                             self.circuit_reset, self.circuit_failures)
-        elif opened:
-            self.log.info("Neo4j circuit %s after %d failed calls in a row "
-                          "(last: %s)",
-                          'reopened' if state == HALF_OPEN else 'opened',
-                          self._breaker.failures, _message(error))
+            except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as e:
+                if _unreachable(e):
+                    call.failed(_message(e))
+                else:
+                    call.answered()     # Neo4j answered, if only to refuse
+                if isinstance(e, neo4j_errors.ClientError) and \
+                        'dimension' in (e.message or '').lower():
+                    raise ValueError('Neo4j refused the query vector: %s'
+                                     % e.message) from e
+                raise _unavailable(e, self.uri, self.user, what,
+                                   PASSWORD_VARIABLE) from e
 
     def _circuit_open(self):
         wait = math.ceil(self._breaker.seconds_until_trial(
@@ -554,9 +525,8 @@ def load_chunks(uri, user, write_password, chunks, embeddings, model_name,
     the dimension or the model do not fit the index or the stored chunks,
     and `ChunkStoreUnavailable` when Neo4j refuses or does not answer.
     """
-    chunks = [check_chunk(chunk, n) for n, chunk in enumerate(chunks, 1)]
+    chunks = check_chunks(chunks)
     vectors = check_embeddings(embeddings, len(chunks))
-    refuse_duplicates(chunks)
     if isinstance(dimension, bool) or not isinstance(dimension, int) or \
             dimension <= 0:
         raise ValueError('The dimension must be a positive whole number, '
@@ -564,9 +534,7 @@ def load_chunks(uri, user, write_password, chunks, embeddings, model_name,
     if chunks and vectors.shape[1] != dimension:
         raise ValueError('The embeddings have %d dimensions, not %d'
                          % (vectors.shape[1], dimension))
-    if not isinstance(model_name, str) or not model_name.strip():
-        raise ValueError('The embedding model name must be a non-empty '
-                         'string, not %r' % (model_name,))
+    check_model_name(model_name)
     if not write_password:
         raise ChunkStoreUnavailable(
             'The password of the Neo4j user that loads chunks is not set: '
@@ -667,7 +635,7 @@ def _refuse_conflicts(tx, node, chunks, model_name):
     """Refuse chunks whose concept another stored chunk of the subject
     has, and vectors of another model than stored chunks not being
     replaced."""
-    ids = [chunk['id'] for chunk in chunks]
+    ids = [chunk.id for chunk in chunks]
     record = tx.run(
         'MATCH (c:%s) WHERE NOT c.id IN $ids AND '
         'c.embedding_model <> $model '
@@ -679,7 +647,7 @@ def _refuse_conflicts(tx, node, chunks, model_name):
             'this load); these are of %s, and the two cannot be searched '
             'together. Load every chunk again with one model.'
             % (record['model'], record['id'], model_name))
-    pairs = [[chunk['subject'], chunk['concept']] for chunk in chunks]
+    pairs = [[chunk.subject, chunk.concept] for chunk in chunks]
     record = tx.run(
         'MATCH (c:%s) WHERE NOT c.id IN $ids AND '
         '[c.subject, c.concept] IN $pairs '
@@ -712,7 +680,7 @@ def _merge_batch(tx, node, rows, model_name, dimension):
 
 
 def _node_row(chunk, vector):
-    row = dict(chunk)
+    row = chunk.as_dict()
     row['embedding'] = [float(x) for x in vector]
     return row
 
@@ -732,15 +700,6 @@ def _quoted_name(name, what):
 def _cosine(score):
     """The cosine behind Neo4j's cosine score (1 + cos) / 2."""
     return float(np.clip(2.0 * score - 1.0, -1.0, 1.0))
-
-
-def _chunk(props):
-    return {'id': props['id'], 'subject': props['subject'],
-            'concept': props['concept'], 'content': props['content'],
-            'has_prerequisite': props.get('has_prerequisite'),
-            'prerequisite_for': props.get('prerequisite_for'),
-            'difficulty_level': props.get('difficulty_level') or 3,
-            'source': props.get('source') or ''}
 
 
 def _dimension_error(got, dimension):

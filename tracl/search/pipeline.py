@@ -1,4 +1,4 @@
-"""The search behind `learning-paths/generate` (FR-LP-1): five academic
+"""The search behind `learning-paths/generate`: five academic
 sentences from the LLM provider, embedded, averaged and normalised; the
 nearest chunks in the chunk store; those clearly relevant (calibrated
 relevance at least the threshold), at most 20; cached an hour per learner
@@ -17,11 +17,9 @@ from tracl.cache import (SEARCH_TTL, LearningCache, query_vector_key,
                          search_key)
 from tracl.embedding import LearningEmbedder
 from tracl.llm import LearningLLM
+from tracl.model.chunks import chunk_json, missing_fields
 from tracl.search import LearningChunkStore
 from tracl.search.relevance import query_vector, relevances
-
-#: Fields a chunk must have to become a concept (FR-LP-2.5, spec 7.2).
-REQUIRED_CHUNK_FIELDS = ('id', 'content', 'concept', 'subject')
 
 
 class SearchPipeline(Component):
@@ -47,7 +45,7 @@ class SearchPipeline(Component):
         when fresh): `{'chunks': [...], 'message'?}`. The result is
         cached per learner and normalised query, and a cached result is
         served without contacting any service, so it still answers while
-        the chunk store or the language model is down (spec 8.2). Raises
+        the chunk store or the language model is down. Raises
         `LLMUnavailable`, `EmbeddingUnavailable` or
         `ChunkStoreUnavailable` when a service cannot answer."""
         cache = LearningCache(self.env)
@@ -62,12 +60,9 @@ class SearchPipeline(Component):
     def run(self, query):
         """Search without the cache."""
         store = LearningChunkStore(self.env).store
-        # A store behind a circuit breaker (Neo4j) refuses at once while
-        # the circuit is open: before the language model writes sentences
-        # that could not be searched.
-        check_circuit = getattr(store, 'check_circuit', None)
-        if check_circuit is not None:
-            check_circuit()
+        # Before the language model writes sentences that could not be
+        # searched.
+        store.check_available()
         embedder = LearningEmbedder(self.env).embedder
         vector = self.search_vector(query, embedder)
         hits = store.search(vector, max(self.candidates, self.max_chunks))
@@ -79,7 +74,7 @@ class SearchPipeline(Component):
         for (chunk, cosine), relevance in zip(hits, scores):
             if relevance < self.relevance_threshold:
                 continue
-            chunks.append(self._chunk_json(chunk, cosine, relevance))
+            chunks.append(chunk_json(chunk, cosine, relevance))
             if len(chunks) >= self.max_chunks:
                 break
         result = {'chunks': chunks}
@@ -108,31 +103,13 @@ class SearchPipeline(Component):
     # Internal methods
 
     def _valid(self, chunk):
-        missing = [f for f in REQUIRED_CHUNK_FIELDS
-                   if not isinstance(chunk.get(f), str) or
-                   not chunk.get(f).strip()]
+        # A chunk without these cannot become a concept.
+        missing = missing_fields(chunk)
         if missing:
             self.log.warning("Skipping chunk %r without %s",
                              chunk.get('id'), ', '.join(missing))
             return False
         return True
-
-    def _chunk_json(self, chunk, cosine, relevance):
-        try:
-            difficulty = min(5, max(1, int(chunk.get('difficulty_level')
-                                           or 3)))
-        except (TypeError, ValueError):
-            difficulty = 3
-        return {
-            'chunk_id': chunk['id'], 'concept': chunk['concept'],
-            'subject': chunk['subject'], 'content': chunk['content'],
-            'relevance': round(float(relevance), 4),
-            'cosine': round(float(cosine), 4),
-            'has_prerequisite': chunk.get('has_prerequisite'),
-            'prerequisite_for': chunk.get('prerequisite_for'),
-            'difficulty_level': difficulty,
-            'source': chunk.get('source') or '',
-        }
 
 
 def _encode_vector(vector):
