@@ -173,12 +173,10 @@ class _GuardedCall(object):
     """One call through `CircuitBreaker.guard()`."""
 
     def __init__(self, breaker, threshold, reset, refused):
-        self._breaker = breaker
-        self._threshold = threshold
-        self._reset = reset
-        self._refused = refused
-        self._counted = False
-        self.trial = False
+        self._breaker, self._refused = breaker, refused
+        self._threshold, self._reset = threshold, reset
+        self._counted = False       # the outcome was recorded
+        self.trial = False          # the half-open trial call
 
     def __enter__(self):
         state = self._breaker.acquire(self._reset)
