@@ -95,7 +95,7 @@ endef
 
 DEMO_DEBS := python3-venv graphviz
 TEST_DEBS := $(DEMO_DEBS) postgresql-$(PG_CLUSTER_VERSION) redis-server \
-             firefox-esr
+             firefox-esr chromium chromium-driver
 
 demo-deps:
 	@$(call need_debs,$(DEMO_DEBS))

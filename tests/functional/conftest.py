@@ -47,6 +47,10 @@ USERS = {
     # concepts, which no other test may find done.
     'mia': {'password': 'MiaPass123', 'name': 'Mia Learner',
             'groups': ['Students']},
+    # The learner of test_console_chromium.py alone: her concepts are open,
+    # locked and mastered for Chromium's console checks.
+    'chloe': {'password': 'ChloePass123', 'name': 'Chloe Learner',
+              'groups': ['Students']},
 }
 
 
