@@ -15,7 +15,7 @@ setup(
     license='BSD-3-Clause',
     python_requires='>=3.11',
     packages=['tracl', 'tracl.admin', 'tracl.auth', 'tracl.cache', 'tracl.model',
-              'tracl.search', 'tracl.study', 'tracl.graph',
+              'tracl.search', 'tracl.server', 'tracl.study', 'tracl.graph',
               'tracl.embedding', 'tracl.llm', 'tracl.upgrades', 'tracl.web',
               'tracl.templates', 'tracl.htdocs', 'tracl.data'],
     package_dir={'tracl': 'tracl',
@@ -49,7 +49,7 @@ setup(
         # The local Cognito emulator (moto's cognito-idp server) of the
         # demo and the tests; production never installs it.
         'emulator': ['moto[cognitoidp,server]>=5.1,<6'],
-        # The production server (tracl.wsgi under gunicorn).
+        # The production server (tracl.server.wsgi under gunicorn).
         'production': ['psycopg2-binary>=2.9', 'gunicorn>=23',
                        'whitenoise>=6.6'],
         'test': ['pytest>=8', 'psycopg2-binary>=2.9', 'selenium>=4.20',
@@ -60,9 +60,10 @@ setup(
     entry_points={
         'trac.plugins': [
             'tracl.admin.chunks = tracl.admin.chunks',
+            'tracl.admin.doctor = tracl.admin.doctor',
+            'tracl.admin.grants = tracl.admin.grants',
             'tracl.admin.graph = tracl.admin.graph',
             'tracl.admin.intelligence = tracl.admin.intelligence',
-            'tracl.admin.operations = tracl.admin.operations',
             'tracl.admin.prereqs = tracl.admin.prereqs',
             'tracl.admin.users = tracl.admin.users',
             'tracl.auth.config = tracl.auth.config',
@@ -74,6 +75,7 @@ setup(
             'tracl.auth.query_macro = tracl.auth.query_macro',
             'tracl.auth.tokens = tracl.auth.tokens',
             'tracl.cache = tracl.cache',
+            'tracl.cache.invalidation = tracl.cache.invalidation',
             'tracl.cache.memory = tracl.cache.memory',
             'tracl.cache.redis_cache = tracl.cache.redis_cache',
             'tracl.embedding = tracl.embedding',
@@ -89,6 +91,10 @@ setup(
             'tracl.search.local_store = tracl.search.local_store',
             'tracl.search.neo4j_store = tracl.search.neo4j_store',
             'tracl.search.pipeline = tracl.search.pipeline',
+            'tracl.server.access_log = tracl.server.access_log',
+            'tracl.server.gc_freeze = tracl.server.gc_freeze',
+            'tracl.server.metrics = tracl.server.metrics',
+            'tracl.server.metrics_api = tracl.server.metrics_api',
             'tracl.sqlite = tracl.sqlite',
             'tracl.study.guard = tracl.study.guard',
             'tracl.study.loop = tracl.study.loop',
@@ -97,9 +103,7 @@ setup(
             'tracl.web.learning = tracl.web.learning',
             'tracl.web.macros = tracl.web.macros',
             'tracl.web.notices = tracl.web.notices',
-            'tracl.web.observability = tracl.web.observability',
             'tracl.web.concept_page = tracl.web.concept_page',
-            'tracl.web.gc_freeze = tracl.web.gc_freeze',
             'tracl.web.graph = tracl.web.graph',
             'tracl.web.paths_api = tracl.web.paths_api',
             'tracl.web.progress_api = tracl.web.progress_api',

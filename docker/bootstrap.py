@@ -158,7 +158,7 @@ def unknown_options(options):
     try:
         # What the server imports besides the plugins (its request
         # observer declares options too).
-        import tracl.wsgi  # noqa: F401
+        import tracl.server.wsgi  # noqa: F401
     except ImportError:
         pass
     known = set(Option.get_registry())

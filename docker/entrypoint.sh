@@ -3,7 +3,7 @@
 # from the environment variables below (docker/bootstrap.py), then run the
 # production server, or the command given.
 #
-#   entrypoint.sh [serve]        the server: gunicorn with tracl.wsgi
+#   entrypoint.sh [serve]        the server: gunicorn with tracl.server.wsgi
 #   entrypoint.sh setup          only make or upgrade the environment
 #   entrypoint.sh COMMAND ...    run COMMAND in a ready environment, e.g.
 #                                trac-admin "$TRAC_ENV" learning doctor
@@ -30,7 +30,7 @@
 #   NEO4J_WRITE_PASSWORD *  read by `trac-admin ENV learning neo4j load`
 #   EMBEDDINGS_API_KEY *  read by tracl ([embeddings], HttpEmbedder only)
 #
-# The server (docker/gunicorn.conf.py and tracl.wsgi; details there):
+# The server (docker/gunicorn.conf.py and tracl.server.wsgi; details there):
 #
 #   PORT                  port gunicorn listens on (8000)
 #   WEB_CONCURRENCY       worker processes (2, one per vCPU)
@@ -72,7 +72,7 @@ case "$command" in
         # gunicorn puts its working folder on sys.path: the environment's
         # holds no Python that could shadow the installed TracLearn.
         cd "$TRAC_ENV"
-        exec gunicorn -c "$HERE/gunicorn.conf.py" tracl.wsgi:application
+        exec gunicorn -c "$HERE/gunicorn.conf.py" tracl.server.wsgi:application
         ;;
     setup)
         exit 0

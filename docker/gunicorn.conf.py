@@ -1,7 +1,7 @@
 """gunicorn settings of the production server (one ECS task, 2 vCPU):
 
     TRAC_ENV=/srv/trac gunicorn -c docker/gunicorn.conf.py \\
-        tracl.wsgi:application
+        tracl.server.wsgi:application
 
 Set from the environment:
 
@@ -88,7 +88,7 @@ worker_tmp_dir = '/dev/shm' if os.path.isdir('/dev/shm') else None
 forwarded_allow_ips = os.environ.get('FORWARDED_ALLOW_IPS', '127.0.0.1')
 
 # The application writes one access line per request, with the request id
-# and the learner (tracl.web.observability): gunicorn's own is off.
+# and the learner (tracl.server.access_log): gunicorn's own is off.
 accesslog = None
 errorlog = '-'
 if os.environ.get('LOG_FORMAT', 'json') == 'json':
@@ -110,7 +110,7 @@ if os.environ.get('LOG_FORMAT', 'json') == 'json':
                                 'formatter': 'json',
                                 'stream': 'ext://sys.stderr'}},
         'formatters': {'json': {
-            '()': 'tracl.web.observability.JsonLogFormatter'}},
+            '()': 'tracl.server.logs.JsonLogFormatter'}},
     }
 
 _created_metrics_dir = None
@@ -118,7 +118,7 @@ _created_metrics_dir = None
 
 def on_starting(server):
     global _created_metrics_dir
-    from tracl.wsgi import import_plugins
+    from tracl.server.wsgi import import_plugins
     import_plugins()
     if not os.environ.get('TRACL_METRICS_DIR'):
         _created_metrics_dir = tempfile.mkdtemp(prefix='tracl-metrics-')
@@ -137,12 +137,12 @@ def on_starting(server):
 
 
 def post_fork(server, worker):
-    from tracl.wsgi import application
+    from tracl.server.wsgi import application
     application.preload()
 
 
 def worker_exit(server, worker):
-    from tracl.web.observability import METRICS
+    from tracl.server.metrics import METRICS
     METRICS.retire()
 
 

@@ -84,6 +84,17 @@ class IEmbedder(Interface):
     def dimension():
         """The vectors' dimension."""
 
+    def warm_up():
+        """Make the first `embed` quick: load and run, in this process,
+        what embedding needs. Returns a sentence saying what was made
+        ready, or `None` when nothing needs it (a service elsewhere is
+        not called: its requests may be billed). Raises
+        `tracl.embedding.EmbeddingUnavailable` when it cannot be made
+        ready."""
+
+    def describe():
+        """Where the vectors are made, for admins (no credentials)."""
+
 
 class ILLMProvider(Interface):
     """Writes the text a learning path needs and grades answers. Every

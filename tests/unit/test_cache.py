@@ -19,10 +19,11 @@ import redis
 from support.envs import ENABLED, destroy_env  # loads the plugin modules
 from support.redis_servers import RedisCluster, RedisServer, free_port
 
+from trac.core import Component, implements
 from trac.test import EnvironmentStub
 
-from tracl.cache import (LearningCache, api_key, graph_key, progress_key,
-                         search_key, session_key)
+from tracl.cache import (ICacheLookupListener, LearningCache, api_key,
+                         graph_key, progress_key, search_key, session_key)
 from tracl.cache.memory import MemoryCache
 from tracl.cache import redis_cache as redis_cache_module
 from tracl.cache.redis_cache import RedisCache
@@ -253,6 +254,43 @@ def test_the_backend_describes_itself_for_admins(cache):
 
 
 # -- The in-process cache
+
+class RecordedLookups(Component):
+    """Hears every lookup of the cache (enabled only by the tests that ask
+    for it)."""
+
+    implements(ICacheLookupListener)
+
+    lookups = []
+
+    def cache_looked_up(self, key, hit):
+        self.lookups.append((key, hit))
+
+
+def test_every_lookup_is_told_to_the_lookup_listeners(cache):
+    cache.env.enable_component(RecordedLookups)
+    RecordedLookups.lookups = heard = []
+    cache.set('progress:sub-heard:1', {'status': 'studying'}, 60)
+    assert cache.get('progress:sub-heard:1') == {'status': 'studying'}
+    assert cache.get('progress:sub-heard:2') is None
+    assert list(cache.get_many(['progress:sub-heard:1',
+                                'progress:sub-heard:3'])) == \
+        ['progress:sub-heard:1']
+    assert heard == [('progress:sub-heard:1', True),
+                     ('progress:sub-heard:2', False),
+                     ('progress:sub-heard:1', True),
+                     ('progress:sub-heard:3', False)]
+
+
+def test_counting_lookups_leaves_the_cache_class_as_it_is(cache):
+    """The server counts through the listener: `LearningCache`'s own
+    methods are never replaced."""
+    from tracl.server.observer import RequestObserver
+    methods = (LearningCache.get, LearningCache.get_many)
+    RequestObserver(lambda environ, start_response: [], lambda: cache.env)
+    assert (LearningCache.get, LearningCache.get_many) == methods
+    assert LearningCache.get.__module__ == 'tracl.cache'
+
 
 def test_memory_cache_evicts_the_least_recently_used_entry(make_env):
     cache = LearningCache(make_env(('learning', 'memory_cache_entries', '3')))

@@ -134,11 +134,11 @@ def test_an_outage_inside_a_handler_is_503_not_500(world, monkeypatch):
     from tracl.study.loop import StudyLoop
     env, ticket_id = world[0], world[1]
 
-    def progress(self, *args, **kwargs):
+    def progress(*args, **kwargs):
         raise trac.db.pool.TimeoutError('Unable to get database connection '
                                         'within 0 seconds.')
     with monkeypatch.context() as patch:
-        patch.setattr(StudyLoop, 'progress', progress)
+        patch.setattr(StudyLoop(env), 'progress', progress)
         assert_database_unavailable(send(world, 'GET', '/api/v1/progress/%d'
                                          % ticket_id, None))
 

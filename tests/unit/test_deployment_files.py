@@ -671,8 +671,8 @@ def test_database_uri_quotes_the_password_and_adds_sslmode():
             parts['port'], parts['path']) == \
         ('tracl', 'p@ss:w/rd?#%', 'db.internal', 5433, '/trac')
     assert parts['params'] == {'sslmode': 'verify-full'}
-    # tracl.wsgi exports it to libpq from there.
-    from tracl.wsgi import libpq_settings
+    # tracl.server.wsgi exports it to libpq from there.
+    from tracl.server.wsgi import libpq_settings
     assert libpq_settings(uri) == {'PGSSLMODE': 'verify-full'}
 
 
@@ -881,7 +881,7 @@ def test_dockerfile_basics():
         instructions
     script = (DOCKER / 'entrypoint.sh').read_text(encoding='utf-8')
     assert 'exec gunicorn -c "$HERE/gunicorn.conf.py" ' \
-        'tracl.wsgi:application' in script
+        'tracl.server.wsgi:application' in script
 
 
 def test_dockerfile_copies_what_exists_and_the_context_allows():
@@ -957,7 +957,7 @@ def test_entrypoint_stops_on_a_bad_setting(tmp_path):
 @pytest.mark.slow
 def test_entrypoint_serves_the_health_endpoint(tmp_path):
     """`entrypoint.sh serve`: the environment is made, gunicorn starts
-    with docker/gunicorn.conf.py and tracl.wsgi answers the health check
+    with docker/gunicorn.conf.py and tracl.server.wsgi answers the health check
     the load balancer and the image's HEALTHCHECK ask."""
     import json
     import socket

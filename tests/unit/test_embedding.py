@@ -256,12 +256,14 @@ def test_concurrent_requests_get_the_vectors_of_sequential_ones(
 def test_concurrent_first_requests_load_the_model_once(monkeypatch):
     monkeypatch.setattr(local, '_models', {})
     loads = []
-    real_load = local.MiniLM.load.__func__
 
-    def counting_load(cls, *args):
-        loads.append(args)
-        return real_load(cls, *args)
-    monkeypatch.setattr(local.MiniLM, 'load', classmethod(counting_load))
+    class CountingMiniLM(local.MiniLM):
+        @classmethod
+        def load(cls, *args):
+            loads.append(args)
+            return super().load(*args)
+    # The module's name for the class is replaced, not the class itself.
+    monkeypatch.setattr(local, 'MiniLM', CountingMiniLM)
     models = []
     threads = [threading.Thread(target=lambda: models.append(
         local.shared_model())) for _ in range(4)]
@@ -646,3 +648,44 @@ def test_without_a_key_no_authorization_is_sent(make_http_embedder,
                                                 service):
     make_http_embedder().embed(['a text'])
     assert 'authorization' not in service.requests[0]['headers']
+
+
+# -- Warm-up and health, as the server and `learning doctor` ask them
+
+def test_local_warm_up_loads_the_model_and_says_what_it_loaded(embedder):
+    ready = embedder.warm_up()
+    assert ready.startswith('loaded all-MiniLM-L6-v2')
+    assert embedder.describe() == 'run on this machine by onnxruntime'
+
+
+def test_the_configured_local_embedder_reports_its_health(make_env):
+    env = make_env()
+    checks = dict(LocalEmbedder(env).get_health_checks())
+    assert list(checks) == ['embedder'] and checks['embedder']() is None
+    # A backend another option chose reports nothing.
+    assert list(HttpEmbedder(env).get_health_checks()) == []
+
+
+def test_local_health_says_why_the_model_cannot_load(make_env, tmp_path):
+    env = make_env(('learning', 'embedding_model_dir', str(tmp_path)))
+    problem = LocalEmbedder(env).health()
+    assert problem and 'model.onnx' in problem
+
+
+def test_service_warm_up_calls_nothing(make_http_embedder, service):
+    embedder = make_http_embedder()
+    assert embedder.warm_up() is None
+    assert service.requests == []
+    assert embedder.describe() == 'at %s' % service.url
+
+
+def test_service_health_names_what_to_configure_without_a_request(
+        make_http_embedder, service):
+    env = make_http_embedder().env
+    env.config.set('learning', 'embedder', 'HttpEmbedder')
+    assert [name for name, _check in
+            HttpEmbedder(env).get_health_checks()] == ['embedder']
+    assert HttpEmbedder(env).health() is None
+    assert 'url' in make_http_embedder(url='').health()
+    assert 'dimension' in make_http_embedder(dimension=0).health()
+    assert service.requests == []

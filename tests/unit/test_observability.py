@@ -1,10 +1,10 @@
-"""What the production server tells its operators (tracl.web.observability):
+"""What the production server tells its operators (tracl.server):
 request ids, JSON log lines with the request id and the learner's `sub`,
 request metrics per route template with latency, errors and cache hits,
 embedded CloudWatch metrics, and who may read `/api/v1/metrics`.
 
 Requests go through `RequestObserver` around Trac's real dispatcher, as
-under `tracl.wsgi`, on SQLite and PostgreSQL.
+under `tracl.server.wsgi`, on SQLite and PostgreSQL.
 """
 
 import io
@@ -23,10 +23,12 @@ from support.envs import ENABLED
 from support.sessions import browser_session
 from support.web import Response
 from tracl.api import IApiEndpointProvider
+from tracl.server.context import current_request
+from tracl.server.logs import JsonLogFormatter
+from tracl.server.metrics import (METRICS, METRICS_DIR_VARIABLE,
+                                  RequestMetrics)
+from tracl.server.observer import RequestObserver
 from tracl.web.api import Endpoint
-from tracl.web.observability import (METRICS, METRICS_DIR_VARIABLE,
-                                     JsonLogFormatter, RequestMetrics,
-                                     RequestObserver, current_request)
 
 LEARNER, ADMIN = 'sub-observed-learner', 'sub-observed-admin'
 
@@ -469,3 +471,10 @@ def test_json_formatter_works_without_the_filter():
     line = json.loads(JsonLogFormatter().format(record))
     assert line['message'] == 'Booting worker with pid: 42'
     assert line['request_id'] is None and line['status'] is None
+
+
+def test_cache_lookups_are_counted_through_the_cache_hook(env):
+    from tracl.cache import LearningCache
+    LearningCache(env).get('search:never-cached:%s' % LEARNER)
+    figures, _processes = METRICS.collect()
+    assert figures['cache']['search'] == {'hits': 0, 'misses': 1}

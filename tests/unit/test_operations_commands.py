@@ -26,7 +26,8 @@ from support.cognito import cognito  # noqa: F401  (fixture)
 from support.corpus import fill_store
 from support.study import make_path
 from support.web import call
-from tracl.admin.operations import OperationsAdminCommands, quote_identifier
+from tracl.admin.doctor import DoctorAdminCommands
+from tracl.admin.grants import quote_identifier
 from tracl.api import IHealthContributor
 from tracl.llm.anthropic_provider import (API_KEY_VARIABLE,
                                           AnthropicLLMProvider)
@@ -385,6 +386,33 @@ def test_anthropic_with_a_key_passes_without_calling_the_api(
     assert 'sk-ant-test' not in rows['llm'][1]
 
 
+def test_an_embeddings_service_without_an_address_fails_in_its_words(
+        make_env, capsys):
+    env = make_env(config=[('learning', 'embedder', 'HttpEmbedder'),
+                           ('embeddings', 'model', 'text-embedding-3-small'),
+                           ('embeddings', 'dimension', '1536')])
+    rows, error = doctor(env, capsys)
+    assert rows['embedder'][0] == 'FAILED'
+    assert '[embeddings] url' in rows['embedder'][1]
+    assert error and 'embedder' in error
+
+
+def test_a_configured_embeddings_service_passes_without_being_called(
+        make_env, capsys):
+    env = make_env(config=[('learning', 'embedder', 'HttpEmbedder'),
+                           ('embeddings', 'url',
+                            'http://127.0.0.1:%d/v1/embeddings'
+                            % closed_port()),
+                           ('embeddings', 'model', 'text-embedding-3-small'),
+                           ('embeddings', 'dimension', '1536')])
+    rows, _error = doctor(env, capsys)
+    state, detail = rows['embedder']
+    assert state == 'ok'
+    assert 'text-embedding-3-small (1536 dimensions) at http://127.0.0.1' \
+        in detail
+    assert 'not called' in detail
+
+
 def test_cognito_emulator_is_a_warning_with_its_keys(make_env, cognito,
                                                      capsys):
     env = make_env(config=cognito['options'])
@@ -437,7 +465,7 @@ def test_other_health_contributors_are_checked_too(env, capsys):
 
 
 def test_run_checks_answers_the_table_as_data(env):
-    results = OperationsAdminCommands(env).run_checks()
+    results = DoctorAdminCommands(env).run_checks()
     assert [r.name for r in results] == OWN_CHECKS
     assert all(r.state in ('ok', 'warning') for r in results)
 
@@ -457,7 +485,7 @@ def test_trac_admin_exits_with_2_when_a_backend_is_broken(
 
     def trac_admin(*args):
         # Imported first: the entry point may not be registered yet.
-        code = ('import sys, tracl.admin.operations; '
+        code = ('import sys, tracl.admin.doctor; '
                 'from trac.admin.console import run; '
                 'sys.exit(run(sys.argv[1:]))')
         return subprocess.run([sys.executable, '-c', code, str(path)] +

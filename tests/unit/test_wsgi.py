@@ -1,7 +1,7 @@
-"""The production server (tracl.wsgi, docker/gunicorn.conf.py): pages, the
-API and static files through `tracl.wsgi.application` against a throwaway
-environment on disk (SQLite), JSON logs, the environment opened once and
-the embedding model preloaded, PostgreSQL TLS settings, the gunicorn
+"""The production server (tracl.server.wsgi, docker/gunicorn.conf.py): pages,
+the API and static files through `tracl.server.wsgi.application` against a
+throwaway environment on disk (SQLite), JSON logs, the environment opened
+once and the embedding model preloaded, PostgreSQL TLS settings, the gunicorn
 settings, and gunicorn itself serving the environment.
 """
 
@@ -25,9 +25,9 @@ from trac.env import Environment, env_cache
 from support.sessions import browser_session
 from support.web import Response
 from tracl.auth.emulator import free_port
-from tracl.web.observability import METRICS, METRICS_DIR_VARIABLE
+from tracl.server.metrics import METRICS, METRICS_DIR_VARIABLE
 from tracl.web.resources import resource_dir
-from tracl.wsgi import (DEFAULT_STATIC_MAX_AGE, STATIC_DIR_VARIABLE,
+from tracl.server.wsgi import (DEFAULT_STATIC_MAX_AGE, STATIC_DIR_VARIABLE,
                         STATIC_MAX_AGE_VARIABLE, TracApplication,
                         export_libpq_settings, libpq_settings)
 
@@ -383,7 +383,7 @@ def test_gunicorn_serves_the_environment(env_path, tmp_path):
     with open(output_path, 'wb') as output:
         server = subprocess.Popen(
             [gunicorn_script(), '-c', str(GUNICORN_CONF),
-             'tracl.wsgi:application'], cwd=str(tmp_path), env=variables,
+             'tracl.server.wsgi:application'], cwd=str(tmp_path), env=variables,
             stdin=subprocess.DEVNULL, stdout=output, stderr=output)
     base = 'http://127.0.0.1:%d' % port
     try:

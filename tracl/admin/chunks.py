@@ -10,7 +10,7 @@ from trac.core import Component, implements
 from trac.util.text import printout
 from trac.util.translation import _
 
-from tracl.admin.users import parse_options
+from tracl.admin.options import parse_options
 from tracl.corpus import (SPEC_MAX_WORDS, CorpusError, starter_corpus_paths,
                           validate_chunks, validate_jsonl)
 from tracl.embedding import EmbeddingUnavailable, LearningEmbedder

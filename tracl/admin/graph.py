@@ -9,8 +9,8 @@ from trac.core import Component, implements
 from trac.util.text import printout
 from trac.util.translation import _
 
+from tracl.admin.options import parse_options
 from tracl.admin.prereqs import learner_sub
-from tracl.admin.users import parse_options
 from tracl.graph.render import FORMATS, RenderError
 from tracl.graph.service import KnowledgeGraphs
 

@@ -12,7 +12,7 @@ from trac.core import Component, implements
 from trac.util.text import printout
 from trac.util.translation import _
 
-from tracl.admin.users import parse_options
+from tracl.admin.options import parse_options
 from tracl.corpus import load_starter_corpus, read_jsonl
 from tracl.llm import MASTERY_THRESHOLD, LearningLLM, LLMUnavailable
 from tracl.llm.metrics import agreement

@@ -4,7 +4,9 @@ TracLearn calls.
 `LearningCache` delegates to the backend named by `[learning] cache`
 (`MemoryCache`, the embedded default, or `RedisCache`). A cache is an
 accelerator only: a miss, or a backend that is down, makes a request slower,
-never wrong and never failed.
+never wrong and never failed. Components implementing
+`ICacheLookupListener` are told of every lookup, hit or miss (the
+production server counts them for its metrics).
 """
 
 import hashlib
@@ -12,7 +14,7 @@ import json
 import unicodedata
 
 from trac.config import ExtensionOption
-from trac.core import Component
+from trac.core import Component, ExtensionPoint, Interface
 
 from tracl.api import ICache
 
@@ -85,6 +87,17 @@ def api_key(endpoint, params, sub):
     return 'api:%s:%s:%s' % (endpoint, _digest(canonical)[:32], sub)
 
 
+class ICacheLookupListener(Interface):
+    """Told of every lookup `LearningCache.get` and `get_many` answer, so
+    that what watches the cache (the production server's metrics) needs
+    nothing of the cache but this."""
+
+    def cache_looked_up(key, hit):
+        """`key` was looked up; `hit` says whether a value was found.
+        Called in the thread that looked it up, before the value is
+        returned: be quick, and do not raise."""
+
+
 class LearningCache(Component):
     """The cache TracLearn uses, backed by the configured `ICache`."""
 
@@ -94,11 +107,21 @@ class LearningCache(Component):
         server process) or `RedisCache` (configured in `[redis]`, shared by
         every process and server).""")
 
+    lookup_listeners = ExtensionPoint(ICacheLookupListener)
+
     def get(self, key):
-        return self.backend.get(key)
+        value = self.backend.get(key)
+        for listener in self.lookup_listeners:
+            listener.cache_looked_up(key, value is not None)
+        return value
 
     def get_many(self, keys):
-        return self.backend.get_many(list(keys)) if keys else {}
+        keys = list(keys)
+        found = self.backend.get_many(keys) if keys else {}
+        for listener in self.lookup_listeners:
+            for key in keys:
+                listener.cache_looked_up(key, key in found)
+        return found
 
     def set(self, key, value, ttl):
         return self.backend.set(key, value, ttl)

@@ -26,7 +26,7 @@ import numpy as np
 from trac.config import FloatOption, IntOption, Option
 from trac.core import Component, implements
 
-from tracl.api import IEmbedder
+from tracl.api import IEmbedder, IHealthContributor
 from tracl.embedding import EmbeddingUnavailable, text_list
 from tracl.util import without_credentials
 
@@ -51,7 +51,7 @@ class HttpEmbedder(Component):
     """Embeddings from an HTTP service with the OpenAI-compatible shape
     (OpenAI, Azure OpenAI, vLLM, Text Embeddings Inference, ...)."""
 
-    implements(IEmbedder)
+    implements(IEmbedder, IHealthContributor)
 
     url = Option('embeddings', 'url', '',
         """Address the texts are POSTed to, such as
@@ -107,7 +107,32 @@ class HttpEmbedder(Component):
                 "chunk index's (1536 for text-embedding-3-small).")
         return self.vector_dimension
 
+    def warm_up(self):
+        # Nothing to load here, and a request may be billed.
+        return None
+
+    def describe(self):
+        return 'at %s' % self.safe_url if self.url else 'at no address'
+
+    # IHealthContributor methods
+
+    def get_health_checks(self):
+        if self.config.get('learning', 'embedder') == \
+                self.__class__.__name__:
+            yield 'embedder', self.health
+
     # Other methods
+
+    def health(self):
+        """`None` when the service's address, model and dimension are
+        configured, else a sentence saying what to set. Makes no request
+        (requests may be billed)."""
+        try:
+            self._check_configured()
+            self.dimension()
+        except EmbeddingUnavailable as e:
+            return str(e)
+        return None
 
     @property
     def safe_url(self):

@@ -33,7 +33,7 @@ from collections import namedtuple
 from trac.config import IntOption, PathOption
 from trac.core import Component, implements
 
-from tracl.api import IEmbedder
+from tracl.api import IEmbedder, IHealthContributor
 from tracl.embedding import EmbeddingUnavailable, text_list
 
 #: The model whose vectors this embedder gives, as stored beside them.
@@ -41,6 +41,9 @@ MODEL_NAME = 'sentence-transformers/all-MiniLM-L6-v2'
 
 #: Dimension of all-MiniLM-L6-v2's vectors.
 DIMENSION = 384
+
+#: The text a warm-up embeds, to run the model once before it is needed.
+WARM_UP_TEXT = 'Is the embedding model loaded?'
 
 #: Tokens the model reads of a text; the rest is cut (its training length).
 MAX_TOKENS = 256
@@ -94,7 +97,7 @@ class LocalEmbedder(Component):
     """all-MiniLM-L6-v2 (384 dimensions) on this machine, without network:
     the int8 ONNX model run by onnxruntime."""
 
-    implements(IEmbedder)
+    implements(IEmbedder, IHealthContributor)
 
     batch_size = IntOption('learning', 'embedding_batch_size', 64,
         """Most texts the local embedder encodes in one run of the model.
@@ -138,7 +141,37 @@ class LocalEmbedder(Component):
     def dimension(self):
         return DIMENSION
 
+    def warm_up(self):
+        vectors = self.embed([WARM_UP_TEXT])
+        if vectors.shape != (1, DIMENSION):
+            raise EmbeddingUnavailable(
+                "The local model answered a vector of shape %s, not (1, %d): "
+                "reinstall %s and %s (%s)." % (
+                    vectors.shape, DIMENSION, MODEL_FILE.distribution,
+                    TOKENIZER_FILE.distribution, INSTALL_COMMAND))
+        return 'loaded %s, embeds' % self.shared_model().description
+
+    def describe(self):
+        return 'run on this machine by onnxruntime'
+
+    # IHealthContributor methods
+
+    def get_health_checks(self):
+        if self.config.get('learning', 'embedder') == \
+                self.__class__.__name__:
+            yield 'embedder', self.health
+
     # Other methods
+
+    def health(self):
+        """`None` when the model is loaded (it is loaded now if this
+        process has not done it yet), else a sentence saying why it cannot
+        be. Embeds nothing, so a health probe stays cheap."""
+        try:
+            self.shared_model()
+        except EmbeddingUnavailable as e:
+            return str(e)
+        return None
 
     def shared_model(self):
         """The process's `MiniLM` for this configuration, loaded on first
@@ -167,7 +200,7 @@ def shared_model(model_dir='', threads=1, log=None, idle_threads=None):
                 _models[key] = model
                 # The model's objects live as long as the process: keep
                 # them out of the scans Trac's gc.collect() after each
-                # request makes (see tracl.web.gc_freeze).
+                # request makes (see tracl.server.gc_freeze).
                 gc.freeze()
     return model
 

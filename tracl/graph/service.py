@@ -11,22 +11,17 @@ import base64
 from collections import namedtuple
 
 from trac.config import ChoiceOption, FloatOption, IntOption, Option
-from trac.core import Component, implements
-from trac.ticket.api import ITicketChangeListener
+from trac.core import Component
 
 from tracl.cache import GRAPH_TTL, LearningCache, graph_key
 from tracl.graph.dot import (RENDER_VERSION, build_dot, node_id, plain,
                              tooltip)
-from tracl.environment import CONCEPT_TICKET_TYPE
 from tracl.graph.model import learner_graph, links_stamp
 from tracl.graph.render import RenderError, map_areas, run_dot, safe_svg
 
 #: A drawn graph. `data`: SVG text, PNG bytes or DOT source; `areas`:
 #: `(shape, coords, node_id)` of a PNG's image map; `nodes`: `{node_id:
-#: (ticket_id, concept, tooltip)}`.
-#: Ticket fields a graph shows.
-_DRAWN_FIELDS = {'summary', 'milestone', 'status', 'owner', 'type'}
-
+#: (ticket_id, concept, tooltip)}`;
 #: `version`: the learner's progress version the drawing shows.
 Drawing = namedtuple('Drawing', ['format', 'data', 'areas', 'nodes',
                                  'cached', 'version'])
@@ -108,24 +103,3 @@ class KnowledgeGraphs(Component):
         return Drawing(entry['format'], data,
                        [tuple(area) for area in entry['areas']], nodes,
                        cached, version)
-
-
-class GraphInvalidator(Component):
-    """Concepts renamed, moved, closed by hand or deleted: the learner's
-    cached graphs and summaries are retired (progress version)."""
-
-    implements(ITicketChangeListener)
-
-    # ITicketChangeListener methods
-
-    def ticket_created(self, ticket):
-        pass
-
-    def ticket_changed(self, ticket, comment, author, old_values):
-        if ticket['type'] == CONCEPT_TICKET_TYPE and \
-                set(old_values) & _DRAWN_FIELDS:
-            LearningCache(self.env).bump_progress_version(ticket['owner'])
-
-    def ticket_deleted(self, ticket):
-        if ticket['type'] == CONCEPT_TICKET_TYPE:
-            LearningCache(self.env).bump_progress_version(ticket['owner'])

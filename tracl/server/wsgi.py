@@ -1,8 +1,9 @@
-"""The production WSGI entry point: `tracl.wsgi:application` serves the Trac
-environment named by the `TRAC_ENV` environment variable, with TracLearn.
+"""The production WSGI entry point: `tracl.server.wsgi:application` serves
+the Trac environment named by the `TRAC_ENV` environment variable, with
+TracLearn.
 
     TRAC_ENV=/srv/trac gunicorn -c docker/gunicorn.conf.py \\
-        tracl.wsgi:application
+        tracl.server.wsgi:application
 
 Around Trac's own `dispatch_request`:
 
@@ -14,14 +15,15 @@ Around Trac's own `dispatch_request`:
   `trac-admin ENV deploy DIR` (which may also hold gzip and Brotli variants
   made with `python -m whitenoise.compress DIR/htdocs`), else straight from
   the folders the plugins declare. Trac's URLs carry no version, so browsers
-  keep a file `STATIC_MAX_AGE` seconds (default one hour, spec 9.1) and
-  then revalidate it;
-- `tracl.web.observability.RequestObserver` gives each request its id
+  keep a file `STATIC_MAX_AGE` seconds (default one hour) and then
+  revalidate it;
+- `tracl.server.observer.RequestObserver` gives each request its id
   (`X-Request-Id`), log context and metrics;
 - the environment is opened once per process and kept in Trac's cache of
   environments; `TracApplication.preload()`, called by gunicorn's
-  `post_fork` hook in each worker, opens it and loads the embedding model
-  before the worker's first request.
+  `post_fork` hook in each worker, opens it and warms the configured
+  embedder up (the local model is loaded) before the worker's first
+  request.
 
 PostgreSQL over TLS: Trac 1.6 hands libpq only the host, port, user,
 password and database of `[trac] database`; other settings of the URI
@@ -44,7 +46,8 @@ from trac.env import env_cache, open_environment
 from trac.web.main import dispatch_request
 from whitenoise import WhiteNoise
 
-from tracl.web.observability import RequestObservability, RequestObserver
+from tracl.server.access_log import RequestObservability
+from tracl.server.observer import RequestObserver
 
 #: Environment variable naming the Trac environment to serve.
 ENV_VARIABLE = 'TRAC_ENV'
@@ -55,8 +58,9 @@ STATIC_DIR_VARIABLE = 'TRACL_STATIC_DIR'
 #: Environment variable holding the static files' `max-age`, in seconds.
 STATIC_MAX_AGE_VARIABLE = 'STATIC_MAX_AGE'
 
-#: One hour: what spec 9.1 gives static assets. Trac's static URLs carry
-#: no version, so a longer life would keep old scripts after an upgrade.
+#: One hour: long enough to spare repeated downloads within a study
+#: session; Trac's static URLs carry no version, so a longer life would
+#: keep old scripts after an upgrade.
 DEFAULT_STATIC_MAX_AGE = 3600
 
 #: Settings of a `postgres://` URI that Trac 1.6 does not pass to libpq,
@@ -189,7 +193,7 @@ class TracApplication(object):
         return dispatch_request(environ, start_response)
 
     def preload(self):
-        """Open the environment and load the embedding model now, in this
+        """Open the environment and warm the embedder up now, in this
         worker, before its first request. A failure is logged and left for
         the requests to meet (the health check says what is down); only a
         missing `TRAC_ENV` raises."""
@@ -199,7 +203,7 @@ class TracApplication(object):
             env = self.open_env()
             self._build()
         except Exception as e:
-            _stderr("tracl.wsgi: could not open the Trac environment %s in "
+            _stderr("tracl.server.wsgi: could not open the Trac environment %s in "
                     "worker %d: %s" % (path, os.getpid(), e))
             return None
         opened = time.perf_counter() - started
@@ -212,7 +216,7 @@ class TracApplication(object):
             return env
         env.log.info("Worker %d ready: environment opened in %.2f s, %s in "
                      "%.2f s", os.getpid(), opened,
-                     description or 'no local embedding model to load',
+                     description or 'no embedding model to load',
                      time.perf_counter() - started - opened)
         return env
 
@@ -231,16 +235,10 @@ class TracApplication(object):
 
 
 def warm_up_embedder(env):
-    """Load the local embedding model of `env`'s embedder and run it once;
-    returns what was loaded, or None when the embedder is not local (an
-    HTTP service needs nothing loaded)."""
+    """Warm `env`'s embedder up (`IEmbedder.warm_up`): returns what it
+    made ready, or None when it needs nothing (a service elsewhere)."""
     from tracl.embedding import LearningEmbedder
-    from tracl.embedding.local import LocalEmbedder
-    embedder = LearningEmbedder(env).embedder
-    if not isinstance(embedder, LocalEmbedder):
-        return None
-    embedder.embed(['warm-up'])
-    return 'loaded ' + embedder.shared_model().description
+    return LearningEmbedder(env).embedder.warm_up()
 
 
 def _stderr(message):

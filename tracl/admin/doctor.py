@@ -1,21 +1,16 @@
-"""`learning doctor` and `learning grants`: checking a deployment, and
-giving the application's PostgreSQL role what it needs (spec 12.1).
+"""`learning doctor`: checking a deployment.
 
 `doctor` runs every check it knows and every `IHealthContributor` check,
 prints one row per check and ends in an error (trac-admin exits with
 status 2) when something configured is broken. A warning (no chunks yet,
 no user pool yet, the Cognito emulator, the roadmap counting tickets) does
 not fail it. It makes no paid request: the language model and an HTTP
-embeddings service are checked by their configuration only.
-
-`grants` writes, or runs, the SQL that creates the role the application
-connects as on RDS and grants it the rows of Trac's tables and of the
-learning tables, never their definitions: the tables' owner, not the
-application, runs `initenv` and `upgrade`.
+embeddings service are checked by what they report of their
+configuration, never called. What a backend says of its own health it
+reports itself (`IHealthContributor`); doctor folds each report into the
+row of the same name.
 """
 
-import importlib.util
-import re
 import textwrap
 from collections import namedtuple
 
@@ -32,7 +27,6 @@ from tracl.auth.permissions import ConceptOwnerPolicy
 from tracl.auth.tokens import is_cognito_keys_uri
 from tracl.cache import LearningCache
 from tracl.embedding import EmbeddingUnavailable, LearningEmbedder
-from tracl.embedding.local import LocalEmbedder
 from tracl.environment import (CONCEPT_POLICY, LEARNING_STATS_PROVIDER,
                                STATS_PROVIDER_SECTIONS,
                                LearningEnvironmentSetup)
@@ -66,103 +60,16 @@ FOREIGN_KEYS = (
     ('attempts', ('cognito_user_id', 'ticket_id'), 'progress'),
 )
 
-#: The audit trigger of spec 10.2 on the progress table, by dialect.
+#: The audit trigger on the progress table, by dialect: it records who
+#: changed a learner's progress and how often.
 AUDIT_TRIGGERS = {'postgres': 'progress_audit_trigger',
                   'sqlite': 'learning_progress_audit_trigger'}
 
 #: The graph `doctor` asks GraphViz to draw.
 PROBE_GRAPH = 'digraph doctor { prerequisite -> concept }'
 
-#: The text `doctor` asks a local embedder to embed.
-PROBE_TEXT = 'Is the embedding model loaded?'
-
 #: Width of the detail column of the doctor's table.
 DETAIL_WIDTH = 64
-
-#: A role `learning grants` accepts: a plain lower-case identifier, so the
-#: quoted name it writes is the name an unquoted `CREATE ROLE` or a
-#: connection string means.
-ROLE_NAME_RE = re.compile(r'[a-z_][a-z0-9_]{0,62}')
-
-#: Role names PostgreSQL reserves or reads as keywords.
-RESERVED_ROLE_NAMES = ('public', 'none', 'current_role', 'current_user',
-                       'session_user', 'user', 'all')
-
-#: The privileges the application needs on the rows of a table.
-TABLE_PRIVILEGES = 'SELECT, INSERT, UPDATE, DELETE'
-
-#: ... and on a sequence (`nextval`, `currval`).
-SEQUENCE_PRIVILEGES = 'USAGE, SELECT'
-
-
-def quote_identifier(name):
-    """`name` as a PostgreSQL quoted identifier."""
-    return '"%s"' % name.replace('"', '""')
-
-
-def quote_literal(text):
-    """`text` as a PostgreSQL string literal (standard_conforming_strings,
-    the default since 9.1)."""
-    return "'%s'" % text.replace("'", "''")
-
-
-def check_role_name(role):
-    """Refuse a role name `learning grants` would not write as typed."""
-    if not ROLE_NAME_RE.fullmatch(role or '') or \
-            role in RESERVED_ROLE_NAMES or role.startswith('pg_'):
-        raise AdminCommandError(_(
-            "%(role)s is not a role name learning grants accepts: use "
-            "lower-case letters, digits and underscores (at most 63, not "
-            "starting with a digit or pg_), such as application_role.",
-            role=role))
-
-
-def grant_statements(role, trac_schema, database):
-    """The statements that create `role` when missing and grant it what
-    the application needs in `database`: the rows of Trac's tables (in
-    `trac_schema`) and of the learning tables, reading the two views, and
-    the sequences; the same for tables later upgrades create."""
-    check_role_name(role)
-    who = quote_identifier(role)
-    trac = quote_identifier(trac_schema)
-    learning = quote_identifier(PG_SCHEMA)
-
-    def qualified(names):
-        return ',\n    '.join('%s.%s' % (learning, quote_identifier(name))
-                              for name in names)
-    return [
-        "DO $$\nBEGIN\n"
-        "    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles\n"
-        "                   WHERE rolname = %s) THEN\n"
-        "        CREATE ROLE %s NOLOGIN;\n"
-        "    END IF;\nEND\n$$" % (quote_literal(role), who),
-        "GRANT CONNECT ON DATABASE %s TO %s"
-        % (quote_identifier(database), who),
-        # Trac's own tables: Trac reads and writes nearly all of them
-        # (tickets, sessions, permissions, wiki, ...).
-        "GRANT USAGE ON SCHEMA %s TO %s" % (trac, who),
-        "GRANT %s ON ALL TABLES IN SCHEMA %s TO %s"
-        % (TABLE_PRIVILEGES, trac, who),
-        "GRANT %s ON ALL SEQUENCES IN SCHEMA %s TO %s"
-        % (SEQUENCE_PRIVILEGES, trac, who),
-        # The learning tables by name, the views read-only.
-        "GRANT USAGE ON SCHEMA %s TO %s" % (learning, who),
-        "GRANT %s ON\n    %s\nTO %s" % (TABLE_PRIVILEGES, qualified(TABLES),
-                                        who),
-        "GRANT SELECT ON\n    %s\nTO %s" % (qualified(VIEWS), who),
-        "GRANT %s ON ALL SEQUENCES IN SCHEMA %s TO %s"
-        % (SEQUENCE_PRIVILEGES, learning, who),
-        # Tables a later upgrade creates, as the role running this.
-        "ALTER DEFAULT PRIVILEGES IN SCHEMA %s GRANT %s ON TABLES TO %s"
-        % (trac, TABLE_PRIVILEGES, who),
-        "ALTER DEFAULT PRIVILEGES IN SCHEMA %s GRANT %s ON SEQUENCES TO %s"
-        % (trac, SEQUENCE_PRIVILEGES, who),
-        "ALTER DEFAULT PRIVILEGES IN SCHEMA %s GRANT %s ON TABLES TO %s"
-        % (learning, TABLE_PRIVILEGES, who),
-        "ALTER DEFAULT PRIVILEGES IN SCHEMA %s GRANT %s ON SEQUENCES TO %s"
-        % (learning, SEQUENCE_PRIVILEGES, who),
-    ]
-
 
 def _joined(problems):
     return '; '.join(problems)
@@ -174,9 +81,8 @@ def _verdict(problems, detail):
         return FAILED, _joined(problems)
     return OK, detail
 
-
-class OperationsAdminCommands(Component):
-    """Check a deployment, and grant the application's database role."""
+class DoctorAdminCommands(Component):
+    """Check a deployment: every configured backend and setting."""
 
     implements(IAdminCommandProvider)
 
@@ -195,17 +101,6 @@ class OperationsAdminCommands(Component):
                checks; exits with an error when something configured is
                broken. Makes no paid request.""",
                None, self._doctor)
-        yield ('learning grants', '<role> [--print]',
-               """Grant a PostgreSQL role what the application needs
-
-               Creates the role (NOLOGIN) when missing and grants it the
-               rows of Trac's tables and of the learning tables, reading
-               the learning views, and the sequences (spec 12.1). Run it
-               as the tables' owner; with --print, print the SQL for
-               someone who is (RDS). The application then connects as a
-               member: CREATE ROLE app LOGIN PASSWORD '...' IN ROLE
-               <role>.""",
-               None, self._grants)
 
     # Commands
 
@@ -225,52 +120,6 @@ class OperationsAdminCommands(Component):
                        warned=', '.join(warned)))
         else:
             printout(_("Every check passed."))
-
-    def _grants(self, *args):
-        positional = [arg for arg in args if arg != '--print']
-        if len(positional) != 1 or positional[0].startswith('--'):
-            raise AdminCommandError(_("Name one role, and --print to print "
-                                      "the SQL instead of running it."),
-                                    show_usage=True)
-        role = positional[0]
-        check_role_name(role)
-        if dialect(self.env) != 'postgres':
-            raise AdminCommandError(_(
-                "This environment's database is SQLite, which has no roles "
-                "or grants: learning grants is for PostgreSQL (RDS)."))
-        with self.env.db_query as db:
-            trac_schema, database = db("SELECT current_schema(), "
-                                       "current_database()")[0]
-        statements = grant_statements(role, trac_schema, database)
-        if '--print' in args:
-            printout("-- TracLearn: the application role %s and its grants "
-                     "(spec 12.1)." % role)
-            printout("-- Run as the owner of the tables in %s and %s." % (
-                trac_schema, PG_SCHEMA))
-            printout("BEGIN;")
-            for statement in statements:
-                printout(statement + ";")
-            printout("COMMIT;")
-            return
-        try:
-            with self.env.db_transaction as db:
-                for statement in statements:
-                    db(statement)
-        except self.env.db_exc.DatabaseError as e:
-            raise AdminCommandError(_(
-                "PostgreSQL refused the grants (%(error)s). Run this as the "
-                "owner of the tables (the role that ran trac-admin initenv "
-                "or upgrade), or print the SQL with --print for them.",
-                error=exception_to_unicode(e).strip()))
-        printout(_("Granted %(role)s the rows of the tables in %(trac)s and "
-                   "%(learning)s of database %(database)s.", role=role,
-                   trac=trac_schema, learning=PG_SCHEMA, database=database))
-        can_login = self.env.db_query("SELECT rolcanlogin FROM pg_roles "
-                                      "WHERE rolname = %s", (role,))
-        if can_login and not can_login[0][0]:
-            printout(_("%(role)s cannot log in: connect the application as "
-                       "a member, e.g. CREATE ROLE tracl_app LOGIN PASSWORD "
-                       "'...' IN ROLE %(role)s;", role=role))
 
     # Public methods
 
@@ -385,21 +234,18 @@ class OperationsAdminCommands(Component):
         embedder = LearningEmbedder(self.env).embedder
         try:
             model, dimension = embedder.model_name(), embedder.dimension()
-            if isinstance(embedder, LocalEmbedder):
-                shape = embedder.embed([PROBE_TEXT]).shape
-                if shape != (1, dimension):
-                    problems.append(_("the model answered a vector of shape "
-                                      "%(shape)s, not (1, %(dimension)d)",
-                                      shape=shape, dimension=dimension))
-                how = _("loaded, embeds")
-            else:
-                how = self._remote_embedder(embedder, problems)
+            # Loads and runs what runs here; a service elsewhere is left
+            # alone, as its requests may be billed.
+            how = embedder.warm_up() or _("not called (requests may be "
+                                          "billed)")
         except EmbeddingUnavailable as e:
-            return FAILED, str(e)
+            # The embedder's own report, when it made one, says the same
+            # in its words.
+            return FAILED, _joined(problems or [str(e)])
         return _verdict(problems, _(
-            "%(component)s: %(model)s (%(dimension)d dimensions), %(how)s",
-            component=embedder.__class__.__name__, model=model,
-            dimension=dimension, how=how))
+            "%(component)s: %(model)s (%(dimension)d dimensions) %(where)s; "
+            "%(how)s", component=embedder.__class__.__name__, model=model,
+            dimension=dimension, where=embedder.describe(), how=how))
 
     def _check_chunk_store(self, problems):
         store = LearningChunkStore(self.env).store
@@ -428,15 +274,12 @@ class OperationsAdminCommands(Component):
             store=store.describe()))
 
     def _check_llm(self, problems):
+        # What a provider that calls out knows of its state (its key, its
+        # circuit) it reports itself, in `problems`.
         provider = LearningLLM(self.env).provider
-        detail = provider.describe()
-        if provider.__class__.__name__ == 'AnthropicLLMProvider':
-            if importlib.util.find_spec('anthropic') is None:
-                problems.append(_("the anthropic package is not installed: "
-                                  "pip install anthropic"))
-            detail = _("%(provider)s; key present, not called (requests "
-                       "are billed)", provider=detail)
-        return _verdict(problems, detail)
+        return _verdict(problems, _(
+            "%(provider)s; not called (doctor makes no request that may be "
+            "billed)", provider=provider.describe()))
 
     def _check_cognito(self, problems):
         config = CognitoConfig(self.env)
@@ -538,17 +381,6 @@ class OperationsAdminCommands(Component):
             if problem:
                 problems.append(problem)
         return problems
-
-    def _remote_embedder(self, embedder, problems):
-        """What `doctor` can say about an embedder that runs elsewhere
-        without paying for a request: whether it knows where that is."""
-        url = getattr(embedder, 'url', None)
-        if url is not None and not url:
-            problems.append(_("no address: set [embeddings] url"))
-        if url:
-            return _("at %(url)s, not called (requests may be billed)",
-                     url=without_credentials(url))
-        return _("not called")
 
     def _compare_with_embedder(self, stored, problems):
         try:
