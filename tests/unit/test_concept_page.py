@@ -34,7 +34,7 @@ from support.web import call
 from tracl.api import ILLMProvider
 from tracl.llm import Evaluation
 from tracl.llm.offline import OfflineLLMProvider
-from tracl.model.progress import load_concept
+from tracl.model.concepts import load_concept
 from tracl.schema import sql
 from tracl.study.loop import StudyLoop
 from tracl.web.concept_page import ConceptPage, study_time

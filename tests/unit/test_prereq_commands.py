@@ -14,8 +14,9 @@ from trac.ticket.model import Ticket
 from support.study import gated_pair, make_path
 from tracl.cache import LearningCache
 from tracl.llm import Evaluation
+from tracl.model.concepts import load_concept
 from tracl.model.prerequisites import prerequisites_of
-from tracl.model.progress import load_concept, record_attempt
+from tracl.model.progress import record_attempt
 
 ALICE, BOB = 'sub-alice', 'sub-bob'
 ALICE_USERNAME = 'user-sub-al'     # as support.sessions signs her in

@@ -28,7 +28,7 @@ from tracl.api import ILLMProvider
 from tracl.auth.idp import CognitoIdentityProvider
 from tracl.llm import MASTERY_THRESHOLD, LLMUnavailable
 from tracl.llm.offline import OfflineLLMProvider
-from tracl.model.progress import concept_text
+from tracl.model.concepts import concept_text
 from tracl.schema import sql
 
 API = '/api/v1'

@@ -24,7 +24,8 @@ from support.sessions import browser_session
 from support.study import gated_pair, make_path
 from support.web import call
 from tracl.llm import Evaluation
-from tracl.model.progress import load_concept, record_attempt
+from tracl.model.concepts import load_concept
+from tracl.model.progress import record_attempt
 from tracl.study.guard import ConceptStudyGuard
 
 ALICE, ADMIN_SUB = 'sub-alice', 'sub-admin'

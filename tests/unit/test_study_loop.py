@@ -31,9 +31,9 @@ from tracl.llm import LLMUnavailable, MASTERY_THRESHOLD
 from tracl.llm.grading import AnswerGrader
 from tracl.llm.offline import OfflineLLMProvider
 from tracl.model import progress as progress_model
-from tracl.model.prerequisites import (PrerequisiteError, Prerequisite,
-                                       add_prerequisite,
-                                       blocking_prerequisites,
+from tracl.model.concepts import Prerequisite
+from tracl.model.concepts import blockers as concept_blockers
+from tracl.model.prerequisites import (PrerequisiteError, add_prerequisite,
                                        dependents_of, learner_links,
                                        prerequisites_of, remove_prerequisite)
 from tracl.model.progress import TIME_SLACK as _TIME_SLACK
@@ -957,7 +957,7 @@ def test_a_prerequisite_can_be_added_and_removed(env, ids):
     assert add_prerequisite(env, merkle, ledgers) == ALICE
     assert prerequisites_of(env, ALICE, merkle) == [
         Prerequisite(ledgers, LEDGERS, 'not_started')]
-    assert blocking_prerequisites(env, ALICE, merkle) == \
+    assert concept_blockers(env, ALICE, merkle) == \
         prerequisites_of(env, ALICE, merkle)
     assert StudyLoop(env).blockers(ALICE, merkle) == \
         prerequisites_of(env, ALICE, merkle)
@@ -974,10 +974,10 @@ def test_prerequisites_carry_the_learners_status(env, ids):
     loop = StudyLoop(env)
     loop.submit(ALICE, loop.concept(ALICE, ledgers), WEAK[LEDGERS])
     assert prerequisites_of(env, ALICE, merkle)[0].status == 'studying'
-    assert blocking_prerequisites(env, ALICE, merkle) != []
+    assert concept_blockers(env, ALICE, merkle) != []
     loop.submit(ALICE, loop.concept(ALICE, ledgers), GOOD[LEDGERS])
     assert prerequisites_of(env, ALICE, merkle)[0].status == 'mastered'
-    assert blocking_prerequisites(env, ALICE, merkle) == []
+    assert concept_blockers(env, ALICE, merkle) == []
     # The status is the asked learner's: Bob has no progress on it.
     assert prerequisites_of(env, BOB, merkle)[0].status == 'not_started'
 

@@ -1,10 +1,11 @@
 """What a learner's knowledge graph shows: their concepts with status, best
-score and whether a prerequisite still locks them, and the links between
-the concepts shown."""
+score and whether they are locked (the concept rule's, in
+`tracl.model.concepts`), and the links between the concepts shown."""
 
 from collections import namedtuple
 
 from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.model.concepts import NO_LOCKS, learner_status, locks
 from tracl.schema import sql
 
 #: A concept in the graph.
@@ -36,35 +37,25 @@ def learner_graph(env, sub, milestone=None, path_id=None, ticket_id=None):
         args.extend([ticket_id] * 3)
     with env.db_query as db:
         rows = db(sql(env, """
-            SELECT t.id, t.summary, t.milestone,
-                   COALESCE(p.status, 'not_started'), p.best_score
+            SELECT t.id, t.summary, t.milestone, %s, p.best_score
             FROM ticket t
             LEFT JOIN {progress} p
                 ON p.ticket_id = t.id AND p.cognito_user_id = t.owner
             WHERE %s
-            ORDER BY t.milestone, t.id""" % ' AND '.join(where)), args)
+            ORDER BY t.milestone, t.id""" % (learner_status('p'),
+                                             ' AND '.join(where))), args)
         # Every link of the learner: a concept is locked by any
         # prerequisite, shown or not.
-        links = db(sql(env, """
-            SELECT r.prerequisite_ticket_id, r.concept_ticket_id,
-                   COALESCE(p.status, 'not_started')
-            FROM {prerequisites} r
-            JOIN ticket t ON t.id = r.concept_ticket_id
-            LEFT JOIN {progress} p
-                ON p.ticket_id = r.prerequisite_ticket_id
-               AND p.cognito_user_id = t.owner
-            WHERE t.owner=%s AND t.type=%s
-            ORDER BY r.prerequisite_ticket_id, r.concept_ticket_id"""),
-            (sub, CONCEPT_TICKET_TYPE))
-    locked = {concept for _prerequisite, concept, status in links
-              if status != 'mastered'}
+        found = locks(env, sub)
     nodes = [Node(ticket_id_, name, subject or '', status,
                   None if best is None else float(best),
-                  ticket_id_ in locked and status != 'mastered')
+                  bool(found.get(ticket_id_, NO_LOCKS).blockers))
              for ticket_id_, name, subject, status, best in rows]
     shown = {node.ticket_id for node in nodes}
-    edges = [(prerequisite, concept) for prerequisite, concept, _s in links
-             if prerequisite in shown and concept in shown]
+    edges = sorted((prerequisite.ticket_id, concept)
+                   for concept, links in found.items()
+                   for prerequisite in links.prerequisites
+                   if prerequisite.ticket_id in shown and concept in shown)
     return Graph(nodes, edges)
 
 

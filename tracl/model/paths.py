@@ -15,6 +15,8 @@ from trac.util.datefmt import datetime_now, from_utimestamp, to_utimestamp, \
     utc
 
 from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.model.concepts import (NO_LOCKS, concept_description,
+                                  learner_status, locks)
 from tracl.schema import dialect, sql
 
 #: Who reports the concept tickets a learning path creates.
@@ -27,8 +29,8 @@ PathSummary = namedtuple('PathSummary', [
     'path_id', 'title', 'query', 'created', 'total', 'mastered', 'studying',
     'completion'])
 
-#: A path's summary row (the spec's path summary view, 11.2, with the
-#: learner's query); callers add the WHERE clause.
+#: A path's summary row (the path summary view, with the learner's
+#: query); callers add the WHERE clause.
 _SUMMARY_SQL = """
     SELECT v.path_id, v.path_title, p.query_text, v.created_at,
            v.total_concepts, v.mastered_concepts, v.studying_concepts,
@@ -54,7 +56,7 @@ CreatedConcept = namedtuple('CreatedConcept', [
 
 def path_summaries(env, sub):
     """The learner's paths, newest first, with their progress counts (the
-    spec's path summary view, 11.2)."""
+    path summary view)."""
     with env.db_query as db:
         rows = db(sql(env, _SUMMARY_SQL + """
             WHERE v.cognito_user_id=%s
@@ -98,16 +100,6 @@ def prerequisite_names(value):
     if isinstance(value, str):
         return [value]
     return [name for name in value if isinstance(name, str) and name]
-
-
-def concept_description(content):
-    """A ticket description showing chunk `content` as plain text: chunks
-    are hostile text, so they must not be read as wiki markup (links,
-    macros, images)."""
-    # A zero-width space keeps `{{{` and `}}}` inside the text from opening
-    # or closing a block.
-    safe = content.replace('}}}', '}\u200b}}').replace('{{{', '{\u200b{{')
-    return '{{{#!text/plain\n%s\n}}}' % safe
 
 
 def path_title(topic):
@@ -238,7 +230,8 @@ def _link_prerequisites(env, db, sub, concepts, chunk_lookup, now):
 
 def path_detail(env, sub, path_id):
     """The learner's path with its concepts, or None (no such path, or
-    another learner's)."""
+    another learner's). Whether a concept is locked is the concept rule's
+    (`tracl.model.concepts.locks`)."""
     with env.db_query as db:
         rows = db(sql(env, _SUMMARY_SQL + """
             WHERE v.path_id=%s AND v.cognito_user_id=%s"""),
@@ -247,29 +240,16 @@ def path_detail(env, sub, path_id):
             return None
         summary = _summary(rows[0])
         concepts = db(sql(env, """
-            SELECT t.id, t.summary, t.milestone,
-                   COALESCE(p.status, 'not_started'), p.answer_score,
+            SELECT t.id, t.summary, t.milestone, %s, p.answer_score,
                    p.best_score
             FROM {path_concepts} pc
             JOIN ticket t ON t.id = pc.ticket_id
             LEFT JOIN {progress} p
-                ON p.ticket_id = t.id AND p.cognito_user_id=%s
-            WHERE pc.path_id=%s
-            ORDER BY pc.position, t.id"""), (sub, path_id))
-        ids = [row[0] for row in concepts]
-        links = {}
-        if ids:
-            for concept, prerequisite, status in db(sql(env, """
-                    SELECT r.concept_ticket_id, r.prerequisite_ticket_id,
-                           COALESCE(p.status, 'not_started')
-                    FROM {prerequisites} r
-                    LEFT JOIN {progress} p
-                        ON p.ticket_id = r.prerequisite_ticket_id
-                       AND p.cognito_user_id=%%s
-                    WHERE r.concept_ticket_id IN (%s)
-                    ORDER BY r.prerequisite_ticket_id""" %
-                    ','.join(['%s'] * len(ids))), [sub] + ids):
-                links.setdefault(concept, []).append((prerequisite, status))
+                ON p.ticket_id = t.id AND p.cognito_user_id=%%s
+            WHERE pc.path_id=%%s
+            ORDER BY pc.position, t.id""" % learner_status('p')),
+                      (sub, path_id))
+        found = locks(env, sub, [row[0] for row in concepts])
     return {
         'summary': summary,
         'concepts': [{
@@ -277,8 +257,8 @@ def path_detail(env, sub, path_id):
             'status': status,
             'score': None if score is None else float(score),
             'best_score': None if best is None else float(best),
-            'prerequisites': [p for p, _s in links.get(ticket_id, [])],
-            'locked': any(s != 'mastered'
-                          for _p, s in links.get(ticket_id, [])),
+            'prerequisites': [p.ticket_id for p in
+                              found.get(ticket_id, NO_LOCKS).prerequisites],
+            'locked': bool(found.get(ticket_id, NO_LOCKS).blockers),
         } for ticket_id, name, subject, status, score, best in concepts],
     }

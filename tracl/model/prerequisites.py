@@ -1,20 +1,17 @@
-"""Prerequisite links between a learner's concepts (feature 5): which
-concepts block which, and the admin's edits of the links.
+"""Prerequisite links between a learner's concepts: which concepts need
+which, and the admin's edits of the links.
 
 A link `(concept, prerequisite)` says the learner studies `concept` once
 `prerequisite` is mastered. Both are concepts of the same learner; a link
-never points at itself and the links never form a cycle.
+never points at itself and the links never form a cycle. Whether a link
+locks its concept now is the concept rule's (`tracl.model.concepts`).
 """
-
-from collections import namedtuple
 
 from trac.util.datefmt import datetime_now, to_utimestamp, utc
 
 from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.model.concepts import Prerequisite, learner_status
 from tracl.schema import sql
-
-#: A prerequisite of a concept, with the learner's status on it.
-Prerequisite = namedtuple('Prerequisite', ['ticket_id', 'concept', 'status'])
 
 
 class PrerequisiteError(ValueError):
@@ -25,35 +22,29 @@ def prerequisites_of(env, sub, ticket_id):
     """The prerequisites of concept `ticket_id`, with learner `sub`'s
     status on each (`not_started` without progress)."""
     return [Prerequisite(*row) for row in env.db_query(sql(env, """
-        SELECT r.prerequisite_ticket_id, t.summary,
-               COALESCE(p.status, 'not_started')
+        SELECT r.prerequisite_ticket_id, t.summary, %s
         FROM {prerequisites} r
         JOIN ticket t ON t.id = r.prerequisite_ticket_id
         LEFT JOIN {progress} p
             ON p.ticket_id = r.prerequisite_ticket_id
-           AND p.cognito_user_id=%s
-        WHERE r.concept_ticket_id=%s
-        ORDER BY r.prerequisite_ticket_id"""), (sub, ticket_id))]
-
-
-def blocking_prerequisites(env, sub, ticket_id):
-    """The prerequisites of `ticket_id` that `sub` has not mastered."""
-    return [p for p in prerequisites_of(env, sub, ticket_id)
-            if p.status != 'mastered']
+           AND p.cognito_user_id=%%s
+        WHERE r.concept_ticket_id=%%s
+        ORDER BY r.prerequisite_ticket_id""" % learner_status('p')),
+        (sub, ticket_id))]
 
 
 def dependents_of(env, sub, ticket_id):
     """The concepts that `ticket_id` is a prerequisite of (what mastering
     it unlocks), with `sub`'s status on each."""
     return [Prerequisite(*row) for row in env.db_query(sql(env, """
-        SELECT r.concept_ticket_id, t.summary,
-               COALESCE(p.status, 'not_started')
+        SELECT r.concept_ticket_id, t.summary, %s
         FROM {prerequisites} r
         JOIN ticket t ON t.id = r.concept_ticket_id
         LEFT JOIN {progress} p
-            ON p.ticket_id = r.concept_ticket_id AND p.cognito_user_id=%s
-        WHERE r.prerequisite_ticket_id=%s
-        ORDER BY r.concept_ticket_id"""), (sub, ticket_id))]
+            ON p.ticket_id = r.concept_ticket_id AND p.cognito_user_id=%%s
+        WHERE r.prerequisite_ticket_id=%%s
+        ORDER BY r.concept_ticket_id""" % learner_status('p')),
+        (sub, ticket_id))]
 
 
 def _concept_owner(db, ticket_id):

@@ -1,4 +1,4 @@
-"""A learner's progress on their concepts (spec 3.6): graded attempts,
+"""A learner's progress on their concepts: graded attempts,
 status, scores, notes and time spent, and the concept ticket moving with
 them.
 
@@ -14,56 +14,13 @@ from trac.util.datefmt import datetime_now, from_utimestamp, to_utimestamp, \
     utc
 
 from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.model.concepts import learner_status
 from tracl.schema import dialect, sql
-
-#: A concept ticket as the study loop needs it.
-Concept = namedtuple('Concept', [
-    'ticket_id', 'owner', 'concept', 'subject', 'ticket_status', 'question',
-    'difficulty', 'context', 'content', 'expected_answer'])
 
 #: What recording an attempt did.
 AttemptResult = namedtuple('AttemptResult', [
     'ticket_id', 'attempt', 'score', 'best_score', 'feedback', 'status',
     'mastered', 'ticket_status'])
-
-_PLAIN_OPEN, _PLAIN_CLOSE = '{{{#!text/plain\n', '\n}}}'
-
-
-def concept_text(description):
-    """The chunk text of a concept's ticket description (see
-    `paths.concept_description`)."""
-    text = description or ''
-    if text.startswith(_PLAIN_OPEN) and text.endswith(_PLAIN_CLOSE):
-        text = text[len(_PLAIN_OPEN):-len(_PLAIN_CLOSE)]
-    return text.replace('\u200b', '')
-
-
-def load_concept(env, ticket_id):
-    """The concept ticket `ticket_id`, or None when there is no such
-    ticket or it is not a concept."""
-    with env.db_query as db:
-        rows = db(sql(env, """
-            SELECT t.owner, t.summary, t.milestone, t.status, t.description,
-                   cm.expected_answer
-            FROM ticket t
-            LEFT JOIN {concept_metadata} cm ON cm.ticket_id = t.id
-            WHERE t.id=%s AND t.type=%s"""), (ticket_id, CONCEPT_TICKET_TYPE))
-        if not rows:
-            return None
-        owner, name, subject, status, description, expected = rows[0]
-        custom = dict(db("""
-            SELECT name, value FROM ticket_custom
-            WHERE ticket=%s AND name IN ('question', 'question_difficulty',
-                                         'question_context')""",
-                         (ticket_id,)))
-    try:
-        difficulty = int(custom.get('question_difficulty') or 0) or None
-    except ValueError:
-        difficulty = None
-    return Concept(ticket_id, owner, name, subject, status,
-                   custom.get('question') or '', difficulty,
-                   custom.get('question_context') or '',
-                   concept_text(description), expected or '')
 
 
 def _time(value):
@@ -172,6 +129,8 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
         mastered = status == 'mastered' or score >= threshold
         new_status = 'mastered' if mastered else 'studying'
         best = score if best is None else max(float(best), score)
+        # `completed_at` is the first mastery and is never cleared: the
+        # lock rule (tracl.model.concepts) reads it as "ever mastered".
         if mastered and completed is None:
             completed = now
         db(sql(env, """
@@ -268,11 +227,12 @@ def concept_statuses(env, ticket_ids):
         batch = ticket_ids[start:start + 500]
         placeholders = ','.join(['%s'] * len(batch))
         for ticket_id, owner, status in env.db_query(sql(env, """
-                SELECT t.id, t.owner, COALESCE(p.status, 'not_started')
+                SELECT t.id, t.owner, %s
                 FROM ticket t
                 LEFT JOIN {progress} p
                     ON p.ticket_id = t.id AND p.cognito_user_id = t.owner
-                WHERE t.type=%%s AND t.id IN (%s)""" % placeholders),
+                WHERE t.type=%%s AND t.id IN (%s)""" % (
+                learner_status('p'), placeholders)),
                 [CONCEPT_TICKET_TYPE] + batch):
             found[ticket_id] = (owner, status)
     return found

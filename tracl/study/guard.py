@@ -5,7 +5,8 @@ A concept moves through the study loop: grading an answer moves its ticket
 the ticket form. The form (and batch modify) go through ticket
 manipulators, so this guard keeps learners from closing their own concepts
 or rewriting their questions there, and keeps anyone, admins included, from
-opening or closing a concept whose prerequisites are not mastered yet.
+opening or closing a concept that is locked (the concept rule's, in
+`tracl.model.concepts`: never mastered, with a prerequisite never mastered).
 """
 
 from trac.core import Component, implements
@@ -14,7 +15,7 @@ from trac.util.translation import _
 
 from tracl.auth.permissions import ADMIN
 from tracl.environment import CONCEPT_TICKET_TYPE
-from tracl.model.prerequisites import blocking_prerequisites
+from tracl.model.concepts import blockers as lock_blockers
 
 #: Fields the workflow changes; only grading moves them for a learner.
 WORKFLOW_FIELDS = ('status', 'resolution')
@@ -24,7 +25,7 @@ LEARNING_FIELDS = ('summary', 'description', 'milestone', 'question',
                    'question_difficulty', 'question_context')
 
 #: Statuses that say a concept is being studied or mastered: a concept
-#: reaches them only once its prerequisites are mastered.
+#: reaches them only once it is no longer locked.
 GATED_STATUSES = ('assigned', 'accepted', 'closed')
 
 
@@ -47,8 +48,8 @@ class ConceptStudyGuard(Component):
     Without LEARNING_ADMIN, nobody changes a concept's status or
     resolution (accept, resolve, reopen...) or its learning fields in the
     form; comments stay open. Nobody, admins included, moves a concept to
-    assigned, accepted or closed while its learner has not mastered one of
-    its prerequisites.
+    assigned, accepted or closed while it is locked for its learner; a
+    concept they have mastered is never locked.
     """
 
     implements(ITicketManipulator)
@@ -78,7 +79,7 @@ class ConceptStudyGuard(Component):
             # The learner's prerequisites: an owner change is refused
             # anyway, so the owner before this change.
             owner = ticket._old.get('owner', ticket['owner'])
-            blockers = blocking_prerequisites(self.env, owner, ticket.id)
+            blockers = lock_blockers(self.env, owner, ticket.id)
             if blockers:
                 yield None, _("This concept cannot become %(status)s before "
                               "its prerequisites are mastered: %(blockers)s.",

@@ -15,8 +15,7 @@ from trac.util.translation import _
 from tracl.cache import PROGRESS_TTL, LearningCache, progress_key
 from tracl.llm import MASTERY_THRESHOLD
 from tracl.llm.grading import AnswerGrader
-from tracl.model import progress as model
-from tracl.model.prerequisites import blocking_prerequisites
+from tracl.model import concepts, progress as model
 from tracl.study.originality import copied_fraction
 from tracl.util import iso
 
@@ -35,7 +34,8 @@ def _generation_key(key):
 
 
 class ConceptLocked(Exception):
-    """A prerequisite of the concept is not mastered yet."""
+    """The concept is locked: its learner has never mastered it, nor one of
+    its prerequisites (`blockers`)."""
 
     def __init__(self, blockers):
         super().__init__(', '.join('#%d' % b.ticket_id for b in blockers))
@@ -72,19 +72,21 @@ class StudyLoop(Component):
     def concept(self, sub, ticket_id):
         """Learner `sub`'s concept `ticket_id`, or None (no such concept,
         or another learner's)."""
-        concept = model.load_concept(self.env, ticket_id)
+        concept = concepts.load_concept(self.env, ticket_id)
         if concept is None or concept.owner != sub:
             return None
         return concept
 
     def blockers(self, sub, ticket_id):
-        """The prerequisites of the concept `sub` has not mastered."""
-        return blocking_prerequisites(self.env, sub, ticket_id)
+        """The prerequisites that lock `sub`'s concept: none once they have
+        mastered it, else those they have never mastered."""
+        return concepts.blockers(self.env, sub, ticket_id)
 
     def submit(self, sub, concept, answer, seconds=None):
         """Grade `answer` to `concept` (learner `sub`'s) and record it;
         returns an `AttemptResult`. Raises `ConceptLocked`, and
-        `LLMUnavailable` with nothing recorded."""
+        `LLMUnavailable` with nothing recorded. A mastered concept is never
+        locked: it may be answered again, and stays mastered."""
         blockers = self.blockers(sub, concept.ticket_id)
         if blockers:
             raise ConceptLocked(blockers)

@@ -25,8 +25,8 @@ from trac.web.chrome import (Chrome, add_script, add_script_data,
 
 from tracl.auth.permissions import ADMIN
 from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.model.concepts import load_concept
 from tracl.model.prerequisites import dependents_of, prerequisites_of
-from tracl.model.progress import load_concept
 from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MAX_NOTES,
                               MIN_ANSWER, StudyLoop)
 from tracl.web.api import API_PREFIX
@@ -140,6 +140,7 @@ class ConceptPage(Component):
     def _add_panel(self, req, loop, concept, read_only):
         sub = concept.owner
         progress = loop.progress(sub, concept.ticket_id)
+        # Empty for a mastered concept: the lock rule never locks one.
         blockers = loop.blockers(sub, concept.ticket_id)
         if progress['status'] == 'mastered':
             state = MASTERED
