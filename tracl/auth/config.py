@@ -56,7 +56,7 @@ class CognitoConfig(Component):
 
     refresh_margin = IntOption('cognito', 'refresh_margin', 300,
         """Seconds before the access token expires at which a browser
-        session refreshes it (FR-AU-1.5).""")
+        session refreshes it, so a learner is never signed out mid-answer.""")
 
     hosted_ui_url = Option('cognito', 'hosted_ui_url', '',
         """Address of the pool's hosted UI domain

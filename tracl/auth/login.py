@@ -3,16 +3,16 @@
 Replaces Trac's `LoginModule` (disable `trac.web.auth.loginmodule`):
 
 - `Authorization: Bearer <token>`: a Cognito ID or access token, validated
-  on every request (FR-AU-2.3). An invalid token makes the request
+  on every request. An invalid token makes the request
   anonymous; it never falls back to the session cookie.
 - Browser sessions: `/login` posts the username and password to Cognito
   (`InitiateAuth`, USER_PASSWORD_AUTH). The tokens stay on the server in
   `cognito_sessions`; the browser only gets Trac's own `trac_auth` cookie.
-  The access token is refreshed before it expires (FR-AU-1.5); when the
+  The access token is refreshed before it expires; when the
   refresh token is refused, the session ends and the learner is sent to the
-  login page with a message (FR-AU-2.5).
+  login page with a message.
 - `/logout` ends the Trac session, deletes the stored tokens, clears the
-  session data and calls Cognito's GlobalSignOut (FR-AU-2.4).
+  session data and calls Cognito's GlobalSignOut.
 
 The Trac username is the Cognito `sub`.
 """

@@ -1,10 +1,10 @@
-"""A learner's session data (FR-CS-2): display name, email, Cognito
-username, groups, preferences and the active learning path (FR-CS-2.3: the
-path the learner created or opened last).
+"""A learner's session data: display name, email, Cognito username,
+groups, preferences and the active learning path (the path the learner
+created or opened last, so a new visit resumes it).
 
 The Trac session (`session_attribute`) is the record; `session:{sub}` in the
-cache holds a copy for two hours (spec 8.1), so a request needs no query.
-Logout clears the copy (FR-CS-2.5).
+cache holds a copy for two hours, so a request needs no query.
+Logout clears the copy, so nothing of the learner outlives the sign-out.
 """
 
 import json

@@ -1,4 +1,4 @@
-"""The cache: its keys and lifetimes (spec 8.1) and the component the rest of
+"""The cache: its keys and lifetimes and the component the rest of
 TracLearn calls.
 
 `LearningCache` delegates to the backend named by `[learning] cache`
@@ -18,7 +18,9 @@ from trac.core import Component, ExtensionPoint, Interface
 
 from tracl.api import ICache
 
-# Lifetimes of spec 8.1, in seconds.
+# Lifetimes, in seconds: searches and sessions change rarely; progress and
+# API answers are also retired by the progress version, the TTL only bounds
+# what an outage of invalidation could leave behind.
 SEARCH_TTL = 3600
 PROGRESS_TTL = 900
 SESSION_TTL = 7200

@@ -1,4 +1,4 @@
-"""Grading an answer with the configured provider, cached (FR-AE-2.5).
+"""Grading an answer with the configured provider, cached.
 
 An evaluation is cached under a hash of (provider, its description, which
 names its model and grader or prompt version, question, expected answer,

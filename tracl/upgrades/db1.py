@@ -6,7 +6,8 @@ spec (sections 5.3, 7, 10.2 and 11) with the contract's changes.
   (`ON DELETE CASCADE`), whoever deletes it.
 - `attempts` hang off `progress` (a graded answer always has its learner's
   progress row), so they go with it.
-- Trac's own tables only gain the spec's indexes that Trac lacks (7.3).
+- Trac's own tables only gain the indexes that the learning queries need
+  and Trac lacks (by type, milestone, owner and custom field name).
 """
 
 from tracl.schema import PG_SCHEMA, dialect, table_names
@@ -141,7 +142,7 @@ CREATE TABLE {chunks} (
 );
 """
 
-# The spec's indexes (7.3) that neither a primary key nor a unique
+# Indexes the learning queries need that neither a primary key nor a unique
 # constraint already provides. On Trac's tables: only those Trac lacks
 # (Trac indexes ticket(time) and ticket(status) itself).
 _INDEXES = """
@@ -198,7 +199,8 @@ LEFT JOIN {progress} p
 GROUP BY lp.id, lp.title, lp.cognito_user_id, lp.created_at;
 """
 
-# The audit trigger of spec 10.2. PostgreSQL rewrites the row before the
+# The audit trigger: every update of a progress row counts its versions
+# and names the database role that wrote it, whoever writes it. PostgreSQL rewrites the row before the
 # update; SQLite cannot assign to NEW, so it counts after the update (the
 # WHEN clause keeps the trigger from firing on its own update).
 _PG_TRIGGER = """

@@ -1,4 +1,4 @@
-"""`[[KnowledgeGraph]]` and the graph images it shows (FR-WI-2).
+"""`[[KnowledgeGraph]]` and the graph images it shows.
 
 A graph shows the viewer's own concepts only: the macro and the image
 handler always draw the graph of the signed-in learner (a LEARNING_ADMIN may

@@ -1,6 +1,5 @@
 """`/api/v1/progress`: answering a concept's question, reading progress,
-notes and study time (contract "HTTP API"; FR-AE-1, FR-AE-3, spec 3.4,
-3.6, 8.2).
+notes and study time (contract "HTTP API").
 
 Every ticket-level call checks that the concept is the caller's: another
 learner's concept, or a ticket that is not a concept, answers 404. A

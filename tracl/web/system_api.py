@@ -1,5 +1,5 @@
 """`GET /api/v1/health`, `GET /api/v1/openapi.json`, `GET /api/v1/me` and
-`PUT /api/v1/me/preferences` (contract, FR-CS-2.2)."""
+`PUT /api/v1/me/preferences` (contract)."""
 
 import math
 from importlib.metadata import PackageNotFoundError, version
@@ -30,7 +30,7 @@ _PROFILE_SCHEMA = {
         'groups': {'type': 'array', 'items': {'type': 'string'}},
         'permissions': {'type': 'array', 'items': {'type': 'string'}},
         'preferences': {'type': 'object'},
-        # FR-CS-2.3: the path the learner created or opened last.
+        # The path the learner created or opened last, to resume it.
         'active_path': {'type': ['string', 'null']}},
 }
 
