@@ -98,6 +98,7 @@ setup(
             'tracl.sqlite = tracl.sqlite',
             'tracl.study.guard = tracl.study.guard',
             'tracl.study.loop = tracl.study.loop',
+            'tracl.study.paths = tracl.study.paths',
             'tracl.study.roadmap = tracl.study.roadmap',
             'tracl.web.api = tracl.web.api',
             'tracl.web.learning = tracl.web.learning',

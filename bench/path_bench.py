@@ -49,7 +49,7 @@ from trac.core import Component, implements  # noqa: E402
 import tracl.search.local_store  # noqa: E402,F401  (not an entry point yet)
 from tracl.api import ILLMProvider  # noqa: E402
 from tracl.llm.offline import OfflineLLMProvider  # noqa: E402
-from tracl.web.paths_api import LearningPathsApi  # noqa: E402
+from tracl.study.paths import LearningPaths  # noqa: E402
 
 PG_SERVER = os.environ.get('TRACL_TEST_PG_URI',
                            'postgres://postgres@127.0.0.1:5432/postgres')
@@ -88,6 +88,9 @@ class SleepyQuestionProvider(Component):
     def evaluate(self, question, expected_answer, answer, context):
         return OfflineLLMProvider(self.env).evaluate(
             question, expected_answer, answer, context)
+
+    def concurrent_calls(self):
+        return 32   # as a remote model: it waits, it does not compute
 
     def describe(self):
         return 'offline provider, 1 s per question (bench)'
@@ -213,7 +216,7 @@ def run(env, paths):
         paths, warmup=2))
 
     env.config.set('learning', 'llm_provider', 'SleepyQuestionProvider')
-    concurrency = LearningPathsApi(env).question_concurrency
+    concurrency = LearningPaths(env).question_concurrency
     print('Provider taking %.0f s per question, %d questions per path '
           '(search cached):' % (QUESTION_SECONDS, PATH_SIZE))
     report('create, question_concurrency = %d (default)' % concurrency,

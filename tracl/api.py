@@ -115,6 +115,13 @@ class ILLMProvider(Interface):
         """A `tracl.llm.Evaluation` of the learner's `answer`: score in
         [0, 1], feedback, and what it takes to audit and regrade it."""
 
+    def concurrent_calls():
+        """How many calls the provider takes at the same time (an int, at
+        least 1): 1 for one that computes in this process, where calls at
+        once only contend for the interpreter; more for one that waits on
+        a remote service. Creating a path writes its questions this many
+        at a time, at most `[learning] question_concurrency`."""
+
     def describe():
         """A short description for admins and health checks."""
 

@@ -93,5 +93,8 @@ class CountingProvider(Component):
         return OfflineLLMProvider(self.env).evaluate(
             question, expected_answer, answer, context)
 
+    def concurrent_calls(self):
+        return 1
+
     def describe(self):
         return 'offline provider, counted (%s)' % self.version

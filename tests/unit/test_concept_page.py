@@ -70,6 +70,9 @@ class ScriptedGrader(Component):
         return Evaluation(score=self.score, feedback=self.feedback,
                           grader='scripted', grader_version='1')
 
+    def concurrent_calls(self):
+        return 1
+
     def describe(self):
         # Part of the evaluation cache key: a new script grades afresh.
         return 'scripted %r %r' % (self.score, self.feedback)

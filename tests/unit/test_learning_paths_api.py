@@ -91,6 +91,10 @@ class _DelegatingProvider(Component):
         return OfflineLLMProvider(self.env).evaluate(
             question, expected_answer, answer, context)
 
+    def concurrent_calls(self):
+        # As a remote model: it takes several questions at once.
+        return 16
+
     def describe(self):
         return 'test provider'
 

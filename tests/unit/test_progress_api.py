@@ -82,6 +82,9 @@ class UnavailableGrader(Component):
         return OfflineLLMProvider(self.env).evaluate(
             question, expected_answer, answer, context)
 
+    def concurrent_calls(self):
+        return 1
+
     def describe(self):
         return 'unavailable grader (test)'
 

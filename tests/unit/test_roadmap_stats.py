@@ -74,6 +74,9 @@ class ScoredAnswerProvider(Component):
         return Evaluation(score=score, feedback='graded by wording',
                           grader='test', grader_version='1')
 
+    def concurrent_calls(self):
+        return 1
+
     def describe(self):
         return 'test grader'
 

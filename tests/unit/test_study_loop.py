@@ -93,6 +93,9 @@ class StudyLoopDownGrader(Component):
     def evaluate(self, question, expected_answer, answer, context):
         raise LLMUnavailable('grader unreachable (test)', retry_after=30)
 
+    def concurrent_calls(self):
+        return 1
+
     def describe(self):
         return 'grader that is down (test)'
 

@@ -78,6 +78,11 @@ REQUEST_ERROR_STATUSES = frozenset((400, 413, 422))
 #: `error.details.error_code` of a 429 that will not clear by waiting.
 SPEND_LIMIT_ERROR_CODE = 'enforced_spend_limit_reached'
 
+#: Requests sent to the API at the same time by one operation (the
+#: questions of a new path): each mostly waits on the network, so they
+#: overlap well; a rate limit they meet is retried like any 429.
+CONCURRENT_REQUESTS = 16
+
 #: Values of `[anthropic] effort` (empty: not sent).
 EFFORT_LEVELS = ('low', 'medium', 'high', 'xhigh', 'max')
 
@@ -194,6 +199,9 @@ class AnthropicLLMProvider(Component):
                           grader=GRADER,
                           grader_version=prompts.PROMPT_VERSION,
                           model=message.model, raw_output=raw)
+
+    def concurrent_calls(self):
+        return CONCURRENT_REQUESTS
 
     def describe(self):
         return "Anthropic's Messages API, model %s (prompts %s)" % (

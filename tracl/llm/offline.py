@@ -139,6 +139,11 @@ class OfflineLLMProvider(Component):
                           raw_output=json.dumps(result.features,
                                                 sort_keys=True))
 
+    def concurrent_calls(self):
+        # Everything is computed in this process: threads would only take
+        # turns on the interpreter.
+        return 1
+
     def describe(self):
         from tracl.llm.offline_grader import GRADER_VERSION
         return 'offline provider (deterministic; grader %s; %s)' % (

@@ -1,33 +1,25 @@
 """`/api/v1/learning-paths`: generate (search), create, list and read
-learning paths (contract "HTTP API"; FR-LS-1, FR-LS-2).
+learning paths (contract "HTTP API"), over `tracl.study.paths.LearningPaths`.
 
-The list and a path are cached five minutes (`api:{endpoint}:{params}:
-{sub}`, spec 8.1) under the learner's progress version, which a new path,
-a graded answer and a changed prerequisite bump: a cached copy is never
-older than the learner's last change. The path created or opened last is
-the learner's active path in the session data (FR-CS-2.3).
+This module checks what a request sends, turns the service's answers and
+exceptions into JSON and status codes, and describes the endpoints in the
+OpenAPI document; what a path is and how one is made live in the service.
 """
 
 import re
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
-from trac.config import IntOption
 from trac.core import Component, implements
 from trac.util.translation import _
 
 from tracl.api import IApiEndpointProvider
-from tracl.auth.profile import LearnerProfiles
-from tracl.cache import LearningCache
 from tracl.embedding import EmbeddingUnavailable
-from tracl.llm import LearningLLM, LLMUnavailable
-from tracl.llm.offline import OfflineLLMProvider, query_topic
-from tracl.model.paths import (NewConcept, create_learning_path,
-                               learner_concepts_by_chunk, path_detail,
-                               path_summaries, path_title)
-from tracl.search import ChunkStoreUnavailable, LearningChunkStore
-from tracl.search.pipeline import SearchPipeline
+from tracl.llm import LLMUnavailable
+from tracl.search import ChunkStoreUnavailable
+from tracl.study.paths import (LearningPaths, NoQuestionWritten,
+                               NothingToLearn, PathChunksUnavailable,
+                               PathNotSaved, UnknownChunks)
 from tracl.web.api import ApiError, Endpoint, reader_sub
-from tracl.util import iso
 from tracl.web.openapi import api_errors
 
 MIN_QUERY, MAX_QUERY = 3, 500
@@ -142,10 +134,6 @@ class LearningPathsApi(Component):
 
     implements(IApiEndpointProvider)
 
-    question_concurrency = IntOption('learning', 'question_concurrency', 8,
-        """Questions a remote LLM provider writes at the same time when a
-        learning path is created.""")
-
     # IApiEndpointProvider methods
 
     def get_api_endpoints(self):
@@ -177,7 +165,8 @@ class LearningPathsApi(Component):
     def _generate(self, req, call):
         query = self._query(call.body)
         self._difficulty(call.body)
-        result = self._search(query, call.sub)
+        with self._search_errors():
+            result = LearningPaths(self.env).preview(query, call.sub)
         return dict(result, query=query)
 
     @api_errors(**{'503': 'A service is unavailable; nothing was written'})
@@ -185,56 +174,61 @@ class LearningPathsApi(Component):
         query = self._query(call.body)
         difficulty = self._difficulty(call.body)
         chunk_ids = self._chunk_ids(call.body)
-        found = self._search(query, call.sub)['chunks']
-        if chunk_ids is not None:
-            known = {chunk['chunk_id'] for chunk in found}
-            unknown = [c for c in chunk_ids if c not in known]
-            if unknown:
-                raise ApiError(400, _("These chunks are not in your search "
-                                      "results for this query: %(ids)s",
-                                      ids=', '.join(unknown[:5])),
-                               code='unknown_chunks')
-            found = [c for c in found if c['chunk_id'] in set(chunk_ids)]
-        if not found:
-            raise ApiError(400, _("There is nothing to learn from this "
-                                  "query yet: no relevant chunk was found."),
-                           code='nothing_to_create')
-        return 201, self._write_path(req, call.sub, query, difficulty, found)
+        with self._search_errors():
+            created = self._create_path(call.sub, query, difficulty,
+                                        chunk_ids)
+        return 201, {'path_id': created.path_id,
+                     'roadmap_url': req.abs_href.roadmap(),
+                     'tickets': created.tickets, 'skipped': created.skipped}
 
     def _list(self, req, call):
-        sub = reader_sub(req, call)
-        return LearningCache(self.env).learner_view(
-            'learning-paths', sub, lambda: {
-                'paths': [self._summary_json(s)
-                          for s in path_summaries(self.env, sub)]})
+        return {'paths': LearningPaths(self.env).paths(
+            reader_sub(req, call))}
 
     @api_errors(**{'404': 'No such path'})
     def _get(self, req, call):
         sub = reader_sub(req, call)
         path_id = call.params['path_id'].lower()
-        if not _UUID_RE.match(path_id):
+        path = None
+        if _UUID_RE.match(path_id):
+            paths = LearningPaths(self.env)
+            # A learner opening their path makes it their active path; an
+            # admin reading it with ?user= does not change theirs.
+            path = paths.open(sub, path_id) if sub == call.sub \
+                else paths.path(sub, path_id)
+        if path is None:
             raise ApiError(404, _("No such learning path."))
-
-        def read_path():
-            detail = path_detail(self.env, sub, path_id)
-            if not detail:
-                raise ApiError(404, _("No such learning path."))
-            return dict(self._summary_json(detail['summary']),
-                        concepts=detail['concepts'])
-        path = LearningCache(self.env).learner_view(
-            'learning-path', sub, read_path, path_id=path_id)
-        if sub == call.sub:
-            LearnerProfiles(self.env).set_active_path(sub, path_id)
         return path
 
     # Internal methods
 
-    def _summary_json(self, summary):
-        return {'path_id': summary.path_id, 'title': summary.title,
-                'query': summary.query, 'created_at': iso(summary.created),
-                'total': summary.total, 'mastered': summary.mastered,
-                'studying': summary.studying,
-                'completion': round(summary.completion, 1)}
+    def _create_path(self, sub, query, difficulty, chunk_ids):
+        """The service's path, its refusals as 400 and 503 answers."""
+        try:
+            return LearningPaths(self.env).create(sub, query, difficulty,
+                                                  chunk_ids)
+        except UnknownChunks as e:
+            raise ApiError(400, _("These chunks are not in your search "
+                                  "results for this query: %(ids)s",
+                                  ids=', '.join(e.chunk_ids[:5])),
+                           code='unknown_chunks')
+        except NothingToLearn:
+            raise ApiError(400, _("There is nothing to learn from this "
+                                  "query yet: no relevant chunk was found."),
+                           code='nothing_to_create')
+        except NoQuestionWritten as e:
+            raise ApiError(503, _("No question could be written for these "
+                                  "concepts: please try again later."),
+                           code='llm_unavailable', skipped=e.skipped)
+        except PathChunksUnavailable:
+            raise ApiError(503, _("The library cannot be read right now; "
+                                  "nothing was written. Please try again "
+                                  "in a minute."),
+                           code='chunk_store_unavailable')
+        except PathNotSaved:
+            raise ApiError(503, _("The database could not save the path; "
+                                  "nothing was written. Please try again."),
+                           code='database_unavailable')
 
     def _query(self, body):
         query = body.get('query')
@@ -266,9 +260,11 @@ class LearningPathsApi(Component):
                            code='invalid_chunk_ids')
         return list(dict.fromkeys(ids))
 
-    def _search(self, query, sub):
+    @contextmanager
+    def _search_errors(self):
+        """Answer 503 with the code of the service that failed."""
         try:
-            return SearchPipeline(self.env).search(query, sub)
+            yield
         except LLMUnavailable as e:
             raise self._unavailable('llm_unavailable', e)
         except EmbeddingUnavailable as e:
@@ -280,108 +276,3 @@ class LearningPathsApi(Component):
         self.log.warning("Search unavailable (%s): %s", code, error)
         return ApiError(503, _("Searching is unavailable right now: please "
                                "try again in a minute."), code=code)
-
-    def _write_path(self, req, sub, query, difficulty, found):
-        existing = learner_concepts_by_chunk(
-            self.env, sub, [c['chunk_id'] for c in found])
-        chunks = [self._chunk(c) for c in found]
-        fresh = [c for c in chunks if c['id'] not in existing]
-        questions, skipped = self._questions(fresh, query, difficulty)
-        concepts = []
-        for chunk, found_chunk in zip(chunks, found):
-            if chunk['id'] in existing or chunk['id'] in questions:
-                concepts.append(NewConcept(
-                    chunk, found_chunk['relevance'], found_chunk['cosine'],
-                    questions.get(chunk['id'])))
-        if not concepts:
-            raise ApiError(503, _("No question could be written for these "
-                                  "concepts: please try again later."),
-                           code='llm_unavailable', skipped=skipped)
-        store = LearningChunkStore(self.env).store
-        try:
-            path_id, created = create_learning_path(
-                self.env, sub, query, path_title(query_topic(query)),
-                difficulty or 3, concepts, store.get_chunks)
-        except self.env.db_exc.DatabaseError as e:
-            self.log.error("Creating a learning path failed, nothing was "
-                           "written: %s", e)
-            self._forget_rolled_back_caches()
-            raise ApiError(503, _("The database could not save the path; "
-                                  "nothing was written. Please try again."),
-                           code='database_unavailable')
-        except ChunkStoreUnavailable as e:
-            # Linking the learner's other concepts reads their chunks.
-            self._forget_rolled_back_caches()
-            self.log.warning("Creating a learning path failed, nothing was "
-                             "written: %s", e)
-            raise ApiError(503, _("The library cannot be read right now; "
-                                  "nothing was written. Please try again "
-                                  "in a minute."),
-                           code='chunk_store_unavailable')
-        LearningCache(self.env).bump_progress_version(sub)
-        LearnerProfiles(self.env).set_active_path(sub, path_id)
-        detail = path_detail(self.env, sub, path_id)
-        prerequisites = {c['ticket_id']: c['prerequisites']
-                         for c in detail['concepts']}
-        return {
-            'path_id': path_id, 'roadmap_url': req.abs_href.roadmap(),
-            'tickets': [{'ticket_id': c.ticket_id, 'concept': c.concept,
-                         'subject': c.subject,
-                         'question': c.question if c.question
-                         else self._question_of(c.ticket_id),
-                         'prerequisites': prerequisites.get(c.ticket_id, []),
-                         'reused': c.reused} for c in created],
-            'skipped': skipped}
-
-    def _forget_rolled_back_caches(self):
-        """Trac refreshed its milestone and ticket-field caches inside the
-        rolled-back transaction: make it read them again."""
-        from trac.ticket.api import TicketSystem
-        from trac.ticket.model import MilestoneCache
-        try:
-            del MilestoneCache(self.env).milestones
-            TicketSystem(self.env).reset_ticket_fields()
-        except self.env.db_exc.DatabaseError as e:
-            self.log.warning("Could not refresh Trac's caches: %s", e)
-
-    def _question_of(self, ticket_id):
-        for value, in self.env.db_query(
-                "SELECT value FROM ticket_custom WHERE ticket=%s AND "
-                "name='question'", (ticket_id,)):
-            return value
-        return None
-
-    def _chunk(self, found):
-        return {'id': found['chunk_id'], 'subject': found['subject'],
-                'concept': found['concept'], 'content': found['content'],
-                'has_prerequisite': found['has_prerequisite'],
-                'prerequisite_for': found['prerequisite_for'],
-                'difficulty_level': found['difficulty_level']}
-
-    def _questions(self, chunks, query, difficulty):
-        """Write a question per chunk before any row is written:
-        concurrently for a remote provider. Returns
-        `({chunk_id: GeneratedQuestion}, skipped)`."""
-        provider = LearningLLM(self.env).provider
-
-        def write(chunk):
-            try:
-                return chunk['id'], provider.generate_question(
-                    chunk['concept'], chunk['content'],
-                    difficulty or chunk['difficulty_level'], query), None
-            except (LLMUnavailable, ValueError) as e:
-                self.log.warning("No question for chunk %s: %s",
-                                 chunk['id'], e)
-                return chunk['id'], None, str(e) or type(e).__name__
-        if isinstance(provider, OfflineLLMProvider) or len(chunks) < 2:
-            results = [write(chunk) for chunk in chunks]
-        else:
-            workers = max(1, min(self.question_concurrency, len(chunks)))
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                results = list(pool.map(write, chunks))
-        questions = {cid: q for cid, q, _error in results if q is not None}
-        skipped = [{'chunk_id': cid,
-                    'reason': _("No question could be written: %(error)s",
-                                error=error)}
-                   for cid, q, error in results if q is None]
-        return questions, skipped
