@@ -96,6 +96,7 @@ setup(
             'tracl.server.metrics = tracl.server.metrics',
             'tracl.server.metrics_api = tracl.server.metrics_api',
             'tracl.sqlite = tracl.sqlite',
+            'tracl.study.batch_guard = tracl.study.batch_guard',
             'tracl.study.guard = tracl.study.guard',
             'tracl.study.loop = tracl.study.loop',
             'tracl.study.paths = tracl.study.paths',

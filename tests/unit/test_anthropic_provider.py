@@ -626,6 +626,16 @@ def test_health_check_reports_a_missing_key(make_provider, monkeypatch):
     assert 'ANTHROPIC_API_KEY' in check()
 
 
+def test_health_check_reports_a_missing_sdk(make_provider, monkeypatch):
+    import importlib.util
+    find_spec = importlib.util.find_spec
+    provider, _api = make_provider('tool_use_evaluation.json')
+    monkeypatch.setattr(importlib.util, 'find_spec', lambda name, *a:
+                        None if name == 'anthropic' else find_spec(name, *a))
+    ((_name, check),) = provider.get_health_checks()
+    assert 'anthropic package is not installed' in check()
+
+
 def test_no_health_check_when_another_provider_is_configured(make_provider):
     provider, _api = make_provider('tool_use_evaluation.json')
     provider.env.config.set('learning', 'llm_provider', 'OfflineLLMProvider')

@@ -29,6 +29,7 @@ so none is sent: grades are made consistent by the rubric, the forced
 schema and the evaluation cache, not by temperature 0.
 """
 
+import importlib.util
 import json
 import math
 import os
@@ -230,6 +231,9 @@ class AnthropicLLMProvider(Component):
         Makes no request."""
         if not os.environ.get(API_KEY_VARIABLE):
             return _missing_key_message()
+        if importlib.util.find_spec('anthropic') is None:
+            return ("the anthropic package is not installed: pip install "
+                    "'anthropic>=2.14,<3'")
         state = self.circuit_state()
         if state == OPEN:
             wait = self._breaker.seconds_until_trial(self.circuit_reset)

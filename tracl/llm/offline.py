@@ -18,7 +18,8 @@ from tracl.api import ILLMProvider
 from tracl.embedding import EmbeddingUnavailable, LearningEmbedder
 from tracl.llm import Evaluation, GeneratedQuestion, LLMUnavailable
 
-#: Longest expected answer, in characters (spec 5.2: 200-1000).
+#: Bounds of an expected answer, in characters: long enough to state the
+#: idea, short enough to grade against.
 MAX_EXPECTED_ANSWER = 1000
 MIN_EXPECTED_ANSWER = 200
 

@@ -15,6 +15,7 @@ from trac.util.datefmt import datetime_now, from_utimestamp, to_utimestamp, \
     utc
 
 from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.model.chunks import prerequisite_names
 from tracl.model.concepts import (NO_LOCKS, concept_description,
                                   learner_status, locks)
 from tracl.schema import dialect, sql
@@ -91,15 +92,6 @@ def learner_concept_index(env, sub):
             """), (sub, CONCEPT_TICKET_TYPE))
     return {(subject, name): (ticket_id, chunk_id)
             for ticket_id, subject, name, chunk_id in rows}
-
-
-def prerequisite_names(value):
-    """A chunk's prerequisite metadata as a list of concept names."""
-    if value is None or value == '':
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [name for name in value if isinstance(name, str) and name]
 
 
 def path_title(topic):
