@@ -24,7 +24,7 @@ setup(
     package_data={
         'tracl.templates': ['*.html'],
         'tracl.htdocs': ['css/*.css', 'js/*.js', 'img/*'],
-        'tracl.data': ['*.jsonl', 'corpus/*.jsonl'],
+        'tracl.data': ['*.jsonl', 'corpus/*.jsonl', 'questions/*.jsonl'],
     },
     include_package_data=False,
     zip_safe=False,
@@ -87,6 +87,7 @@ setup(
             'tracl.llm.anthropic_provider = tracl.llm.anthropic_provider',
             'tracl.llm.grading = tracl.llm.grading',
             'tracl.llm.offline = tracl.llm.offline',
+            'tracl.llm.openai_compatible = tracl.llm.openai_compatible',
             'tracl.search = tracl.search',
             'tracl.search.local_store = tracl.search.local_store',
             'tracl.search.neo4j_store = tracl.search.neo4j_store',

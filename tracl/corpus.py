@@ -37,6 +37,7 @@ from collections import Counter, namedtuple
 from importlib import resources
 
 from tracl.model.chunks import chunk_problems, json_type, prerequisite_names
+from tracl.model.rubrics import question_problems
 
 #: The word bounds of the starter corpus, whose chunks were written to them.
 STARTER_MIN_WORDS = 100
@@ -48,6 +49,10 @@ SPEC_MAX_WORDS = 500
 #: Where the starter corpus lives: a folder of the package `tracl.data`.
 STARTER_PACKAGE = 'tracl.data'
 STARTER_FOLDER = 'corpus'
+
+#: The starter questions with their rubrics: a folder beside the corpus,
+#: one file per subject named as its corpus file, one question per line.
+STARTER_QUESTIONS_FOLDER = 'questions'
 STARTER_SOURCE_PREFIX = 'TracLearn starter corpus'
 
 
@@ -385,10 +390,49 @@ def _inverse_link_warnings(chunks):
 
 def starter_corpus_paths():
     """The starter corpus files shipped with the package, sorted by name."""
-    folder = resources.files(STARTER_PACKAGE).joinpath(STARTER_FOLDER)
+    return _starter_files(STARTER_FOLDER)
+
+
+def starter_question_paths():
+    """The starter question files shipped with the package, sorted by
+    name."""
+    return _starter_files(STARTER_QUESTIONS_FOLDER)
+
+
+def _starter_files(name):
+    folder = resources.files(STARTER_PACKAGE).joinpath(name)
     return sorted((entry for entry in folder.iterdir()
                    if entry.is_file() and entry.name.endswith('.jsonl')),
                   key=lambda entry: entry.name)
+
+
+def load_starter_questions():
+    """Every question dict of the starter questions, file by file."""
+    return [question for path in starter_question_paths()
+            for _, question in read_jsonl(path)]
+
+
+def question_report(questions, chunks):
+    """The `Problem`s of question dicts `questions` about `chunks`: an
+    unknown chunk, or a question or rubric that breaks the rules of
+    `tracl.model.rubrics` (a key point must name sentences the chunk
+    has)."""
+    content = {chunk.get('id'): chunk.get('content') for chunk in chunks
+               if isinstance(chunk, dict)}
+    problems = []
+    for number, question in enumerate(questions, 1):
+        where = 'question %d' % number
+        chunk_id = question.get('chunk_id') \
+            if isinstance(question, dict) else None
+        if chunk_id not in content:
+            problems.append(Problem(where, '%s names no known chunk (%r)'
+                                    % (where, chunk_id)))
+            continue
+        problems.extend(Problem(where, '%s (chunk %s): %s'
+                                % (where, chunk_id, message))
+                        for message in question_problems(
+                            question, content[chunk_id]))
+    return problems
 
 
 def load_starter_corpus():

@@ -119,3 +119,62 @@ def test_check_question_raises_with_every_problem():
 def test_a_question_that_is_not_an_object_is_refused():
     assert question_problems(['What?'], CONTENT) == [
         'a question must be a JSON object']
+
+
+# -- The starter questions
+
+from collections import Counter, defaultdict  # noqa: E402
+import re  # noqa: E402
+
+from tracl.corpus import (load_starter_corpus,  # noqa: E402
+                          load_starter_questions, question_report)
+
+
+@pytest.fixture(scope='module')
+def starter():
+    return load_starter_corpus(), load_starter_questions()
+
+
+def test_every_starter_question_passes_the_rules(starter):
+    chunks, questions = starter
+    assert question_report(questions, chunks) == []
+
+
+def test_every_starter_chunk_has_a_question(starter):
+    chunks, questions = starter
+    asked = Counter(q['chunk_id'] for q in questions)
+    assert [c['id'] for c in chunks if not asked[c['id']]] == []
+    assert len(questions) >= len(chunks) == 156
+
+
+def test_one_subject_has_a_second_question_at_another_difficulty(starter):
+    chunks, questions = starter
+    by_chunk = defaultdict(list)
+    for question in questions:
+        by_chunk[question['chunk_id']].append(question['difficulty'])
+    subjects = defaultdict(list)
+    for chunk in chunks:
+        subjects[chunk['subject']].append(
+            len(set(by_chunk[chunk['id']])) >= 2)
+    assert [name for name, seconds in subjects.items() if all(seconds)]
+
+
+def test_starter_questions_do_not_use_the_old_templates(starter):
+    _chunks, questions = starter
+    templated = re.compile(r'^(In your own words, what is|How does [^,?]* '
+                           r'work\?$)')
+    assert [q['question'] for q in questions
+            if templated.search(q['question'])] == []
+
+
+def test_question_report_names_an_unknown_chunk_and_a_bad_rubric(starter):
+    chunks, questions = starter
+    good = dict(questions[0])
+    stray = dict(good, chunk_id='no_such_chunk')
+    unsupported = dict(good, key_points=[
+        {'point': 'A point resting on nothing.', 'sources': [99]},
+        good['key_points'][0]])
+    report = question_report([good, stray, unsupported], chunks)
+    assert [p.where for p in report] == ['question 2', 'question 3']
+    assert 'no known chunk' in report[0].message
+    assert 'names sentence 99' in report[1].message
