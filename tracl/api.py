@@ -109,11 +109,20 @@ class ILLMProvider(Interface):
     def generate_question(concept, content, difficulty, query):
         """A `tracl.llm.GeneratedQuestion` for a concept from its chunk
         `content`, at `difficulty` 1-5, with the learner's `query` as
-        context."""
+        context: the question, its expected answer and its rubric, whose
+        key points name the sentences of `content` they rest on
+        (`tracl.model.rubrics.sentences` numbers them). The question asks
+        only what its key points answer."""
 
-    def evaluate(question, expected_answer, answer, context):
+    def evaluate(question, expected_answer, answer, context, rubric=None):
         """A `tracl.llm.Evaluation` of the learner's `answer`: score in
-        [0, 1], feedback, and what it takes to audit and regrade it."""
+        [0, 1] (an estimate of a teacher's mark, mastery from
+        `[learning] mastery_threshold`), feedback in whole sentences, the
+        evidence per key point, the errors found, and what it takes to
+        audit and regrade it. `rubric` is the question's
+        `tracl.model.rubrics.Rubric`; without one (a question written
+        before rubrics), the provider grades against key points it derives
+        from `expected_answer`."""
 
     def concurrent_calls():
         """How many calls the provider takes at the same time (an int, at

@@ -36,8 +36,23 @@ MIN_DIFFICULTY, MAX_DIFFICULTY = 1, 5
 QUESTION_FIELDS = ('chunk_id', 'question', 'difficulty', 'expected_answer',
                    'key_points', 'misconceptions')
 
+#: An idea a good answer gives, and the numbers of the chunk's sentences
+#: it rests on.
 KeyPoint = namedtuple('KeyPoint', ['point', 'sources'])
+
+#: A false claim a learner might make, and what is true instead.
 Misconception = namedtuple('Misconception', ['claim', 'correction'])
+
+#: What an answer is graded against: `KeyPoint`s and `Misconception`s.
+Rubric = namedtuple('Rubric', ['key_points', 'misconceptions'])
+
+#: How far an answer covers a key point, in the grade's evidence.
+COVERED, PARTIAL, MISSING = 'covered', 'partial', 'missing'
+
+#: One line of a grade's evidence: the key point, how far the answer covers
+#: it (`COVERED`, `PARTIAL` or `MISSING`) and the chunk text it comes from
+#: (empty when the rubric was derived from an expected answer alone).
+PointGrade = namedtuple('PointGrade', ['point', 'status', 'source'])
 
 
 class Question(namedtuple('Question', [
@@ -47,6 +62,10 @@ class Question(namedtuple('Question', [
     `key_points` are `KeyPoint`s, `misconceptions` `Misconception`s."""
 
     __slots__ = ()
+
+    @property
+    def rubric(self):
+        return Rubric(self.key_points, self.misconceptions)
 
     def as_json(self):
         """The question as the JSON object question files hold."""
