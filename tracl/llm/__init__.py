@@ -3,6 +3,10 @@ questions and grade answers (`ILLMProvider`), and the shapes they return.
 
 - `offline`: the embedded default, deterministic and without network;
 - `anthropic_provider`: Anthropic's API;
+- `openai_compatible`: a server with an OpenAI-compatible API (Ollama, vLLM,
+  llama.cpp's server, OpenAI);
+- `remote`: what the providers that call a model over the network share
+  (checking answers, retries, the circuit breaker, health);
 - `grading`: the study-independent parts of grading (caching, records).
 """
 
@@ -28,11 +32,17 @@ class LLMUnavailable(Exception):
 
 @dataclass(frozen=True)
 class GeneratedQuestion:
-    """A question about a concept and the answer a learner should give."""
+    """A question about a concept, the answer a learner should give and
+    the rubric it is graded against: `key_points`, a tuple of
+    `tracl.model.rubrics.KeyPoint` (two to five, each naming the chunk's
+    sentences it rests on), and `misconceptions`, a tuple of
+    `tracl.model.rubrics.Misconception` (at most three)."""
 
     question: str
     expected_answer: str
     difficulty: int
+    key_points: tuple = ()
+    misconceptions: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,13 @@ class Evaluation:
     grader_version: str
     model: str = ''
     raw_output: str = field(default='', repr=False)
+    #: How the answer covers each key point: a tuple of
+    #: `tracl.model.rubrics.PointGrade`, in the rubric's order.
+    evidence: tuple = ()
+    #: The rubric's misconceptions the answer states, and statements that
+    #: contradict a key point: a tuple of `tracl.model.rubrics.Misconception`
+    #: (the learner's claim as the rubric words it, and its correction).
+    errors: tuple = ()
 
 
 class LearningLLM(Component):
@@ -54,5 +71,8 @@ class LearningLLM(Component):
         'OfflineLLMProvider',
         """Name of the component that writes academic sentences and
         questions and grades answers: `OfflineLLMProvider` (no network,
-        deterministic) or `AnthropicLLMProvider` (configured in
-        `[anthropic]`, key in `ANTHROPIC_API_KEY`).""")
+        deterministic), `AnthropicLLMProvider` (configured in
+        `[anthropic]`, key in `ANTHROPIC_API_KEY`) or
+        `OpenAICompatibleLLMProvider` (a server with an OpenAI-compatible
+        API, such as Ollama, vLLM or llama.cpp's server, configured in
+        `[openai_compatible]`, optional key in `OPENAI_API_KEY`).""")
