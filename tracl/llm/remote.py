@@ -1,0 +1,451 @@
+"""What every provider that calls a language model over the network shares:
+the three operations built from the prompts of `tracl.llm.prompts`, the
+checking of the model's answers, and the handling of failures.
+
+`RemoteLLMProvider` is the abstract component the Anthropic and the
+OpenAI-compatible providers derive from. A provider says how to send one
+request and how to read its answer; this module does the rest, so that both
+fail, retry, log and report their health in the same way:
+
+- an answer of the wrong shape is asked again once, then reported as
+  unavailable;
+- each call is tried `max_retries` more times after a timeout, a lost
+  connection, a 429 or a 5xx, waiting with exponential backoff, or as long
+  as the server's `retry-after` says when that is short;
+- after `circuit_failures` calls in a row that failed that way, the circuit
+  opens (`tracl.breaker.CircuitBreaker`): calls answer `LLMUnavailable`
+  (503) at once, without contacting the server, for `circuit_reset`
+  seconds; then one trial call is let through, and its outcome closes or
+  reopens the circuit.
+
+A secret a provider sends (its API key) is taken out of every message
+before it is logged or raised.
+"""
+
+import math
+import os
+import random
+import time
+
+from trac.core import Component, implements
+
+from tracl.api import IHealthContributor, ILLMProvider
+from tracl.breaker import HALF_OPEN, OPEN, CircuitBreaker, ICircuitBreakers
+from tracl.llm import Evaluation, GeneratedQuestion, LLMUnavailable
+from tracl.llm import prompts
+
+#: Seconds before the first retry, doubled for each further one ...
+RETRY_INITIAL_DELAY = 0.5
+
+#: ... up to this many seconds.
+RETRY_MAX_DELAY = 8.0
+
+#: Up to this fraction of a backoff delay is taken off at random, so that
+#: processes that failed together do not retry together.
+RETRY_JITTER = 0.25
+
+#: Longest `retry-after` (seconds) waited for inside a call; when the server
+#: asks for a longer wait, the call gives up at once and passes it on.
+MAX_RETRY_AFTER_WAIT = 10.0
+
+#: How many times a call whose answer has the wrong shape is repeated.
+MALFORMED_OUTPUT_RETRIES = 1
+
+#: Statuses worth trying again: request timeout, conflict, rate limit;
+#: and every 5xx.
+RETRYABLE_STATUSES = frozenset((408, 409, 429))
+
+#: Statuses that say the server refuses this request, not that it is down:
+#: they neither open the circuit nor are retried.
+REQUEST_ERROR_STATUSES = frozenset((400, 413, 422))
+
+
+class MalformedOutput(ValueError):
+    """The model answered, but not in the shape asked for."""
+
+
+class Refusal(Exception):
+    """The model declined to answer; asking again would not help."""
+
+
+class Failure(object):
+    """One failed attempt: what to say, whether to try again, whether it
+    shows that the server is unavailable (for the circuit), and how long
+    the server asked to wait."""
+
+    def __init__(self, message, retryable, counts, retry_after=None):
+        self.message = message
+        self.retryable = retryable
+        self.counts = counts
+        self.retry_after = retry_after
+
+    def __str__(self):
+        return self.message
+
+
+def status_failure(status, described, retry_after, key_variable,
+                   lasting_quota=False):
+    """What an HTTP error status means for retries and the circuit.
+    `described` says it for a person; `lasting_quota` marks a 429 that
+    will not clear by waiting (a spend limit, an exhausted quota)."""
+    if status == 429 and lasting_quota:
+        return Failure('%s (the spend limit or quota was reached: waiting '
+                       'will not help)' % described,
+                       retryable=False, counts=True)
+    if status in (401, 403):
+        return Failure('%s (check the key in %s)' % (described, key_variable),
+                       retryable=False, counts=True)
+    if status in REQUEST_ERROR_STATUSES:
+        return Failure(described, retryable=False, counts=False)
+    if status in RETRYABLE_STATUSES or status >= 500:
+        return Failure(described, retryable=True, counts=True,
+                       retry_after=retry_after)
+    return Failure(described, retryable=False, counts=True)
+
+
+def timeout_failure():
+    return Failure('the server did not answer within the timeout',
+                   retryable=True, counts=True)
+
+
+def connection_failure(cause):
+    return Failure('could not connect to the server (%s)' % cause,
+                   retryable=True, counts=True)
+
+
+def retry_after_seconds(headers):
+    """Seconds a `retry-after` header asks to wait, or `None` (an HTTP
+    date is not waited for)."""
+    try:
+        value = float(headers.get('retry-after'))
+    except (TypeError, ValueError):
+        return None
+    return value if value >= 0 and math.isfinite(value) else None
+
+
+class RemoteLLMProvider(Component):
+    """A provider that asks a language model over the network.
+
+    A subclass declares, in its own trac.ini section, the options `model`,
+    `timeout`, `max_retries`, `circuit_failures`, `circuit_reset` and
+    `max_tokens`, and implements `_client()`, `_request()`, `_post()`,
+    `_read()`, `service_name()`, `configuration_problem()`,
+    `concurrent_calls()` and `describe()`.
+    """
+
+    abstract = True
+
+    implements(ILLMProvider, IHealthContributor, ICircuitBreakers)
+
+    #: `Evaluation.grader` of the grades this provider gives.
+    grader = None
+
+    #: Environment variable of the key this provider sends, if any.
+    key_variable = None
+
+    #: `Evaluation.grader_version`: the version of the words the model was
+    #: given, so that a grade can be traced to them.
+    prompt_version = prompts.PROMPT_VERSION
+
+    #: Clock of the circuit (seconds) and sleep between retries; tests
+    #: replace them on the component.
+    _clock = staticmethod(time.monotonic)
+    _sleep = staticmethod(time.sleep)
+
+    def __init__(self):
+        self._breaker = CircuitBreaker(lambda: self._clock(), self.log,
+                                       self.service_name)
+        self._last_refusal = None
+
+    # ILLMProvider methods
+
+    def academic_sentences(self, query):
+        sentences, _model, _raw = self._ask(
+            'academic sentences', prompts.SENTENCES_SYSTEM,
+            prompts.sentences_message(query), prompts.SENTENCES_TOOL,
+            validated_sentences)
+        return sentences
+
+    def generate_question(self, concept, content, difficulty, query):
+        low, high = prompts.DIFFICULTY_RANGE
+        if isinstance(difficulty, bool) or not isinstance(difficulty, int) \
+                or not low <= difficulty <= high:
+            raise ValueError('Question difficulty must be an integer from '
+                             '%d to %d, not %r' % (low, high, difficulty))
+        data, _model, _raw = self._ask(
+            'a question', prompts.QUESTION_SYSTEM,
+            prompts.question_message(concept, content, difficulty, query),
+            prompts.QUESTION_TOOL, validated_question)
+        return GeneratedQuestion(**data)
+
+    def evaluate(self, question, expected_answer, answer, context):
+        data, model, raw = self._ask(
+            'a grade', prompts.EVALUATION_SYSTEM,
+            prompts.evaluation_message(question, expected_answer, answer,
+                                       context),
+            prompts.EVALUATION_TOOL, validated_evaluation)
+        return Evaluation(score=data['score'],
+                          feedback=feedback_with_missing_ideas(
+                              data['feedback'], data['missing_key_ideas']),
+                          grader=self.grader,
+                          grader_version=self.prompt_version,
+                          model=model, raw_output=raw)
+
+    # IHealthContributor methods
+
+    def get_health_checks(self):
+        if self._configured():
+            yield 'llm', self.health
+
+    # ICircuitBreakers methods
+
+    def get_circuit_breakers(self):
+        if self._configured():
+            yield 'llm', lambda: self._breaker.snapshot(self.circuit_reset)
+
+    # Public methods
+
+    def circuit_state(self):
+        """`'closed'`, `'open'` or `'half-open'`."""
+        return self._breaker.state(self.circuit_reset)
+
+    def health(self):
+        """`None` when calls can be made, else a sentence saying why not.
+        Makes no request."""
+        problem = self.configuration_problem()
+        if problem:
+            return problem
+        state = self.circuit_state()
+        if state == OPEN:
+            wait = self._breaker.seconds_until_trial(self.circuit_reset)
+            return ('circuit open after %d failed calls to %s: answering '
+                    '503 for another %d s'
+                    % (self._breaker.failures, self._service_object(),
+                       math.ceil(wait)))
+        if state == HALF_OPEN:
+            return ('circuit half-open: the next call to %s is a trial'
+                    % self._service_object())
+        return None
+
+    def service_name(self):
+        """The server, as log lines name it ("The Anthropic API")."""
+        raise NotImplementedError
+
+    def configuration_problem(self):
+        """`None` when the provider is set up to make calls, else a
+        sentence saying what is missing."""
+        raise NotImplementedError
+
+    # Hooks of a provider
+
+    def _client(self):
+        """What `_post()` sends with; raises `LLMUnavailable` when no call
+        can be made (a missing key)."""
+        raise NotImplementedError
+
+    def _request(self, system, user_message, tool):
+        """The request asking for `tool`'s schema, as `_post()` takes it."""
+        raise NotImplementedError
+
+    def _post(self, client, request):
+        """Send `request` once: `(response, None)` or `(None, Failure)`."""
+        raise NotImplementedError
+
+    def _read(self, response, tool):
+        """`(data, raw)` of an answer: the JSON object meant to match
+        `tool`'s schema and the output kept for audits. Raises
+        `MalformedOutput` or `Refusal`."""
+        raise NotImplementedError
+
+    def _model_of(self, response):
+        """The model that answered, as the server names it."""
+        raise NotImplementedError
+
+    def _request_id(self, response):
+        """The server's id of `response`, for the debug log."""
+        return None
+
+    def _secret(self):
+        """The key this provider sends, to be kept out of messages."""
+        if not self.key_variable:
+            return ''
+        return os.environ.get(self.key_variable, '').strip()
+
+    # Internal methods
+
+    def _configured(self):
+        return self.config.get('learning', 'llm_provider') == \
+            self.__class__.__name__
+
+    def _service_object(self):
+        name = self.service_name()
+        return name[:1].lower() + name[1:] if name.startswith('The ') \
+            else name
+
+    def _redact(self, text):
+        """`text` without the key in it, should an error ever quote it."""
+        secret = self._secret()
+        return text.replace(secret, '[redacted]') if secret else text
+
+    def _ask(self, what, system, user_message, tool, validate):
+        """Ask for `tool`'s schema. Return the validated data, the model
+        that answered and the raw output. A malformed answer is asked
+        again once."""
+        for attempt in range(MALFORMED_OUTPUT_RETRIES + 1):
+            response = self._call(what, system, user_message, tool)
+            model = self._model_of(response)
+            try:
+                data, raw = self._read(response, tool)
+                return validate(data), model, raw
+            except MalformedOutput as e:
+                problem = self._redact(str(e))
+                self.log.info("%s (model %s) answered %s not in the form of "
+                              "%s (%s)%s", self.service_name(), model, what,
+                              tool['name'], problem,
+                              '' if attempt == MALFORMED_OUTPUT_RETRIES
+                              else ': asking again')
+            except Refusal as e:
+                refusal = self._redact(str(e))
+                self.log.info("%s (model %s) declined to write %s: %s",
+                              self.service_name(), model, what, refusal)
+                raise LLMUnavailable("The language model declined to write "
+                                     "%s (%s)." % (what, refusal))
+        raise LLMUnavailable("The language model did not answer with %s "
+                             "in the expected form (%s); try again."
+                             % (what, problem))
+
+    def _call(self, what, system, user_message, tool):
+        """Send one request, with retries and the circuit."""
+        client = self._client()
+        request = self._request(system, user_message, tool)
+        reset = self.circuit_reset
+        with self._breaker.guard(self.circuit_failures, reset,
+                                 self._circuit_open) as call:
+            # A trial call is tried once, so that the circuit answers
+            # quickly.
+            attempts = 1 if call.trial else 1 + max(0, self.max_retries)
+            response, failure = self._send(client, request, attempts, reset)
+            if response is None:
+                if failure.counts:
+                    call.failed(self._redact(str(failure)))
+                else:
+                    # The server answered: it is up, whatever it made of
+                    # the request.
+                    call.answered()
+                    self._log_refusal(failure)
+                raise LLMUnavailable(self._redact(
+                    "The language model could not write %s: %s."
+                    % (what, failure)), retry_after=failure.retry_after)
+        self.log.debug("%s answered %s (request %s)", self.service_name(),
+                       what, self._request_id(response))
+        return response
+
+    def _circuit_open(self):
+        wait = math.ceil(self._breaker.seconds_until_trial(
+            self.circuit_reset)) or 1
+        return LLMUnavailable("The language model is unavailable after "
+                              "repeated failures; try again in %d s."
+                              % wait, retry_after=wait)
+
+    def _send(self, client, request, attempts, reset):
+        """Try `request` up to `attempts` times. Return `(response, None)`,
+        or `(None, failure)` with the last failure."""
+        failure = None
+        for attempt in range(attempts):
+            if attempt:
+                delay = self._delay(attempt, failure)
+                if delay is None:
+                    break
+                self.log.debug("%s: %s; retrying in %.1f s",
+                               self.service_name(),
+                               self._redact(str(failure)), delay)
+                self._sleep(delay)
+                if self._breaker.is_open(reset):
+                    break  # Other calls opened the circuit meanwhile.
+            response, failure = self._post(client, request)
+            if response is not None:
+                return response, None
+            if not failure.retryable:
+                break
+        return None, failure
+
+    def _delay(self, attempt, failure):
+        """Seconds to wait before `attempt` (1 for the first retry), or
+        `None` when the server asks for a longer wait than is worth it."""
+        if failure.retry_after is not None:
+            if failure.retry_after > MAX_RETRY_AFTER_WAIT:
+                return None
+            return failure.retry_after
+        delay = min(RETRY_MAX_DELAY,
+                    RETRY_INITIAL_DELAY * 2 ** (attempt - 1))
+        return delay * (1 - RETRY_JITTER * random.random())
+
+    def _log_refusal(self, failure):
+        """Warn of a refused request, once while the refusals repeat."""
+        message = self._redact(str(failure))
+        if message != self._last_refusal:
+            self._last_refusal = message
+            self.log.warning("%s refused a request: %s",
+                             self.service_name(), message)
+
+
+# -- Checking the model's answer
+
+def validated_sentences(data):
+    sentences = _field(data, 'sentences', list)
+    if len(sentences) != prompts.SENTENCE_COUNT:
+        raise MalformedOutput('%d sentences instead of %d'
+                              % (len(sentences), prompts.SENTENCE_COUNT))
+    if not all(isinstance(s, str) and s.strip() for s in sentences):
+        raise MalformedOutput('a sentence is empty or not text')
+    return [s.strip() for s in sentences]
+
+
+def validated_question(data):
+    question = _text(data, 'question', prompts.QUESTION_CHARS)
+    expected = _text(data, 'expected_answer', prompts.EXPECTED_ANSWER_CHARS)
+    difficulty = _field(data, 'difficulty', int)
+    low, high = prompts.DIFFICULTY_RANGE
+    if not low <= difficulty <= high:
+        raise MalformedOutput('difficulty %d is not from %d to %d'
+                              % (difficulty, low, high))
+    return {'question': question, 'expected_answer': expected,
+            'difficulty': difficulty}
+
+
+def validated_evaluation(data):
+    score = _field(data, 'score', (int, float))
+    if math.isnan(score):
+        raise MalformedOutput('score is not a number')
+    feedback = _field(data, 'feedback', str).strip()
+    if not feedback:
+        raise MalformedOutput('empty feedback')
+    missing = _field(data, 'missing_key_ideas', list)
+    if not all(isinstance(idea, str) for idea in missing):
+        raise MalformedOutput('a missing key idea is not text')
+    return {'score': min(1.0, max(0.0, float(score))), 'feedback': feedback,
+            'missing_key_ideas': [i.strip() for i in missing if i.strip()]}
+
+
+def feedback_with_missing_ideas(feedback, missing):
+    if not missing:
+        return feedback
+    return '%s\n\nKey ideas missing: %s.' % (feedback, '; '.join(missing))
+
+
+def _field(data, name, kind):
+    if not isinstance(data, dict) or name not in data:
+        raise MalformedOutput('no %s' % name)
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise MalformedOutput('%s is a %s' % (name, type(value).__name__))
+    return value
+
+
+def _text(data, name, bounds):
+    value = _field(data, name, str).strip()
+    low, high = bounds
+    if not low <= len(value) <= high:
+        raise MalformedOutput('%s has %d characters, not %d to %d'
+                              % (name, len(value), low, high))
+    return value
