@@ -26,15 +26,15 @@ schema and the evaluation cache, not by temperature 0.
 import importlib.util
 import json
 import os
-import threading
 
-from trac.config import FloatOption, IntOption, Option
+from trac.config import IntOption, Option
 
 from tracl.llm import LLMUnavailable
 from tracl.llm import prompts
 from tracl.llm.remote import (Failure, MalformedOutput, RemoteLLMProvider,
-                              connection_failure, retry_after_seconds,
-                              status_failure, timeout_failure)
+                              connection_failure, failure_options,
+                              retry_after_seconds, status_failure,
+                              timeout_failure)
 
 #: Environment variable holding the API key (never in trac.ini).
 API_KEY_VARIABLE = 'ANTHROPIC_API_KEY'
@@ -72,23 +72,8 @@ class AnthropicLLMProvider(RemoteLLMProvider):
         is slower and needs a larger `max_tokens`. Leave empty for models
         that do not support it.""")
 
-    timeout = FloatOption('anthropic', 'timeout', 30.0,
-        """Seconds to wait for the API to answer one request. A call can
-        take up to (`max_retries` + 1) times this, plus the backoff.""")
-
-    max_retries = IntOption('anthropic', 'max_retries', 3,
-        """How many times a request is tried again after a timeout, a lost
-        connection, a 429 (rate limit) or a 5xx (overload, server error),
-        with exponential backoff.""")
-
-    circuit_failures = IntOption('anthropic', 'circuit_failures', 5,
-        """Calls failing in a row (after their retries) that open the
-        circuit: while it is open, every call answers 503 at once without
-        contacting the API.""")
-
-    circuit_reset = FloatOption('anthropic', 'circuit_reset', 30.0,
-        """Seconds the circuit stays open before one trial call is let
-        through; its success closes the circuit, its failure reopens it.""")
+    timeout, max_retries, circuit_failures, circuit_reset = \
+        failure_options('anthropic', 30.0, 3, 'the API')
 
     base_url = Option('anthropic', 'base_url', 'https://api.anthropic.com',
         """Address of the Messages API. The `ANTHROPIC_BASE_URL` environment
@@ -101,12 +86,6 @@ class AnthropicLLMProvider(RemoteLLMProvider):
 
     grader = GRADER
     key_variable = API_KEY_VARIABLE
-
-    def __init__(self):
-        super().__init__()
-        self._anthropic_client = None
-        self._client_lock = threading.Lock()
-        self._missing_key_logged = False
 
     # ILLMProvider methods
 
@@ -123,31 +102,21 @@ class AnthropicLLMProvider(RemoteLLMProvider):
         return 'The Anthropic API'
 
     def configuration_problem(self):
-        if not os.environ.get(API_KEY_VARIABLE):
+        if not _api_key():
             return _missing_key_message()
         if importlib.util.find_spec('anthropic') is None:
             return ("the anthropic package is not installed: pip install "
                     "'anthropic>=2.14,<3'")
         return None
 
-    def _client(self):
-        """The SDK client, built on first use (and again if the key in the
-        environment changed)."""
-        key = os.environ.get(API_KEY_VARIABLE, '').strip()
-        if not key:
-            if not self._missing_key_logged:
-                self._missing_key_logged = True
-                self.log.warning(_missing_key_message())
-            raise LLMUnavailable(_missing_key_message() + '.')
-        with self._client_lock:
-            client = self._anthropic_client
-            if client is None or client.api_key != key:
-                factory = self._http_client_factory
-                client = self._anthropic_client = _sdk().Anthropic(
-                    api_key=key, base_url=self.base_url,
-                    timeout=self.timeout, max_retries=0,
-                    http_client=factory() if factory else None)
-            return client
+    def _new_client(self):
+        factory = self._http_client_factory
+        return _sdk().Anthropic(api_key=_api_key(), base_url=self.base_url,
+                                timeout=self.timeout, max_retries=0,
+                                http_client=factory() if factory else None)
+
+    def _client_is_stale(self, client):
+        return client.api_key != _api_key()
 
     def _request(self, system, user_message, tool):
         request = {
@@ -235,6 +204,10 @@ def _error_body(body):
     details = error.get('details')
     return (error.get('type'), error.get('message'),
             details if isinstance(details, dict) else {})
+
+
+def _api_key():
+    return os.environ.get(API_KEY_VARIABLE, '').strip()
 
 
 def _missing_key_message():

@@ -26,18 +26,16 @@ logged. Local servers need none.
 
 import copy
 import json
-import threading
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from trac.config import FloatOption, IntOption, Option
+from trac.config import IntOption, Option
 
-from tracl.llm import LLMUnavailable
 from tracl.llm import prompts
 from tracl.llm.remote import (Failure, MalformedOutput, Refusal,
                               RemoteLLMProvider, connection_failure,
-                              retry_after_seconds, status_failure,
-                              timeout_failure)
+                              failure_options, retry_after_seconds,
+                              status_failure, timeout_failure)
 
 #: Environment variable holding the API key, if the server wants one.
 API_KEY_VARIABLE = 'OPENAI_API_KEY'
@@ -81,24 +79,10 @@ class OpenAICompatibleLLMProvider(RemoteLLMProvider):
         included on models that reason. An answer cut short by this limit
         is asked again once, then reported as unavailable.""")
 
-    timeout = FloatOption('openai_compatible', 'timeout', 60.0,
-        """Seconds to wait for the server to answer one request (a local
-        server on a CPU can be slow). A call can take up to
-        (`max_retries` + 1) times this, plus the backoff.""")
-
-    max_retries = IntOption('openai_compatible', 'max_retries', 2,
-        """How many times a request is tried again after a timeout, a lost
-        connection, a 429 (rate limit) or a 5xx (overload, server error),
-        with exponential backoff.""")
-
-    circuit_failures = IntOption('openai_compatible', 'circuit_failures', 5,
-        """Calls failing in a row (after their retries) that open the
-        circuit: while it is open, every call answers 503 at once without
-        contacting the server.""")
-
-    circuit_reset = FloatOption('openai_compatible', 'circuit_reset', 30.0,
-        """Seconds the circuit stays open before one trial call is let
-        through; its success closes the circuit, its failure reopens it.""")
+    # A local server on a CPU can be slow: a longer timeout than for a
+    # hosted API, and fewer retries of it.
+    timeout, max_retries, circuit_failures, circuit_reset = \
+        failure_options('openai_compatible', 60.0, 2, 'the server')
 
     concurrent_requests = IntOption('openai_compatible',
                                     'concurrent_requests', 2,
@@ -115,12 +99,6 @@ class OpenAICompatibleLLMProvider(RemoteLLMProvider):
     #: connection. Tests set it on the component to an
     #: `httpx.MockTransport` serving recorded responses.
     _transport = None
-
-    def __init__(self):
-        super().__init__()
-        self._http = None
-        self._http_lock = threading.Lock()
-        self._unconfigured_logged = False
 
     # ILLMProvider methods
 
@@ -148,18 +126,8 @@ class OpenAICompatibleLLMProvider(RemoteLLMProvider):
                     % ' and '.join(missing))
         return None
 
-    def _client(self):
-        problem = self.configuration_problem()
-        if problem:
-            if not self._unconfigured_logged:
-                self._unconfigured_logged = True
-                self.log.warning(problem[0].upper() + problem[1:])
-            raise LLMUnavailable(problem[0].upper() + problem[1:] + '.')
-        with self._http_lock:
-            if self._http is None:
-                self._http = httpx.Client(transport=self._transport,
-                                          follow_redirects=False)
-            return self._http
+    def _new_client(self):
+        return httpx.Client(transport=self._transport, follow_redirects=False)
 
     def _request(self, system, user_message, tool):
         request = {

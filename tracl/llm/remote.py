@@ -25,8 +25,10 @@ before it is logged or raised.
 import math
 import os
 import random
+import threading
 import time
 
+from trac.config import FloatOption, IntOption
 from trac.core import Component, implements
 
 from tracl.api import IHealthContributor, ILLMProvider
@@ -123,14 +125,39 @@ def retry_after_seconds(headers):
     return value if value >= 0 and math.isfinite(value) else None
 
 
+def failure_options(section, timeout, max_retries, server):
+    """The `timeout`, `max_retries`, `circuit_failures` and `circuit_reset`
+    options of a provider configured in `[section]`, with their defaults;
+    `server` names what the provider calls in their documentation ("the
+    API")."""
+    return (
+        FloatOption(section, 'timeout', timeout,
+            """Seconds to wait for %s to answer one request. A call can
+            take up to (`max_retries` + 1) times this, plus the
+            backoff.""" % server),
+        IntOption(section, 'max_retries', max_retries,
+            """How many times a request is tried again after a timeout, a
+            lost connection, a 429 (rate limit) or a 5xx (overload, server
+            error), with exponential backoff."""),
+        IntOption(section, 'circuit_failures', 5,
+            """Calls failing in a row (after their retries) that open the
+            circuit: while it is open, every call answers 503 at once
+            without contacting %s.""" % server),
+        FloatOption(section, 'circuit_reset', 30.0,
+            """Seconds the circuit stays open before one trial call is let
+            through; its success closes the circuit, its failure reopens
+            it."""),
+    )
+
+
 class RemoteLLMProvider(Component):
     """A provider that asks a language model over the network.
 
-    A subclass declares, in its own trac.ini section, the options `model`,
-    `timeout`, `max_retries`, `circuit_failures`, `circuit_reset` and
-    `max_tokens`, and implements `_client()`, `_request()`, `_post()`,
-    `_read()`, `service_name()`, `configuration_problem()`,
-    `concurrent_calls()` and `describe()`.
+    A subclass declares, in its own trac.ini section, the options `model`
+    and `max_tokens` and those of `failure_options()`, and implements
+    `_new_client()`, `_request()`, `_post()`, `_read()`, `_model_of()`,
+    `service_name()`, `configuration_problem()`, `concurrent_calls()` and
+    `describe()`.
     """
 
     abstract = True
@@ -156,6 +183,9 @@ class RemoteLLMProvider(Component):
         self._breaker = CircuitBreaker(lambda: self._clock(), self.log,
                                        self.service_name)
         self._last_refusal = None
+        self._sender = None
+        self._sender_lock = threading.Lock()
+        self._unusable_logged = False
 
     # ILLMProvider methods
 
@@ -178,7 +208,10 @@ class RemoteLLMProvider(Component):
             prompts.QUESTION_TOOL, validated_question)
         return GeneratedQuestion(**data)
 
-    def evaluate(self, question, expected_answer, answer, context):
+    def evaluate(self, question, expected_answer, answer, context,
+                 rubric=None):
+        # Grading against the rubric's key points comes with the prompts
+        # that ask for them; until then the expected answer is the guide.
         data, model, raw = self._ask(
             'a grade', prompts.EVALUATION_SYSTEM,
             prompts.evaluation_message(question, expected_answer, answer,
@@ -238,10 +271,18 @@ class RemoteLLMProvider(Component):
 
     # Hooks of a provider
 
-    def _client(self):
-        """What `_post()` sends with; raises `LLMUnavailable` when no call
-        can be made (a missing key)."""
+    def _call_problem(self):
+        """`None` when a request can be sent now, else a sentence saying
+        why not (no key, no address); checked before every call."""
+        return self.configuration_problem()
+
+    def _new_client(self):
+        """What `_post()` sends with (an HTTP or SDK client)."""
         raise NotImplementedError
+
+    def _client_is_stale(self, client):
+        """Whether `client` must be made again (the key changed)."""
+        return False
 
     def _request(self, system, user_message, tool):
         """The request asking for `tool`'s schema, as `_post()` takes it."""
@@ -272,6 +313,23 @@ class RemoteLLMProvider(Component):
         return os.environ.get(self.key_variable, '').strip()
 
     # Internal methods
+
+    def _client(self):
+        """The client `_post()` sends with, made on first use and again
+        when it is stale. Raises `LLMUnavailable`, without contacting the
+        server and without touching the circuit, when no call can be made;
+        that is logged once as a warning."""
+        problem = self._call_problem()
+        if problem:
+            problem = problem[0].upper() + problem[1:]
+            if not self._unusable_logged:
+                self._unusable_logged = True
+                self.log.warning(problem)
+            raise LLMUnavailable(problem + '.')
+        with self._sender_lock:
+            if self._sender is None or self._client_is_stale(self._sender):
+                self._sender = self._new_client()
+            return self._sender
 
     def _configured(self):
         return self.config.get('learning', 'llm_provider') == \
