@@ -36,6 +36,10 @@ def test_question_for_a_starter_chunk(admin, capsys):
     assert 'Concept: %s' % chunk['concept'] in out
     assert 'Difficulty: 4' in out
     assert 'Question: ' in out and 'Expected answer: ' in out
+    # The rubric too: key points naming the chunk's sentences.
+    assert 'Key point 1 (sentences 1): ' in out
+    assert 'Key point 2 (sentences ' in out
+    assert 'Misconceptions: none' in out
 
 
 def test_question_from_a_corpus_file(admin, capsys, tmp_path):

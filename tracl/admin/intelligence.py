@@ -36,8 +36,9 @@ class IntelligenceAdminCommands(Component):
                None, self._ask)
         yield ('learning question', '<chunk_id> [--corpus <file.jsonl>] '
                '[--difficulty <1-5>] [--query <query>]',
-               """Print the question and expected answer the provider writes
-               for a chunk (of the starter corpus by default)""",
+               """Print the question, expected answer and rubric (key
+               points, misconceptions) the provider writes for a chunk (of
+               the starter corpus by default)""",
                None, self._question)
         yield ('learning grade-eval', '<file.csv> [--json]',
                """Grade marked answers and print how the grades agree
@@ -81,6 +82,16 @@ class IntelligenceAdminCommands(Component):
         printout(_("Difficulty: %(d)d", d=generated.difficulty))
         printout(_("Question: %(q)s", q=generated.question))
         printout(_("Expected answer: %(a)s", a=generated.expected_answer))
+        for number, point in enumerate(generated.key_points, 1):
+            printout(_("Key point %(n)d (sentences %(sources)s): %(point)s",
+                       n=number, point=point.point,
+                       sources=', '.join(map(str, point.sources))))
+        for number, wrong in enumerate(generated.misconceptions, 1):
+            printout(_("Misconception %(n)d: %(claim)s Correction: "
+                       "%(correction)s", n=number, claim=wrong.claim,
+                       correction=wrong.correction))
+        if not generated.misconceptions:
+            printout(_("Misconceptions: none"))
 
     def _grade_eval(self, *args):
         positional = [a for a in args if a != '--json']

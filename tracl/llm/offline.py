@@ -2,9 +2,9 @@
 
 No generative model small enough to ship writes or grades well, so this
 provider builds its text from the material itself: academic sentences from
-the learner's query, questions that ask for understanding (explain, how,
-why, compare) shaped by the difficulty, expected answers from the chunk's
-key sentences, and grades from `OfflineGrader` (semantic similarity to the
+the learner's query, questions whose key points are the chunk's own
+sentences and which ask only what those answer (`offline_questions`), and
+grades from `OfflineGrader` (semantic similarity to the
 expected answer plus coverage of its key ideas, calibrated on human-marked
 answers).
 """
@@ -17,11 +17,10 @@ from trac.core import Component, implements
 from tracl.api import ILLMProvider
 from tracl.embedding import EmbeddingUnavailable, LearningEmbedder
 from tracl.llm import Evaluation, GeneratedQuestion, LLMUnavailable
-
-#: Bounds of an expected answer, in characters: long enough to state the
-#: idea, short enough to grade against.
-MAX_EXPECTED_ANSWER = 1000
-MIN_EXPECTED_ANSWER = 200
+from tracl.llm import offline_questions
+from tracl.llm.offline_questions import (  # noqa: F401 (callers' names)
+    MAX_EXPECTED_ANSWER, MIN_EXPECTED_ANSWER)
+from tracl.model.rubrics import MIN_KEY_POINTS
 
 #: Phrases learners put around what they want to learn.
 _QUERY_FILLER = re.compile(
@@ -34,28 +33,6 @@ _QUERY_FILLER = re.compile(
 _LEADING_BASICS = re.compile(
     r"^(?:the\s+)?(?:basics|fundamentals|foundations|principles)\s+of\s+",
     re.IGNORECASE)
-
-#: Words marking a sentence that explains (cause, purpose, consequence).
-_EXPLAINING = re.compile(
-    r"\b(because|so that|therefore|thus|which means|means that|allows?|"
-    r"enables?|ensures?|prevents?|matters?|why|in order to|as a result|"
-    r"so\b)", re.IGNORECASE)
-
-_SENTENCE_END = re.compile(r'(?<=[.!?])\s+(?=[A-Z0-9"(])')
-
-#: Questions by difficulty: each asks for understanding, not a phrase.
-QUESTION_TEMPLATES = {
-    1: "In your own words, what is {concept}? Describe what it is for and "
-       "give one simple example from the material.",
-    2: "Explain what {concept} is and why it matters. What problem does it "
-       "solve, and what would be harder without it?",
-    3: "How does {concept} work? Describe the mechanism step by step and "
-       "illustrate it with a concrete example.",
-    4: "Why is {concept} designed the way it is? Explain the problem it "
-       "addresses, how it addresses it, and what goes wrong without it.",
-    5: "Analyse {concept}: explain how it works, its limitations or "
-       "trade-offs, and how it builds on the ideas that come before it.",
-}
 
 ACADEMIC_TEMPLATES = (
     "{query}",
@@ -79,31 +56,12 @@ def query_topic(query):
     return topic.strip(' ?.!') or (query or '').strip()
 
 
-def split_sentences(text):
-    return [s.strip() for s in _SENTENCE_END.split(' '.join(text.split()))
-            if s.strip()]
-
-
 def key_sentences(concept, content, limit=MAX_EXPECTED_ANSWER):
     """The sentences of `content` a good answer about `concept` contains:
     the definition (first sentence), then the ones that explain (cause,
     purpose, consequence) or name the concept, in the text's order."""
-    sentences = split_sentences(content)
-    if not sentences:
-        return ''
-    name = concept.lower()
-    ranked = sorted(range(len(sentences)), key=lambda i: (
-        i != 0, not _EXPLAINING.search(sentences[i]),
-        name not in sentences[i].lower(), i))
-    chosen, length = [], 0
-    for i in ranked:
-        if length + len(sentences[i]) + 1 > limit:
-            continue
-        chosen.append(i)
-        length += len(sentences[i]) + 1
-        if length >= MIN_EXPECTED_ANSWER and len(chosen) >= 3:
-            break
-    return ' '.join(sentences[i] for i in sorted(chosen))
+    return offline_questions.expected_answer(
+        offline_questions.key_points(concept, content, limit=limit))
 
 
 class OfflineLLMProvider(Component):
@@ -123,14 +81,26 @@ class OfflineLLMProvider(Component):
                 for t in ACADEMIC_TEMPLATES]
 
     def generate_question(self, concept, content, difficulty, query):
+        """Key points are whole sentences of `content`; no misconceptions
+        are written, since rules cannot derive a sound false claim from
+        true sentences (see `offline_questions`)."""
         difficulty = min(5, max(1, int(3 if difficulty is None
                                        else difficulty)))
         concept = ' '.join((concept or '').split())
-        expected = key_sentences(concept, content or '')
-        if not concept or not expected:
+        points = offline_questions.key_points(concept, content or '',
+                                              difficulty)
+        if not concept or not points:
             raise ValueError("A question needs a concept name and content.")
-        question = QUESTION_TEMPLATES[difficulty].format(concept=concept)
-        return GeneratedQuestion(question, expected, difficulty)
+        question = offline_questions.write_question(concept, content,
+                                                    difficulty, points)
+        # A chunk of one sentence cannot give the two key points a rubric
+        # needs: its question comes without one and is graded against the
+        # expected answer alone, as questions written before rubrics are.
+        expected = offline_questions.expected_answer(points)
+        if len(points) < MIN_KEY_POINTS:
+            points = ()
+        return GeneratedQuestion(question, expected, difficulty,
+                                 key_points=points)
 
     def evaluate(self, question, expected_answer, answer, context):
         result = self.grader.grade(question, expected_answer, answer)
