@@ -22,21 +22,15 @@ import pytest
 import trac.ticket.web_ui  # noqa: F401
 import trac.wiki.web_ui  # noqa: F401
 from trac.admin.api import AdminCommandManager
-from trac.cache import CacheManager
-from trac.perm import PermissionSystem
 from trac.ticket.model import Ticket
 from trac.wiki.model import WikiPage
 
-from support.envs import ENABLED
-from support.sessions import browser_session
+from support.api_client import LearnerClient
 from support.study import BLOCKS, GOOD_ANSWERS, LEDGERS, MERKLE, make_path
-from support.web import call
 from tracl.graph.service import KnowledgeGraphs
 from tracl.study.guard import ConceptStudyGuard
 
 ALICE = 'sub-alice'
-
-API = '/api/v1'
 
 #: What the drawings say of a locked concept.
 LOCKED_TITLE = '(locked: a prerequisite is not mastered yet)'
@@ -47,42 +41,22 @@ SECOND_ANSWER = "It is some kind of computer thing, I am not sure what " \
                 "it does."
 
 
-@pytest.fixture
-def env(make_env):
-    # Trac's default data and permission policies, as a new environment
-    # has them: learners view wiki pages and tickets (their own concepts).
-    return make_env(default_data=True, enable=ENABLED, config=[
-        ('trac', 'permission_policies', PermissionSystem.policies.default),
-        ('learning', 'api_rate_limit', '0')])
+# Trac's default data and permission policies, as a new environment has
+# them: learners view wiki pages and tickets (their own concepts).
+pytestmark = pytest.mark.learning_env(
+    default_data=True, trac_policies=True,
+    config=[('learning', 'api_rate_limit', '0')])
 
 
-class Browser(object):
-    """Alice's signed-in browser."""
+class Browser(LearnerClient):
+    """Alice's signed-in browser, reading her concept's state on every
+    page."""
 
     def __init__(self, env):
-        self.env = env
-        self.cookies = browser_session(env, ALICE)
-
-    def send(self, method, path, body=None, query=''):
-        # What tracd does before each request: forget this thread's view
-        # of Trac's cache generations.
-        CacheManager(self.env).reset_metadata()
-        headers = None if method == 'GET' else \
-            {'X-CSRF-Token': self.cookies['trac_form_token']}
-        return call(self.env, method, path, body=body, cookies=self.cookies,
-                    headers=headers, query=query)
-
-    def submit(self, ticket_id, answer):
-        return self.send('PUT', API + '/progress/%d/submit-answer'
-                         % ticket_id, {'answer': answer})
-
-    def path_concepts(self, path_id):
-        response = self.send('GET', API + '/learning-paths/' + path_id)
-        assert response.status == 200, response
-        return {c['ticket_id']: c for c in response.json()['concepts']}
+        super().__init__(env, ALICE)
 
     def concept_page_state(self, ticket_id):
-        response = self.send('GET', '/ticket/%d' % ticket_id)
+        response = self.ticket(ticket_id)
         assert response.status == 200, response
         found = re.search(r'^\s*var tracl_concept=(.*);$', response.text,
                           re.M)
@@ -95,12 +69,12 @@ class Browser(object):
         if not page.exists:
             page.text = '[[KnowledgeGraph(format=png)]]'
             page.save('editor', 'lock agreement')
-        response = self.send('GET', '/wiki/MyGraph')
+        response = self.get('/wiki/MyGraph')
         assert response.status == 200, response
         image = unescape(re.search(r'<img [^>]*src="(/learning/graph\.png'
                                    r'[^"]*)"', response.text).group(1))
         image_path, query = image.split('?', 1)
-        drawn = self.send('GET', image_path, query=query)
+        drawn = self.get(image_path, query=query)
         assert drawn.status == 200, drawn
         assert drawn.body.startswith(b'\x89PNG')
         return {int(m.group(1)): unescape(m.group(2)) for m in re.finditer(
@@ -136,6 +110,7 @@ def test_a_mastered_concept_with_a_new_prerequisite_is_open_everywhere(
     ids = {t['concept']: t['ticket_id'] for t in path['tickets']}
     ledgers, merkle, blocks = ids[LEDGERS], ids[MERKLE], ids[BLOCKS]
     alice = Browser(env)
+    alice.path = path
     first = alice.submit(ledgers, GOOD_ANSWERS[LEDGERS])
     assert first.status == 200 and first.json()['mastered'], first
 
@@ -144,7 +119,7 @@ def test_a_mastered_concept_with_a_new_prerequisite_is_open_everywhere(
         'learning', 'prereq', 'add', str(ledgers), str(merkle))
 
     # The learning path API.
-    concepts = alice.path_concepts(path['path_id'])
+    concepts = alice.path_concepts('ticket_id')
     assert merkle in concepts[ledgers]['prerequisites']
     assert (concepts[ledgers]['status'], concepts[ledgers]['locked']) == \
         ('mastered', False)
@@ -185,7 +160,7 @@ def test_a_mastered_concept_with_a_new_prerequisite_is_open_everywhere(
 
     # Once the new prerequisite is mastered, nothing is locked any more.
     assert alice.submit(merkle, GOOD_ANSWERS[MERKLE]).json()['mastered']
-    assert alice.path_concepts(path['path_id'])[blocks]['locked'] is False
+    assert alice.path_concepts('ticket_id')[blocks]['locked'] is False
     assert 'dashed' not in dot_styles(env)[blocks][0]
     assert LOCKED_TITLE not in alice.image_map()[blocks]
     assert alice.concept_page_state(blocks) == 'open'

@@ -5,13 +5,10 @@ learner makes them, through the API."""
 import trac.ticket.web_ui  # noqa: F401
 
 import tracl.search.local_store  # noqa: F401
-from trac.core import Component, implements
 
 from support.corpus import fill_store
 from support.sessions import browser_session
 from support.web import call
-from tracl.api import ILLMProvider
-from tracl.llm.offline import OfflineLLMProvider
 
 #: A query of the starter corpus whose path has prerequisite links
 #: ('Digital Signatures' needs 'Cryptographic Hash Functions').
@@ -68,33 +65,3 @@ def gated_pair(path):
         if ticket['prerequisites']:
             return ticket['prerequisites'][0], ticket['ticket_id']
     raise AssertionError('the path has no prerequisite link')
-
-
-class CountingProvider(Component):
-    """The offline provider, counting the academic sentences it is asked
-    for (`[learning] llm_provider = CountingProvider`): what a search cost
-    the language model."""
-
-    implements(ILLMProvider)
-
-    def __init__(self):
-        self.sentence_calls = 0
-        self.version = 'v1'
-
-    def academic_sentences(self, query):
-        self.sentence_calls += 1
-        return OfflineLLMProvider(self.env).academic_sentences(query)
-
-    def generate_question(self, concept, content, difficulty, query):
-        return OfflineLLMProvider(self.env).generate_question(
-            concept, content, difficulty, query)
-
-    def evaluate(self, question, expected_answer, answer, context):
-        return OfflineLLMProvider(self.env).evaluate(
-            question, expected_answer, answer, context)
-
-    def concurrent_calls(self):
-        return 1
-
-    def describe(self):
-        return 'offline provider, counted (%s)' % self.version

@@ -4,7 +4,6 @@ limiting and body handling, through Trac's real request dispatcher."""
 import pytest
 from trac.core import Component, implements
 
-from support.envs import ENABLED
 from support.sessions import browser_session
 from support.web import call
 from tracl.api import IApiEndpointProvider
@@ -43,11 +42,9 @@ class ProbeApi(Component):
         raise ApiError(409, 'Not now.', code='locked', blockers=[1, 2])
 
 
-@pytest.fixture
-def env(make_env):
-    return make_env(enable=ENABLED + [ProbeApi], config=[
-        ('learning', 'cors_origins', 'https://app.example.org'),
-        ('learning', 'api_rate_limit', '1000')])
+pytestmark = pytest.mark.learning_env(enable=[ProbeApi], config=[
+    ('learning', 'cors_origins', 'https://app.example.org'),
+    ('learning', 'api_rate_limit', '1000')])
 
 
 @pytest.fixture
@@ -119,7 +116,7 @@ def test_cookie_write_with_the_form_token_passes(env, learner):
 
 
 def test_body_over_the_limit_is_413(make_env):
-    env = make_env(enable=ENABLED + [ProbeApi],
+    env = make_env(enable=[ProbeApi],
                    config=[('learning', 'api_max_body_size', '100')])
     cookies = browser_session(env, 'sub-big')
     response = call(env, 'POST', '/api/v1/probe', body={'x': 'y' * 200},
@@ -185,7 +182,7 @@ def test_unexpected_failure_is_500_json_without_internals(env, learner):
 
 
 def test_rate_limit_answers_429_with_retry_after(make_env):
-    env = make_env(enable=ENABLED + [ProbeApi],
+    env = make_env(enable=[ProbeApi],
                    config=[('learning', 'api_rate_limit', '3')])
     cookies = browser_session(env, 'sub-rate')
     other = browser_session(env, 'sub-other')

@@ -29,14 +29,10 @@ FORM = {'Content-Type': 'application/x-www-form-urlencoded'}
 REFUSAL = 'Batch modify does not change the'
 
 
-@pytest.fixture
-def env(make_env):
-    # Trac's default permissions and policies, and an admin who holds
-    # TRAC_ADMIN (so TICKET_BATCH_MODIFY) as the demo's does.
-    env = make_env(default_data=True, config=[
-        ('trac', 'permission_policies', PermissionSystem.policies.default)])
-    PermissionSystem(env).grant_permission(ADMIN_SUB, 'TRAC_ADMIN')
-    return env
+# Trac's default permissions and policies, and an admin who holds
+# TRAC_ADMIN (so TICKET_BATCH_MODIFY) as the demo's does.
+pytestmark = pytest.mark.learning_env(default_data=True, trac_policies=True,
+                                      grant=[(ADMIN_SUB, 'TRAC_ADMIN')])
 
 
 @pytest.fixture

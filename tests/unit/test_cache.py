@@ -16,11 +16,10 @@ import uuid
 import pytest
 import redis
 
-from support.envs import ENABLED, destroy_env  # loads the plugin modules
+import support.envs  # noqa: F401 (loads the plugin modules)
 from support.redis_servers import RedisCluster, RedisServer, free_port
 
 from trac.core import Component, implements
-from trac.test import EnvironmentStub
 
 from tracl.cache import (ICacheLookupListener, LearningCache, api_key,
                          graph_key, progress_key, search_key, session_key)
@@ -55,22 +54,6 @@ def logged(env, level, text='Redis'):
 # -- Fixtures
 
 @pytest.fixture
-def make_env(monkeypatch):
-    """Build `EnvironmentStub`s with TracLearn enabled on an in-memory
-    SQLite database; each is torn down afterwards."""
-    monkeypatch.setenv('TRAC_TEST_DB_URI', 'sqlite::memory:')
-    made = []
-
-    def make(*config):
-        env = EnvironmentStub(enable=ENABLED, config=list(config))
-        made.append(env)
-        return env
-    yield make
-    for env in made:
-        destroy_env(env)
-
-
-@pytest.fixture
 def raw_redis(redis_url):
     """A plain redis-py client on the test Redis database."""
     client = redis.Redis.from_url(redis_url)
@@ -101,22 +84,22 @@ def prefix(make_prefix):
 
 @pytest.fixture(params=['MemoryCache',
                         pytest.param('RedisCache', marks=pytest.mark.redis)])
-def cache(request, make_env):
+def cache(request, make_stub_env):
     """A `LearningCache` on each backend, chosen by `[learning] cache`."""
     if request.param == 'RedisCache':
         config = redis_config(request.getfixturevalue('redis_url'),
                               request.getfixturevalue('prefix'))
     else:
         config = [('learning', 'cache', 'MemoryCache')]
-    cache = LearningCache(make_env(*config))
+    cache = LearningCache(make_stub_env(*config))
     assert isinstance(cache.backend, BACKENDS[request.param])
     return cache
 
 
 @pytest.fixture
-def redis_cache(make_env, redis_url, prefix):
+def redis_cache(make_stub_env, redis_url, prefix):
     """A `LearningCache` on the shared Redis, under the test's prefix."""
-    return LearningCache(make_env(*redis_config(redis_url, prefix)))
+    return LearningCache(make_stub_env(*redis_config(redis_url, prefix)))
 
 
 @pytest.fixture
@@ -132,9 +115,9 @@ def own_redis(tmp_path):
 
 # -- The ICache contract, on both backends
 
-def test_the_cache_option_chooses_the_backend(make_env, redis_url, prefix):
-    assert isinstance(LearningCache(make_env()).backend, MemoryCache)
-    env = make_env(*redis_config(redis_url, prefix))
+def test_the_cache_option_chooses_the_backend(make_stub_env, redis_url, prefix):
+    assert isinstance(LearningCache(make_stub_env()).backend, MemoryCache)
+    env = make_stub_env(*redis_config(redis_url, prefix))
     assert isinstance(LearningCache(env).backend, RedisCache)
 
 
@@ -292,8 +275,8 @@ def test_counting_lookups_leaves_the_cache_class_as_it_is(cache):
     assert LearningCache.get.__module__ == 'tracl.cache'
 
 
-def test_memory_cache_evicts_the_least_recently_used_entry(make_env):
-    cache = LearningCache(make_env(('learning', 'memory_cache_entries', '3')))
+def test_memory_cache_evicts_the_least_recently_used_entry(make_stub_env):
+    cache = LearningCache(make_stub_env(('learning', 'memory_cache_entries', '3')))
     cache.set('a', 1, None)
     cache.set('b', 2, None)
     cache.set('c', 3, None)
@@ -304,23 +287,23 @@ def test_memory_cache_evicts_the_least_recently_used_entry(make_env):
     assert cache.get_many(['a', 'b', 'c', 'd']) == {'a': 1, 'c': 3, 'd': 4}
 
 
-def test_memory_cache_evicts_in_insertion_order_without_reads(make_env):
-    cache = LearningCache(make_env(('learning', 'memory_cache_entries', '3')))
+def test_memory_cache_evicts_in_insertion_order_without_reads(make_stub_env):
+    cache = LearningCache(make_stub_env(('learning', 'memory_cache_entries', '3')))
     for n, key in enumerate('abcde'):
         cache.set(key, n, None)
     assert cache.get_many(list('abcde')) == {'c': 2, 'd': 3, 'e': 4}
 
 
-def test_memory_cache_bound_holds_for_counters_too(make_env):
-    cache = LearningCache(make_env(('learning', 'memory_cache_entries', '3')))
+def test_memory_cache_bound_holds_for_counters_too(make_stub_env):
+    cache = LearningCache(make_stub_env(('learning', 'memory_cache_entries', '3')))
     for sub in ['sub-a', 'sub-b', 'sub-c', 'sub-d', 'sub-e']:
         cache.bump_progress_version(sub)
     keys = ['progress_version:sub-%s' % c for c in 'abcde']
     assert len(cache.get_many(keys)) <= 3
 
 
-def test_memory_cache_is_always_up(make_env):
-    assert LearningCache(make_env()).ping() is None
+def test_memory_cache_is_always_up(make_stub_env):
+    assert LearningCache(make_stub_env()).ping() is None
 
 
 # -- Redis
@@ -346,10 +329,10 @@ def test_redis_keys_carry_the_prefix_and_hold_json(redis_cache, prefix,
 
 
 @pytest.mark.redis
-def test_two_prefixes_do_not_see_each_others_keys(make_env, redis_url,
+def test_two_prefixes_do_not_see_each_others_keys(make_stub_env, redis_url,
                                                   make_prefix):
-    one = LearningCache(make_env(*redis_config(redis_url, make_prefix())))
-    two = LearningCache(make_env(*redis_config(redis_url, make_prefix())))
+    one = LearningCache(make_stub_env(*redis_config(redis_url, make_prefix())))
+    two = LearningCache(make_stub_env(*redis_config(redis_url, make_prefix())))
     one.set('shared-name', 'one', 60)
     one.bump_progress_version('sub-a')
 
@@ -385,16 +368,16 @@ def test_a_refused_redis_command_is_not_taken_for_an_outage(redis_cache):
     assert len(warnings) == 1 and 'refused a command' in warnings[0]
 
 
-def test_memory_counter_on_a_non_number_answers_none(make_env):
-    cache = LearningCache(make_env())
+def test_memory_counter_on_a_non_number_answers_none(make_stub_env):
+    cache = LearningCache(make_stub_env())
     cache.set('text', 'not a number', None)
     assert cache.backend.incr('text') is None
     assert cache.get('text') == 'not a number'
 
 
-def test_redis_url_password_stays_out_of_messages(make_env):
+def test_redis_url_password_stays_out_of_messages(make_stub_env):
     url = 'redis://:s3cret@127.0.0.1:%d/0' % free_port()
-    cache = LearningCache(make_env(*redis_config(url, new_prefix(), 0)))
+    cache = LearningCache(make_stub_env(*redis_config(url, new_prefix(), 0)))
     cache.get('k')
     texts = [cache.describe(), cache.ping()] + \
         [message for _, message in cache.env.log_messages]
@@ -403,9 +386,9 @@ def test_redis_url_password_stays_out_of_messages(make_env):
 
 # -- Redis outages: a miss, one warning per outage, never an exception
 
-def test_unreachable_redis_answers_as_a_miss_with_one_warning(make_env):
+def test_unreachable_redis_answers_as_a_miss_with_one_warning(make_stub_env):
     port = free_port()
-    env = make_env(*redis_config('redis://127.0.0.1:%d/0' % port,
+    env = make_stub_env(*redis_config('redis://127.0.0.1:%d/0' % port,
                                  new_prefix(), retry_interval=0))
     cache = LearningCache(env)
     backend = cache.backend
@@ -430,9 +413,9 @@ def test_unreachable_redis_answers_as_a_miss_with_one_warning(make_env):
 
 
 def test_redis_killed_and_restarted_misses_meanwhile_then_works_again(
-        make_env, own_redis):
+        make_stub_env, own_redis):
     retry_interval = 0.3
-    env = make_env(*redis_config(own_redis.url, new_prefix(),
+    env = make_stub_env(*redis_config(own_redis.url, new_prefix(),
                                  retry_interval))
     cache = LearningCache(env)
     assert cache.set('k', {'v': 1}, None) is True
@@ -470,12 +453,12 @@ def test_redis_killed_and_restarted_misses_meanwhile_then_works_again(
 
 
 def test_invalidations_missed_while_redis_is_unreachable_are_made_after(
-        make_env, own_redis):
+        make_stub_env, own_redis):
     """A partition, or a failover to a replica: Redis comes back with its
     data, and the deletions and increments that failed meanwhile are made
     before anything is read, so no retired entry is served again."""
     retry_interval = 0.1
-    env = make_env(*redis_config(own_redis.url, new_prefix(),
+    env = make_stub_env(*redis_config(own_redis.url, new_prefix(),
                                  retry_interval))
     cache = LearningCache(env)
     cache.set('progress:sub-a:7', {'status': 'not_started'}, None)
@@ -503,10 +486,10 @@ def test_invalidations_missed_while_redis_is_unreachable_are_made_after(
 
 
 def test_missed_invalidations_beyond_the_bound_are_forgotten_with_a_warning(
-        make_env, own_redis, monkeypatch):
+        make_stub_env, own_redis, monkeypatch):
     monkeypatch.setattr(redis_cache_module, 'MAX_LOST_INVALIDATIONS', 3)
     retry_interval = 1.0
-    env = make_env(*redis_config(own_redis.url, new_prefix(),
+    env = make_stub_env(*redis_config(own_redis.url, new_prefix(),
                                  retry_interval))
     cache = LearningCache(env)
     keys = ['k%d' % n for n in range(5)]
@@ -564,10 +547,10 @@ def cluster_keys(cluster, prefix):
 
 
 def test_cluster_mode_spreads_the_keys_over_the_nodes_over_tls(
-        make_env, redis_cluster, monkeypatch):
+        make_stub_env, redis_cluster, monkeypatch):
     monkeypatch.setenv('REDIS_AUTH_TOKEN', CLUSTER_TOKEN)
     prefix = new_prefix()
-    cache = LearningCache(make_env(*cluster_config(redis_cluster, prefix)))
+    cache = LearningCache(make_stub_env(*cluster_config(redis_cluster, prefix)))
     backend = cache.backend
     assert cache.ping() is None
     assert 'cluster' in cache.describe()
@@ -603,7 +586,7 @@ def test_cluster_mode_spreads_the_keys_over_the_nodes_over_tls(
 @pytest.mark.parametrize('what', ['no token', 'wrong token', 'no tls',
                                   'unknown authority'])
 def test_cluster_without_the_token_or_tls_is_a_miss_and_said(
-        make_env, redis_cluster, monkeypatch, what):
+        make_stub_env, redis_cluster, monkeypatch, what):
     if what == 'wrong token':
         monkeypatch.setenv('REDIS_AUTH_TOKEN', 'not-the-token')
     elif what != 'no token':
@@ -612,7 +595,7 @@ def test_cluster_without_the_token_or_tls_is_a_miss_and_said(
         monkeypatch.delenv('REDIS_AUTH_TOKEN', raising=False)
     url = redis_cluster.url.replace('rediss:', 'redis:') \
         if what == 'no tls' else None
-    env = make_env(*cluster_config(redis_cluster, new_prefix(), url=url,
+    env = make_stub_env(*cluster_config(redis_cluster, new_prefix(), url=url,
                                    ca_certs=what != 'unknown authority'))
     cache = LearningCache(env)
     started = time.monotonic()
@@ -628,12 +611,12 @@ def test_cluster_without_the_token_or_tls_is_a_miss_and_said(
 
 
 def test_cluster_with_a_node_down_answers_as_a_miss_at_once(
-        make_env, tmp_path, monkeypatch):
+        make_stub_env, tmp_path, monkeypatch):
     cluster = RedisCluster(tmp_path, CLUSTER_TOKEN)
     try:
         cluster.start()
         monkeypatch.setenv('REDIS_AUTH_TOKEN', CLUSTER_TOKEN)
-        env = make_env(*cluster_config(cluster, new_prefix(),
+        env = make_stub_env(*cluster_config(cluster, new_prefix(),
                                        retry_interval=5))
         cache = LearningCache(env)
         keys = ['k%d' % n for n in range(30)]

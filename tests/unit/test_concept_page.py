@@ -21,19 +21,14 @@ import pytest
 import trac.ticket.web_ui  # noqa: F401
 import trac.wiki.web_ui  # noqa: F401
 from trac.cache import CacheManager
-from trac.core import Component, implements
-from trac.perm import PermissionSystem
 from trac.ticket.model import Ticket
 from trac.util.datefmt import to_utimestamp, utc
 
 import tracl.search.local_store  # noqa: F401
-from support.envs import ENABLED
-from support.sessions import browser_session
+from support.api_client import LearnerClient
+from support.providers import ScriptedLLMProvider
 from support.study import make_path
 from support.web import call
-from tracl.api import ILLMProvider
-from tracl.llm import Evaluation
-from tracl.llm.offline import OfflineLLMProvider
 from tracl.model.concepts import load_concept
 from tracl.schema import sql
 from tracl.study.loop import StudyLoop
@@ -49,84 +44,38 @@ HOSTILE = ('<script>alert("pwned")</script><img src=x onerror="alert(1)">'
 EXPECTED_MARKER = 'ExpectedAnswerMarker: the whole point of it.'
 
 
-class ScriptedGrader(Component):
-    """Grades every answer with `score` and `feedback`; writes questions
-    as the offline provider does."""
-
-    implements(ILLMProvider)
-
-    def __init__(self):
-        self.score = 0.3
-        self.feedback = 'Say more about why it matters.'
-
-    def academic_sentences(self, query):
-        return OfflineLLMProvider(self.env).academic_sentences(query)
-
-    def generate_question(self, concept, content, difficulty, query):
-        return OfflineLLMProvider(self.env).generate_question(
-            concept, content, difficulty, query)
-
-    def evaluate(self, question, expected_answer, answer, context):
-        return Evaluation(score=self.score, feedback=self.feedback,
-                          grader='scripted', grader_version='1')
-
-    def concurrent_calls(self):
-        return 1
-
-    def describe(self):
-        # Part of the evaluation cache key: a new script grades afresh.
-        return 'scripted %r %r' % (self.score, self.feedback)
-
-
 # Fixtures and helpers -----------------------------------------------------
 
-def learning_page_env(make_env, *config):
-    env = make_env(default_data=True, enable=ENABLED + [ScriptedGrader],
-                   config=[
-                       # Trac 1.6's own policies (the stub's are shorter):
-                       # whoever may view milestones may change a
-                       # ticket's, a reporter may edit the description.
-                       ('trac', 'permission_policies',
-                        PermissionSystem.policies.default),
-                       ('learning', 'api_rate_limit', '0'),
-                       ('learning', 'llm_provider', 'ScriptedGrader'),
-                   ] + list(config))
-    return env
+#: Trac 1.6's own policies (whoever may view milestones may change a
+#: ticket's, a reporter may edit the description) and the scripted grader.
+LEARNING_PAGE = dict(default_data=True, trac_policies=True, provider=True)
+NO_RATE_LIMIT = ('learning', 'api_rate_limit', '0')
+
+pytestmark = pytest.mark.learning_env(config=[NO_RATE_LIMIT], **LEARNING_PAGE)
 
 
 @pytest.fixture
-def env(make_env):
-    return learning_page_env(make_env)
+def grader(env):
+    """The scripted grader: every answer scores 0.3, unless a test says
+    otherwise."""
+    provider = ScriptedLLMProvider(env)
+    provider.score = 0.3
+    return provider
 
 
 @pytest.fixture
-def path(env):
+def path(env, grader):
     return make_path(env, ALICE)
-
-
-class Viewer(object):
-    """A signed-in browser."""
-
-    def __init__(self, env, sub, groups=('Students',)):
-        self.env = env
-        self.cookies = browser_session(env, sub, groups=groups)
-
-    def get(self, ticket_id):
-        # What tracd does before each request: forget this thread's view
-        # of Trac's cache generations.
-        CacheManager(self.env).reset_metadata()
-        return call(self.env, 'GET', '/ticket/%d' % ticket_id,
-                    cookies=self.cookies)
 
 
 @pytest.fixture
 def alice(env):
-    return Viewer(env, ALICE)
+    return LearnerClient(env, ALICE)
 
 
 @pytest.fixture
 def admin(env):
-    return Viewer(env, ADMIN_SUB, groups=('Administrators',))
+    return LearnerClient(env, ADMIN_SUB, groups=('Administrators',))
 
 
 def root_concept(path):
@@ -208,7 +157,7 @@ def set_expected_answer(env, ticket_id, text):
 
 
 def answer(env, ticket_id, text, score, feedback='Good start.'):
-    grader = ScriptedGrader(env)
+    grader = ScriptedLLMProvider(env)
     grader.score, grader.feedback = score, feedback
     concept = StudyLoop(env).concept(ALICE, ticket_id)
     return StudyLoop(env).submit(ALICE, concept, text)
@@ -232,7 +181,7 @@ def test_owner_sees_the_question_difficulty_and_query_with_an_answer_box(
         env, path, alice):
     ticket_id = root_concept(path)
     concept = load_concept(env, ticket_id)
-    response = alice.get(ticket_id)
+    response = alice.ticket(ticket_id)
     panel = panel_of(response)
     assert panel.with_class('tracl-question-text')
     assert concept.question in panel.text
@@ -260,10 +209,10 @@ def test_defect_ticket_page_is_exactly_what_trac_renders(env, alice):
                      'description': 'Nothing to learn here.'})
     # Long ago: "Opened N years ago" reads the same in both requests.
     defect.insert(when=datetime(2020, 1, 2, tzinfo=utc))
-    with_plugin = alice.get(defect.id)
+    with_plugin = alice.ticket(defect.id)
     env.disable_component(ConceptPage)
     try:
-        without_plugin = alice.get(defect.id)
+        without_plugin = alice.ticket(defect.id)
     finally:
         env.enable_component(ConceptPage)
     assert with_plugin.status == without_plugin.status == 200
@@ -277,10 +226,10 @@ def test_plugin_disabled_leaves_concept_page_without_panel(env, path, alice):
     ticket_id = root_concept(path)
     env.disable_component(ConceptPage)
     try:
-        assert script_data(alice.get(ticket_id)) is None
+        assert script_data(alice.ticket(ticket_id)) is None
     finally:
         env.enable_component(ConceptPage)
-    assert script_data(alice.get(ticket_id)) is not None
+    assert script_data(alice.ticket(ticket_id)) is not None
 
 
 def test_new_ticket_form_has_no_panel(env, alice):
@@ -293,8 +242,8 @@ def test_new_ticket_form_has_no_panel(env, alice):
 
 def test_anonymous_and_other_learners_get_404_and_no_panel(env, path):
     ticket_id = root_concept(path)
-    bob = Viewer(env, BOB)
-    assert bob.get(ticket_id).status == 404
+    bob = LearnerClient(env, BOB)
+    assert bob.ticket(ticket_id).status == 404
     anonymous = call(env, 'GET', '/ticket/%d' % ticket_id)
     assert anonymous.status == 404
     assert 'tracl_concept' not in anonymous.text
@@ -303,7 +252,7 @@ def test_anonymous_and_other_learners_get_404_and_no_panel(env, path):
 def test_locked_concept_links_its_blockers_instead_of_an_answer_box(
         env, path, alice):
     ticket_id, prerequisites = gated_concept(path)
-    panel = panel_of(alice.get(ticket_id))
+    panel = panel_of(alice.ticket(ticket_id))
     assert not panel.find('textarea', name='answer')
     assert 'Locked: master these first' in panel.text
     # Links of the page (the neighbourhood graph's SVG links are xlink).
@@ -313,14 +262,14 @@ def test_locked_concept_links_its_blockers_instead_of_an_answer_box(
         name = load_concept(env, prerequisite).concept
         assert '#%d %s' % (prerequisite, name) in panel.text
     assert 'Not started' in panel.text
-    assert script_data(alice.get(ticket_id))['state'] == 'locked'
+    assert script_data(alice.ticket(ticket_id))['state'] == 'locked'
 
 
 def test_mastering_the_blockers_unlocks_the_answer_box(env, path, alice):
     ticket_id, prerequisites = gated_concept(path)
     for prerequisite in prerequisites:
         answer(env, prerequisite, 'An answer that masters it.', 0.95)
-    panel = panel_of(alice.get(ticket_id))
+    panel = panel_of(alice.ticket(ticket_id))
     assert 'Locked' not in panel.text
     assert panel.find('textarea', name='answer')
 
@@ -330,7 +279,7 @@ def test_weak_answer_shows_in_history_newest_first(env, path, alice):
     answer(env, ticket_id, 'First try, rather thin.', 0.2, 'Too thin.')
     answer(env, ticket_id, 'Second try, somewhat better.', 0.55,
            'Closer: say why.')
-    response = alice.get(ticket_id)
+    response = alice.ticket(ticket_id)
     panel = panel_of(response)
     text = panel.text
     assert text.index('Attempt 2') < text.index('Attempt 1')
@@ -356,14 +305,14 @@ def test_time_spent_is_shown():
 def test_heartbeat_time_appears_in_the_panel(env, path, alice):
     ticket_id = root_concept(path)
     StudyLoop(env).heartbeat(ALICE, ticket_id, 180)
-    panel = panel_of(alice.get(ticket_id))
+    panel = panel_of(alice.ticket(ticket_id))
     assert 'Time spent: 3 minutes' in panel.text
 
 
 def test_notes_are_in_the_owners_panel(env, path, alice):
     ticket_id = root_concept(path)
     StudyLoop(env).save_notes(ALICE, ticket_id, 'My own note\nline two')
-    panel = panel_of(alice.get(ticket_id))
+    panel = panel_of(alice.ticket(ticket_id))
     notes = panel.one('textarea', name='notes')
     assert panel.one('label', for_=notes['id'])
     assert 'My own note line two' in panel.text
@@ -374,9 +323,9 @@ def test_notes_are_in_the_owners_panel(env, path, alice):
 def test_expected_answer_is_not_in_the_page_before_mastery(env, path, alice):
     ticket_id = root_concept(path)
     set_expected_answer(env, ticket_id, EXPECTED_MARKER)
-    assert EXPECTED_MARKER not in alice.get(ticket_id).text
+    assert EXPECTED_MARKER not in alice.ticket(ticket_id).text
     answer(env, ticket_id, 'Not good enough yet.', 0.5)
-    response = alice.get(ticket_id)
+    response = alice.ticket(ticket_id)
     assert EXPECTED_MARKER not in response.text
     assert EXPECTED_MARKER not in panel_of(response).text
 
@@ -386,7 +335,7 @@ def test_mastered_concept_shows_badge_best_score_and_expected_answer(
     ticket_id = root_concept(path)
     set_expected_answer(env, ticket_id, EXPECTED_MARKER)
     answer(env, ticket_id, 'An answer that masters it.', 0.9)
-    response = alice.get(ticket_id)
+    response = alice.ticket(ticket_id)
     panel = panel_of(response)
     assert panel.with_class('tracl-badge')
     assert 'Mastered' in panel.text
@@ -396,15 +345,15 @@ def test_mastered_concept_shows_badge_best_score_and_expected_answer(
     assert script_data(response)['state'] == 'mastered'
 
 
-def test_expected_answer_stays_hidden_after_mastery_when_option_false(
-        make_env):
-    env = learning_page_env(
-        make_env, ('learning', 'show_expected_answer', 'false'))
+@pytest.mark.learning_env(config=[
+    NO_RATE_LIMIT, ('learning', 'show_expected_answer', 'false')],
+    **LEARNING_PAGE)
+def test_expected_answer_stays_hidden_after_mastery_when_option_false(env):
     path = make_path(env, ALICE)
     ticket_id = root_concept(path)
     set_expected_answer(env, ticket_id, EXPECTED_MARKER)
     answer(env, ticket_id, 'An answer that masters it.', 0.9)
-    response = Viewer(env, ALICE).get(ticket_id)
+    response = LearnerClient(env, ALICE).ticket(ticket_id)
     panel = panel_of(response)
     assert 'Mastered' in panel.text
     assert EXPECTED_MARKER not in response.text
@@ -431,7 +380,7 @@ def test_hostile_question_and_query_are_escaped(env, path, alice):
     ticket_id = root_concept(path)
     set_fields(env, ticket_id, question='Q ' + HOSTILE,
                question_context='C ' + HOSTILE)
-    response = alice.get(ticket_id)
+    response = alice.ticket(ticket_id)
     panel = panel_of(response)
     assert_inert(response, panel)
     assert panel.text.count('alert("pwned")') == 2
@@ -440,7 +389,7 @@ def test_hostile_question_and_query_are_escaped(env, path, alice):
 def test_hostile_answer_and_feedback_are_escaped(env, path, alice):
     ticket_id = root_concept(path)
     answer(env, ticket_id, 'A ' + HOSTILE, 0.4, 'F ' + HOSTILE)
-    response = alice.get(ticket_id)
+    response = alice.ticket(ticket_id)
     panel = panel_of(response)
     assert_inert(response, panel)
     assert 'A <script>' in panel.text and 'F <script>' in panel.text
@@ -449,7 +398,7 @@ def test_hostile_answer_and_feedback_are_escaped(env, path, alice):
 def test_hostile_blocker_name_is_escaped(env, path, alice):
     ticket_id, prerequisites = gated_concept(path)
     set_fields(env, prerequisites[0], summary='N ' + HOSTILE)
-    response = alice.get(ticket_id)
+    response = alice.ticket(ticket_id)
     panel = panel_of(response)
     assert_inert(response, panel)
 
@@ -458,7 +407,7 @@ def test_hostile_expected_answer_is_escaped(env, path, alice):
     ticket_id = root_concept(path)
     set_expected_answer(env, ticket_id, 'E ' + HOSTILE)
     answer(env, ticket_id, 'An answer that masters it.', 0.9)
-    response = alice.get(ticket_id)
+    response = alice.ticket(ticket_id)
     assert_inert(response, panel_of(response))
 
 
@@ -469,7 +418,7 @@ def test_admin_reads_the_learners_panel_without_answer_or_notes(
     ticket_id = root_concept(path)
     answer(env, ticket_id, 'Alice wrote this answer.', 0.4, 'Alice feedback.')
     StudyLoop(env).save_notes(ALICE, ticket_id, 'AlicePrivateNote')
-    response = admin.get(ticket_id)
+    response = admin.ticket(ticket_id)
     panel = panel_of(response)
     assert load_concept(env, ticket_id).question in panel.text
     assert 'Alice wrote this answer.' in panel.text
@@ -484,7 +433,7 @@ def test_admin_reads_the_learners_panel_without_answer_or_notes(
 
 def test_admin_keeps_the_full_edit_form(env, path, admin):
     ticket_id = root_concept(path)
-    response = admin.get(ticket_id)
+    response = admin.ticket(ticket_id)
     assert 'resolve' in workflow_actions(response)
     form = property_form(response)
     for field in ('field-type', 'field-milestone', 'field-question'):
@@ -495,14 +444,14 @@ def test_admin_keeps_the_full_edit_form(env, path, admin):
 
 def test_learner_has_only_the_leave_action(env, path, alice):
     ticket_id = root_concept(path)
-    response = alice.get(ticket_id)
+    response = alice.ticket(ticket_id)
     assert workflow_actions(response) == ['leave']
     assert 'id="comment"' in response.text
 
 
 def test_learner_form_leaves_out_fixed_and_question_fields(env, path, alice):
     ticket_id = root_concept(path)
-    response = alice.get(ticket_id)
+    response = alice.ticket(ticket_id)
     form = property_form(response)
     for field in ('field-type', 'field-milestone', 'field-owner',
                   'field-question', 'field-question_difficulty',
@@ -519,7 +468,7 @@ def test_learner_form_leaves_out_fixed_and_question_fields(env, path, alice):
 def test_learner_keeps_leave_on_a_mastered_concept(env, path, alice):
     ticket_id = root_concept(path)
     answer(env, ticket_id, 'An answer that masters it.', 0.9)
-    response = alice.get(ticket_id)
+    response = alice.ticket(ticket_id)
     assert Ticket(env, ticket_id)['status'] == 'closed'
     assert workflow_actions(response) == ['leave']
 

@@ -30,9 +30,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from support.envs import ENABLED, destroy_env  # loads the plugin modules
+import support.envs  # noqa: F401 (loads the plugin modules)
 
-from trac.test import EnvironmentStub
 
 from tracl.embedding import EmbeddingUnavailable, LearningEmbedder
 from tracl.embedding import http as http_embedding
@@ -90,24 +89,8 @@ def model_dir_with(tmp_path, flip=None):
 # -- Fixtures
 
 @pytest.fixture
-def make_env(monkeypatch):
-    """Build `EnvironmentStub`s with TracLearn enabled on an in-memory
-    SQLite database; each is torn down afterwards."""
-    monkeypatch.setenv('TRAC_TEST_DB_URI', 'sqlite::memory:')
-    made = []
-
-    def make(*config):
-        env = EnvironmentStub(enable=ENABLED, config=list(config))
-        made.append(env)
-        return env
-    yield make
-    for env in made:
-        destroy_env(env)
-
-
-@pytest.fixture
-def embedder(make_env):
-    return LocalEmbedder(make_env())
+def embedder(make_stub_env):
+    return LocalEmbedder(make_stub_env())
 
 
 @pytest.fixture(scope='module')
@@ -117,9 +100,9 @@ def reference():
 
 # -- Choosing the embedder
 
-def test_the_embedder_option_chooses_the_local_model_by_default(make_env):
-    assert isinstance(LearningEmbedder(make_env()).embedder, LocalEmbedder)
-    env = make_env(('learning', 'embedder', 'HttpEmbedder'))
+def test_the_embedder_option_chooses_the_local_model_by_default(make_stub_env):
+    assert isinstance(LearningEmbedder(make_stub_env()).embedder, LocalEmbedder)
+    env = make_stub_env(('learning', 'embedder', 'HttpEmbedder'))
     assert isinstance(LearningEmbedder(env).embedder, HttpEmbedder)
 
 
@@ -189,11 +172,11 @@ def test_one_str_instead_of_a_list_is_refused(embedder):
 
 
 def test_batches_give_the_same_vectors_as_one_text_at_a_time(
-        make_env, reference):
+        make_stub_env, reference):
     texts = reference[0] + ['Short.', 'A somewhat longer sentence here.']
-    batched = LocalEmbedder(make_env(
+    batched = LocalEmbedder(make_stub_env(
         ('learning', 'embedding_batch_size', '5'))).embed(texts)
-    alone = np.vstack([LocalEmbedder(make_env()).embed([text])
+    alone = np.vstack([LocalEmbedder(make_stub_env()).embed([text])
                        for text in texts])
     np.testing.assert_allclose(batched, alone, atol=1e-5)
 
@@ -227,9 +210,9 @@ def test_text_past_256_tokens_does_not_change_the_vector(
 
 # -- Local embedder: one model per process
 
-def test_two_environments_share_one_loaded_model(make_env):
-    first = LocalEmbedder(make_env())
-    second = LocalEmbedder(make_env())
+def test_two_environments_share_one_loaded_model(make_stub_env):
+    first = LocalEmbedder(make_stub_env())
+    second = LocalEmbedder(make_stub_env())
     first.embed(['warm up'])
     assert second.shared_model() is first.shared_model()
     assert second.shared_model().session is first.shared_model().session
@@ -316,9 +299,9 @@ def test_one_thread_setting_for_both_loads_one_session():
 
 @pytest.mark.parametrize('name', ['model.onnx', 'tokenizer.json'])
 def test_a_file_with_a_flipped_byte_is_refused_with_its_checksum(
-        make_env, tmp_path, name):
+        make_stub_env, tmp_path, name):
     folder = model_dir_with(tmp_path, flip=name)
-    embedder = LocalEmbedder(make_env(
+    embedder = LocalEmbedder(make_stub_env(
         ('learning', 'embedding_model_dir', str(folder))))
     with pytest.raises(EmbeddingUnavailable) as raised:
         embedder.embed(['anything'])
@@ -332,17 +315,17 @@ def test_a_file_with_a_flipped_byte_is_refused_with_its_checksum(
 
 
 def test_a_model_dir_with_the_genuine_files_gives_the_same_vectors(
-        make_env, tmp_path, embedder):
+        make_stub_env, tmp_path, embedder):
     folder = model_dir_with(tmp_path)
-    copied = LocalEmbedder(make_env(
+    copied = LocalEmbedder(make_stub_env(
         ('learning', 'embedding_model_dir', str(folder))))
     texts = ['Eigenvalues of a symmetric matrix are real.']
     assert copied.shared_model() is not embedder.shared_model()
     np.testing.assert_array_equal(copied.embed(texts), embedder.embed(texts))
 
 
-def test_a_model_dir_without_the_model_says_what_to_copy(make_env, tmp_path):
-    embedder = LocalEmbedder(make_env(
+def test_a_model_dir_without_the_model_says_what_to_copy(make_stub_env, tmp_path):
+    embedder = LocalEmbedder(make_stub_env(
         ('learning', 'embedding_model_dir', str(tmp_path))))
     with pytest.raises(EmbeddingUnavailable,
                        match=r'model\.onnx does not exist\. Copy model\.onnx'
@@ -479,12 +462,12 @@ def quick_backoff(monkeypatch):
 
 
 @pytest.fixture
-def make_http_embedder(make_env, service):
+def make_http_embedder(make_stub_env, service):
     def make(**options):
         settings = {'url': service.url, 'model': 'test-embed-8',
                     'dimension': 8, 'timeout': 5}
         settings.update(options)
-        env = make_env(*[('embeddings', name, str(value))
+        env = make_stub_env(*[('embeddings', name, str(value))
                          for name, value in settings.items()])
         return HttpEmbedder(env)
     return make
@@ -658,16 +641,16 @@ def test_local_warm_up_loads_the_model_and_says_what_it_loaded(embedder):
     assert embedder.describe() == 'run on this machine by onnxruntime'
 
 
-def test_the_configured_local_embedder_reports_its_health(make_env):
-    env = make_env()
+def test_the_configured_local_embedder_reports_its_health(make_stub_env):
+    env = make_stub_env()
     checks = dict(LocalEmbedder(env).get_health_checks())
     assert list(checks) == ['embedder'] and checks['embedder']() is None
     # A backend another option chose reports nothing.
     assert list(HttpEmbedder(env).get_health_checks()) == []
 
 
-def test_local_health_says_why_the_model_cannot_load(make_env, tmp_path):
-    env = make_env(('learning', 'embedding_model_dir', str(tmp_path)))
+def test_local_health_says_why_the_model_cannot_load(make_stub_env, tmp_path):
+    env = make_stub_env(('learning', 'embedding_model_dir', str(tmp_path)))
     problem = LocalEmbedder(env).health()
     assert problem and 'model.onnx' in problem
 

@@ -71,23 +71,25 @@ def token_endpoint():
 
 
 @pytest.fixture
-def env(make_env, cognito, token_endpoint):
+def cognito_env(make_env, cognito, token_endpoint):
+    """An environment signing in with the local Cognito, whose hosted UI
+    answers at `token_endpoint`."""
     return make_env(config=cognito['options'] + [
         ('cognito', 'hosted_ui_url', token_endpoint.url)])
 
 
-def start_flow(env):
+def start_flow(cognito_env):
     """GET /login/hosted: returns the authorize URL's query and the
     browser's session cookie."""
-    response = call(env, 'GET', '/login/hosted')
+    response = call(cognito_env, 'GET', '/login/hosted')
     assert response.status in (302, 303)
     location = urlsplit(response.header('Location'))
     return {k: v[0] for k, v in parse_qs(location.query).items()}, \
         response.cookies, location
 
 
-def test_hosted_ui_redirect_carries_state_and_s256_challenge(env, cognito):
-    query, cookies, location = start_flow(env)
+def test_hosted_ui_redirect_carries_state_and_s256_challenge(cognito_env, cognito):
+    query, cookies, location = start_flow(cognito_env)
     assert location.path == '/oauth2/authorize'
     assert query['response_type'] == 'code'
     assert query['client_id'] == cognito['client_id']
@@ -98,47 +100,47 @@ def test_hosted_ui_redirect_carries_state_and_s256_challenge(env, cognito):
 
 
 def test_callback_exchanges_code_with_verifier_and_signs_in(
-        env, cognito, token_endpoint):
-    query, cookies, _ = start_flow(env)
-    tokens = CognitoIdentityProvider(env).sign_in('alice',
+        cognito_env, cognito, token_endpoint):
+    query, cookies, _ = start_flow(cognito_env)
+    tokens = CognitoIdentityProvider(cognito_env).sign_in('alice',
                                                   TEST_USERS['alice'][0])
     token_endpoint.expected['the-code'] = (query['code_challenge'], {
         'id_token': tokens.id_token, 'access_token': tokens.access_token,
         'refresh_token': tokens.refresh_token, 'expires_in': 3600,
         'token_type': 'Bearer'})
-    response = call(env, 'GET', '/login/callback', cookies=cookies,
+    response = call(cognito_env, 'GET', '/login/callback', cookies=cookies,
                     query='code=the-code&state=' + query['state'])
     assert response.status in (302, 303), response.text
     assert response.header('Location').endswith('/learning')
     session = dict(cookies, trac_auth=response.cookies['trac_auth'])
-    me = call(env, 'GET', '/api/v1/me', cookies=session).json()
+    me = call(cognito_env, 'GET', '/api/v1/me', cookies=session).json()
     assert me['username'] == 'alice' and me['groups'] == ['Students']
     assert token_endpoint.requests[0]['redirect_uri'] == \
         query['redirect_uri']
 
 
-def test_callback_with_a_forged_state_is_refused(env, token_endpoint):
-    query, cookies, _ = start_flow(env)
-    response = call(env, 'GET', '/login/callback', cookies=cookies,
+def test_callback_with_a_forged_state_is_refused(cognito_env, token_endpoint):
+    query, cookies, _ = start_flow(cognito_env)
+    response = call(cognito_env, 'GET', '/login/callback', cookies=cookies,
                     query='code=x&state=forged')
     assert response.status == 400
     assert 'trac_auth' not in response.cookies
     assert token_endpoint.requests == []
 
 
-def test_state_cannot_be_replayed(env, token_endpoint):
-    query, cookies, _ = start_flow(env)
-    first = call(env, 'GET', '/login/callback', cookies=cookies,
+def test_state_cannot_be_replayed(cognito_env, token_endpoint):
+    query, cookies, _ = start_flow(cognito_env)
+    first = call(cognito_env, 'GET', '/login/callback', cookies=cookies,
                  query='code=unknown&state=' + query['state'])
     assert first.status == 400  # the token endpoint refused the code
-    again = call(env, 'GET', '/login/callback', cookies=cookies,
+    again = call(cognito_env, 'GET', '/login/callback', cookies=cookies,
                  query='code=unknown&state=' + query['state'])
     assert again.status == 400
     assert len(token_endpoint.requests) == 1
 
 
-def test_callback_without_a_started_flow_is_refused(env):
-    response = call(env, 'GET', '/login/callback', query='code=x&state=y')
+def test_callback_without_a_started_flow_is_refused(cognito_env):
+    response = call(cognito_env, 'GET', '/login/callback', query='code=x&state=y')
     assert response.status == 400
 
 

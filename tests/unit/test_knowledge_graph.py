@@ -22,13 +22,11 @@ import pytest
 # A stub environment knows only the components whose modules are imported:
 # the wiki pages the macro is shown on.
 import trac.wiki.web_ui  # noqa: F401
-from trac.cache import CacheManager
 from trac.perm import PermissionSystem
 from trac.wiki.model import WikiPage
 
-from support.sessions import browser_session
+from support.api_client import LearnerClient
 from support.study import make_path
-from support.web import call
 from tracl.graph import model, render
 from tracl.graph.dot import build_dot
 from tracl.graph.service import KnowledgeGraphs
@@ -103,20 +101,12 @@ MAP_ELEMENTS = {'img', 'map', 'area'}
 
 # Fixtures and helpers -----------------------------------------------------
 
-def graph_env(make_env, *config):
-    env = make_env(config=[('learning', 'api_rate_limit', '0')] +
-                   list(config))
-    permissions = PermissionSystem(env)
-    # The stub has no default permissions: readers see wiki pages and
-    # tickets (their own concepts only: ConceptOwnerPolicy).
-    for action in ('WIKI_VIEW', 'TICKET_VIEW'):
-        permissions.grant_permission('authenticated', action)
-    return env
+#: The stub has no default permissions: readers see wiki pages and
+#: tickets (their own concepts only: ConceptOwnerPolicy).
+READERS = [('authenticated', 'WIKI_VIEW'), ('authenticated', 'TICKET_VIEW')]
+NO_RATE_LIMIT = ('learning', 'api_rate_limit', '0')
 
-
-@pytest.fixture
-def env(make_env):
-    return graph_env(make_env)
+pytestmark = pytest.mark.learning_env(config=[NO_RATE_LIMIT], grant=READERS)
 
 
 @pytest.fixture
@@ -124,21 +114,9 @@ def path(env):
     return make_path(env, ALICE)
 
 
-class Viewer(object):
-    """A browser, signed in as `sub` (anonymous without)."""
-
-    def __init__(self, env, sub=None, groups=('Students',)):
-        self.env = env
-        self.sub = sub
-        self.cookies = browser_session(env, sub, groups=groups) \
-            if sub else None
-
-    def get(self, path, query=''):
-        # What tracd does before each request: forget this thread's view
-        # of Trac's cache generations.
-        CacheManager(self.env).reset_metadata()
-        return call(self.env, 'GET', path, cookies=self.cookies,
-                    query=query)
+class Viewer(LearnerClient):
+    """A browser, signed in as `sub` (anonymous without), reading wiki
+    pages with the graph."""
 
     def page(self, wikitext):
         """A wiki page holding `wikitext`, as this viewer gets it."""
@@ -733,8 +711,8 @@ def test_a_new_render_version_draws_again(env, path, monkeypatch):
 
 @pytest.mark.parametrize('fmt', ['svg', 'png'])
 def test_missing_dot_gives_a_readable_message(make_env, fmt):
-    env = graph_env(make_env, ('learning', 'graph_dot_path',
-                               '/nonexistent/dot'))
+    env = make_env(grant=READERS, config=[
+        NO_RATE_LIMIT, ('learning', 'graph_dot_path', '/nonexistent/dot')])
     make_path(env, ALICE)
     alice = Viewer(env, ALICE)
     graph = alice.graph('format=%s' % fmt)
@@ -758,7 +736,8 @@ def test_missing_dot_gives_a_readable_message(make_env, fmt):
 ])
 def test_a_failed_drawing_gives_a_readable_message(make_env, option, value,
                                                    message):
-    env = graph_env(make_env, ('learning', option, value))
+    env = make_env(grant=READERS,
+                   config=[NO_RATE_LIMIT, ('learning', option, value)])
     make_path(env, ALICE)
     graph = Viewer(env, ALICE).graph()
     assert graph.fragment is None

@@ -16,15 +16,16 @@ HOSTILE = '<script>alert("x")</script> & \'quotes\', "double"'
 
 
 @pytest.fixture
-def env():
+def macro_env():
+    """Trac with the macro alone enabled: it reads no TracLearn table."""
     env = EnvironmentStub(enable=['trac.*', LearningPathMacro])
     yield env
     env.reset_db()
 
 
-def render(env, wikitext, authname='sub-learner', path_info='/wiki/Start'):
-    req = MockRequest(env, path_info=path_info, authname=authname)
-    html = str(format_to_html(env, web_context(req), wikitext))
+def render(macro_env, wikitext, authname='sub-learner', path_info='/wiki/Start'):
+    req = MockRequest(macro_env, path_info=path_info, authname=authname)
+    html = str(format_to_html(macro_env, web_context(req), wikitext))
     return req, html
 
 
@@ -58,8 +59,8 @@ def stylesheets(req):
             req.chrome.get('links', {}).get('stylesheet', [])]
 
 
-def test_learner_gets_a_labelled_query_box_and_generate_button(env):
-    _, html = render(env, '[[LearningPath]]')
+def test_learner_gets_a_labelled_query_box_and_generate_button(macro_env):
+    _, html = render(macro_env, '[[LearningPath]]')
     page = Elements(html)
     box = page.one('input', name='query')
     assert box['type'] == 'text'
@@ -76,8 +77,8 @@ def test_learner_gets_a_labelled_query_box_and_generate_button(env):
     assert '>Generate</button>' in html
 
 
-def test_form_has_a_live_region_an_empty_preview_and_a_hidden_create(env):
-    _, html = render(env, '[[LearningPath]]')
+def test_form_has_a_live_region_an_empty_preview_and_a_hidden_create(macro_env):
+    _, html = render(macro_env, '[[LearningPath]]')
     page = Elements(html)
     status = page.one('div', class_='tracl-lp-status')
     assert status['aria-live'] == 'polite'
@@ -90,21 +91,21 @@ def test_form_has_a_live_region_an_empty_preview_and_a_hidden_create(env):
     assert '>Create learning path</button>' in html
 
 
-def test_initial_query_fills_the_box_whole(env):
-    _, html = render(env, '[[LearningPath(I want to understand blockchain '
+def test_initial_query_fills_the_box_whole(macro_env):
+    _, html = render(macro_env, '[[LearningPath(I want to understand blockchain '
                           'technology, fast)]]')
     box = Elements(html).one('input', name='query')
     assert box['value'] == \
         'I want to understand blockchain technology, fast'
 
 
-def test_without_argument_the_box_is_empty(env):
-    _, html = render(env, '[[LearningPath]]')
+def test_without_argument_the_box_is_empty(macro_env):
+    _, html = render(macro_env, '[[LearningPath]]')
     assert Elements(html).one('input', name='query').get('value', '') == ''
 
 
-def test_initial_query_is_escaped(env):
-    _, html = render(env, '[[LearningPath(%s)]]' % HOSTILE)
+def test_initial_query_is_escaped(macro_env):
+    _, html = render(macro_env, '[[LearningPath(%s)]]' % HOSTILE)
     assert '<script>' not in html
     assert 'alert("x")' not in html
     assert '&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;' in html
@@ -113,13 +114,13 @@ def test_initial_query_is_escaped(env):
     assert box['value'] == HOSTILE
 
 
-def test_initial_query_is_cut_to_the_longest_query_the_api_takes(env):
-    _, html = render(env, '[[LearningPath(%s)]]' % ('word ' * 200))
+def test_initial_query_is_cut_to_the_longest_query_the_api_takes(macro_env):
+    _, html = render(macro_env, '[[LearningPath(%s)]]' % ('word ' * 200))
     assert len(Elements(html).one('input', name='query')['value']) == 500
 
 
-def test_script_stylesheet_api_url_and_form_token_are_added(env):
-    req, _ = render(env, '[[LearningPath]]')
+def test_script_stylesheet_api_url_and_form_token_are_added(macro_env):
+    req, _ = render(macro_env, '[[LearningPath]]')
     assert '/trac.cgi/chrome/tracl/js/learning_path.js' in script_srcs(req)
     assert '/trac.cgi/chrome/tracl/css/tracl.css' in stylesheets(req)
     data = req.chrome['script_data']['tracl_learning_path']
@@ -129,16 +130,16 @@ def test_script_stylesheet_api_url_and_form_token_are_added(env):
     assert data['messages']['relevance'] == '%(percent)s relevant'
 
 
-def test_error_watcher_and_shared_helpers_load_before_the_page_script(env):
-    req, _ = render(env, '[[LearningPath]]')
+def test_error_watcher_and_shared_helpers_load_before_the_page_script(macro_env):
+    req, _ = render(macro_env, '[[LearningPath]]')
     scripts = [src.rsplit('/', 1)[-1] for src in script_srcs(req)
                if '/chrome/tracl/js/' in src]
     assert scripts == ['page_errors.js', 'page_helpers.js',
                        'learning_path.js']
 
 
-def test_two_macros_on_a_page_have_their_own_ids_and_one_script(env):
-    req, html = render(env, '[[LearningPath(first)]]\n\n'
+def test_two_macros_on_a_page_have_their_own_ids_and_one_script(macro_env):
+    req, html = render(macro_env, '[[LearningPath(first)]]\n\n'
                             '[[LearningPath(second)]]')
     page = Elements(html)
     ids = [a['id'] for _t, a in page.elements if 'id' in a]
@@ -148,8 +149,8 @@ def test_two_macros_on_a_page_have_their_own_ids_and_one_script(env):
         '/trac.cgi/chrome/tracl/js/learning_path.js') == 1
 
 
-def test_visitor_gets_a_sign_in_link_back_to_the_page_not_a_form(env):
-    req, html = render(env, '[[LearningPath(blockchain)]]',
+def test_visitor_gets_a_sign_in_link_back_to_the_page_not_a_form(macro_env):
+    req, html = render(macro_env, '[[LearningPath(blockchain)]]',
                        authname='anonymous', path_info='/wiki/Start')
     page = Elements(html)
     link = page.one('a')
@@ -162,12 +163,12 @@ def test_visitor_gets_a_sign_in_link_back_to_the_page_not_a_form(env):
     assert 'tracl_learning_path' not in req.chrome.get('script_data', {})
 
 
-def test_docstring_is_the_macro_manual(env):
-    macro = LearningPathMacro(env)
+def test_docstring_is_the_macro_manual(macro_env):
+    macro = LearningPathMacro(macro_env)
     assert list(macro.get_macros()) == ['LearningPath']
     description = macro.get_macro_description('LearningPath')
     assert '[[LearningPath(I want to understand blockchain technology)]]' \
         in description
     assert 'LearningPath' in [name for provider in
-                              WikiSystem(env).macro_providers
+                              WikiSystem(macro_env).macro_providers
                               for name in provider.get_macros()]

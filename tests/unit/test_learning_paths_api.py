@@ -19,21 +19,18 @@ import pytest
 # A stub environment knows only the components whose modules are imported:
 # the ticket page, and the chunk store (not an entry point yet).
 import trac.ticket.web_ui  # noqa: F401
-from trac.cache import CacheManager, key_to_id
-from trac.core import Component, implements
+from trac.cache import key_to_id
 from trac.perm import PermissionSystem
-from trac.ticket.api import ITicketChangeListener
 from trac.ticket.model import Milestone, Ticket
 
 import tracl.search.local_store  # noqa: F401
-from support.corpus import fill_store, starter_chunks_and_vectors
-from support.envs import ENABLED
-from support.sessions import browser_session
+from support.api_client import LearnerClient, next_request
+from support.corpus import starter_chunks_and_vectors
+from support.faults import FailingTicketListener
+from support.providers import ScriptedLLMProvider, scripted_provider
 from support.web import call
-from tracl.api import ILLMProvider
 from tracl.cache import LearningCache, search_key
 from tracl.environment import CONCEPT_TICKET_TYPE
-from tracl.llm import LLMUnavailable
 from tracl.llm.offline import OfflineLLMProvider
 from tracl.schema import sql
 from tracl.search import LearningChunkStore
@@ -73,170 +70,30 @@ HOSTILE_CONTENT = (
     "which means the learner sees exactly what the library holds.")
 
 
-# Test-only providers ------------------------------------------------------
-
-class _DelegatingProvider(Component):
-    """The offline provider's text, with a twist in `generate_question`."""
-
-    abstract = True
-
-    def academic_sentences(self, query):
-        return OfflineLLMProvider(self.env).academic_sentences(query)
-
-    def generate_question(self, concept, content, difficulty, query):
-        return OfflineLLMProvider(self.env).generate_question(
-            concept, content, difficulty, query)
-
-    def evaluate(self, question, expected_answer, answer, context):
-        return OfflineLLMProvider(self.env).evaluate(
-            question, expected_answer, answer, context)
-
-    def concurrent_calls(self):
-        # As a remote model: it takes several questions at once.
-        return 16
-
-    def describe(self):
-        return 'test provider'
-
-
-class FlakyQuestionProvider(_DelegatingProvider):
-    """Cannot write a question for the concepts in `failing` (all of them
-    when `failing` is True), as a provider out of quota."""
-
-    implements(ILLMProvider)
-
-    def __init__(self):
-        self.failing = set()
-
-    def generate_question(self, concept, content, difficulty, query):
-        if self.failing is True or concept in self.failing:
-            raise LLMUnavailable('quota exhausted while asking about %s'
-                                 % concept)
-        return super().generate_question(concept, content, difficulty,
-                                         query)
-
-
-class SlowQuestionProvider(_DelegatingProvider):
-    """Takes 0.3 s per question, as a remote model does, and counts the
-    questions being written at the same time."""
-
-    implements(ILLMProvider)
-
-    DELAY = 0.3
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self.in_flight = 0
-        self.most_in_flight = 0
-        self.calls = 0
-
-    def generate_question(self, concept, content, difficulty, query):
-        with self._lock:
-            self.calls += 1
-            self.in_flight += 1
-            self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        try:
-            time.sleep(self.DELAY)
-            return super().generate_question(concept, content, difficulty,
-                                             query)
-        finally:
-            with self._lock:
-                self.in_flight -= 1
-
-
-class FailingTicketListener(Component):
-    """Fails like a lost database connection when told of the `fail_at`th
-    new ticket (never while `fail_at` is None)."""
-
-    implements(ITicketChangeListener)
-
-    def __init__(self):
-        self.fail_at = None
-        self.created = 0
-
-    def ticket_created(self, ticket):
-        self.created += 1
-        if self.fail_at is not None and self.created == self.fail_at:
-            raise self.env.db_exc.OperationalError(
-                'injected: server closed the connection unexpectedly')
-
-    def ticket_changed(self, ticket, comment, author, old_values):
-        pass
-
-    def ticket_deleted(self, ticket):
-        pass
-
-
 # Fixtures and helpers -----------------------------------------------------
 
-@pytest.fixture
-def env(make_env):
-    env = make_env(
-        enable=ENABLED + [FlakyQuestionProvider, SlowQuestionProvider,
-                          FailingTicketListener],
-        # Many searches per learner in one test: no rate limit.
-        config=[('learning', 'api_rate_limit', '0')])
-    fill_store(env)
-    return env
-
-
-def next_request(env):
-    """What tracd does before each request (`open_environment`): forget
-    this thread's view of Trac's cache generations."""
-    CacheManager(env).reset_metadata()
-
-
-class Learner(object):
-    """A signed-in browser calling the API."""
-
-    def __init__(self, env, sub, groups=('Students',)):
-        self.env = env
-        self.sub = sub
-        self.cookies = browser_session(env, sub, groups=groups)
-
-    def post(self, path, body):
-        next_request(self.env)
-        return call(self.env, 'POST', API + path, body=body,
-                    cookies=self.cookies,
-                    headers={'X-CSRF-Token': self.cookies['trac_form_token']})
-
-    def get(self, path='', query=''):
-        next_request(self.env)
-        return call(self.env, 'GET', API + path, cookies=self.cookies,
-                    query=query)
-
-    def generate(self, query, **fields):
-        return self.post('/generate', dict(fields, query=query))
-
-    def create(self, query, **fields):
-        return self.post('/create', dict(fields, query=query))
-
-    def chunks(self, query):
-        response = self.generate(query)
-        assert response.status == 200, response
-        return response.json()['chunks']
-
-    def create_path(self, query, chunk_ids=None, **fields):
-        if chunk_ids is not None:
-            fields['chunk_ids'] = list(chunk_ids)
-        response = self.create(query, **fields)
-        assert response.status == 201, response
-        return response.json()
+# The embedded starter corpus in the chunk store; the scripted provider
+# (chosen when a test needs a provider that fails or takes its time) and
+# the failing listener are enabled, idle until a test turns them on.
+pytestmark = pytest.mark.learning_env(
+    enable=[ScriptedLLMProvider, FailingTicketListener], starter_chunks=True,
+    # Many searches per learner in one test: no rate limit.
+    config=[('learning', 'api_rate_limit', '0')])
 
 
 @pytest.fixture
 def alice(env):
-    return Learner(env, ALICE)
+    return LearnerClient(env, ALICE)
 
 
 @pytest.fixture
 def bob(env):
-    return Learner(env, BOB)
+    return LearnerClient(env, BOB)
 
 
 @pytest.fixture
 def admin(env):
-    return Learner(env, ADMIN_SUB, groups=('Administrators',))
+    return LearnerClient(env, ADMIN_SUB, groups=('Administrators',))
 
 
 def assert_error(response, status, code=None):
@@ -393,7 +250,7 @@ def test_off_topic_query_answers_200_with_no_chunks_and_a_message(
         '501-characters', 'number', 'list', 'object'])
 def test_generate_refuses_a_missing_short_long_or_non_string_query(
         env, alice, body):
-    assert_error(alice.post('/generate', body), 400, 'invalid_query')
+    assert_error(alice.api('POST', '/learning-paths/generate', body), 400, 'invalid_query')
 
 
 def test_generate_accepts_queries_of_three_and_of_500_characters(
@@ -494,7 +351,7 @@ def test_create_makes_concept_tickets_owned_by_the_learner(env, alice):
         assert ticket['summary'] == chunk['concept']
         assert ticket['milestone'] == chunk['subject']
         assert ticket['question'] == ticket_json['question']
-        assert chunk['concept'].lower() in ticket['question'].lower()
+        assert chunk['concept'] in ticket['question']
         assert ticket['question_difficulty'] == \
             str(chunk['difficulty_level'])
         assert ticket['question_context'] == BLOCKCHAIN
@@ -547,7 +404,7 @@ def test_a_path_title_is_at_most_200_characters(env, alice):
     query = 'blockchain consensus ' * 23 + 'x' * 17
     assert len(query) == 500
     created = alice.create_path(query, [alice.chunks(query)[0]['chunk_id']])
-    title = alice.get('/' + created['path_id']).json()['title']
+    title = alice.learning_paths('/' + created['path_id']).json()['title']
     assert len(title) == 200
     assert title.endswith('\u2026')
     assert query.startswith(title[:-1])
@@ -608,7 +465,7 @@ def test_create_links_a_concept_to_its_prerequisite(env, alice):
                                         hashes['ticket_id'])}
     assert signing['prerequisites'] == [hashes['ticket_id']]
     assert hashes['prerequisites'] == []
-    detail = alice.get('/' + created['path_id']).json()
+    detail = alice.learning_paths('/' + created['path_id']).json()
     concepts = {c['ticket_id']: c for c in detail['concepts']}
     assert concepts[signing['ticket_id']]['prerequisites'] == \
         [hashes['ticket_id']]
@@ -762,7 +619,7 @@ def test_create_with_no_chunks_to_learn_from_is_400(env, alice):
         'difficulty-true'])
 def test_create_refuses_an_invalid_query_or_difficulty(env, alice, body,
                                                        code):
-    assert_error(alice.post('/create', body), 400, code)
+    assert_error(alice.api('POST', '/learning-paths/create', body), 400, code)
     assert count(env, '{paths}') == 0
 
 
@@ -792,7 +649,7 @@ def test_a_second_path_reuses_the_learners_concepts(env, alice):
     assert len(concept_tickets(env, ALICE)) == 8
     assert count(env, '{concept_metadata}') == 8
     assert count(env, '{path_concepts}') == 10
-    detail = alice.get('/' + second['path_id']).json()
+    detail = alice.learning_paths('/' + second['path_id']).json()
     assert [c['ticket_id'] for c in detail['concepts']] == \
         [t['ticket_id'] for t in second['tickets']]
     # The same path once more reuses everything.
@@ -863,7 +720,7 @@ def test_list_shows_the_learners_paths_newest_first_with_counts(
     progress(env, ALICE, older['tickets'][0]['ticket_id'], 'mastered')
     progress(env, ALICE, older['tickets'][1]['ticket_id'], 'studying')
 
-    response = alice.get()
+    response = alice.learning_paths()
     assert response.status == 200, response
     paths = response.json()['paths']
     assert [p['path_id'] for p in paths] == [newer['path_id'],
@@ -881,11 +738,11 @@ def test_list_shows_the_learners_paths_newest_first_with_counts(
     assert second['query'] == BLOCKCHAIN
     assert (second['total'], second['mastered'], second['studying'],
             second['completion']) == (4, 1, 1, 25.0)
-    assert [p['total'] for p in bob.get().json()['paths']] == [2]
+    assert [p['total'] for p in bob.learning_paths().json()['paths']] == [2]
 
 
 def test_list_is_empty_for_a_learner_without_paths(env, alice):
-    response = alice.get()
+    response = alice.learning_paths()
     assert response.status == 200, response
     assert response.json() == {'paths': []}
 
@@ -895,7 +752,7 @@ def test_owner_reads_a_path_with_its_concepts(env, alice):
     created = alice.create_path(BLOCKCHAIN,
                                 [chunk['chunk_id'] for chunk in chunks])
     progress(env, ALICE, created['tickets'][2]['ticket_id'], 'studying')
-    response = alice.get('/' + created['path_id'])
+    response = alice.learning_paths('/' + created['path_id'])
     assert response.status == 200, response
     detail = response.json()
     assert detail['path_id'] == created['path_id']
@@ -919,44 +776,44 @@ def test_owner_reads_a_path_with_its_concepts(env, alice):
 def test_another_learners_path_is_404(env, alice, bob):
     alice.chunks(BLOCKCHAIN)
     created = alice.create_path(BLOCKCHAIN)
-    response = bob.get('/' + created['path_id'])
+    response = bob.learning_paths('/' + created['path_id'])
     error = assert_error(response, 404, 'not_found')
     assert created['path_id'] not in error['message']
     # As for a path that does not exist.
-    assert_error(bob.get('/%s' % uuid.uuid4()), 404, 'not_found')
-    assert bob.get().json() == {'paths': []}
+    assert_error(bob.learning_paths('/%s' % uuid.uuid4()), 404, 'not_found')
+    assert bob.learning_paths().json() == {'paths': []}
 
 
 @pytest.mark.parametrize('path_id', [
     'not-a-uuid', '12345', "1' OR '1'='1",
     '%s-0' % uuid.UUID(int=7), 'g' * 8 + '-0000-0000-0000-' + '0' * 12])
 def test_a_malformed_path_id_is_404(env, alice, path_id):
-    assert_error(alice.get('/' + path_id), 404, 'not_found')
+    assert_error(alice.learning_paths('/' + path_id), 404, 'not_found')
 
 
 def test_learning_admin_reads_a_learners_paths_with_user(env, alice, admin):
     alice.chunks(BLOCKCHAIN)
     created = alice.create_path(BLOCKCHAIN)
     path = '/' + created['path_id']
-    response = admin.get(path, query='user=' + ALICE)
+    response = admin.learning_paths(path, query='user=' + ALICE)
     assert response.status == 200, response
-    assert response.json() == alice.get(path).json()
-    listed = admin.get(query='user=' + ALICE).json()['paths']
+    assert response.json() == alice.learning_paths(path).json()
+    listed = admin.learning_paths(query='user=' + ALICE).json()['paths']
     assert [p['path_id'] for p in listed] == [created['path_id']]
     # Without ?user=, the admin reads their own (no) paths.
-    assert_error(admin.get(path), 404)
-    assert admin.get().json() == {'paths': []}
+    assert_error(admin.learning_paths(path), 404)
+    assert admin.learning_paths().json() == {'paths': []}
 
 
 def test_a_learner_reading_another_user_is_refused_with_403(
         env, alice, bob):
     alice.chunks(BLOCKCHAIN)
     created = alice.create_path(BLOCKCHAIN)
-    assert_error(bob.get('/' + created['path_id'], query='user=' + ALICE),
+    assert_error(bob.learning_paths('/' + created['path_id'], query='user=' + ALICE),
                  403)
-    assert_error(bob.get(query='user=' + ALICE), 403)
+    assert_error(bob.learning_paths(query='user=' + ALICE), 403)
     # Naming themselves is fine.
-    assert bob.get(query='user=' + BOB).status == 200
+    assert bob.learning_paths(query='user=' + BOB).status == 200
 
 
 # one transaction ----------------------------------------------------------
@@ -1007,7 +864,7 @@ def test_a_database_failure_mid_way_writes_nothing(env, alice, monkeypatch,
     assert_error(response, 503, 'database_unavailable')
     assert response.header('Retry-After')
     assert written_rows(env) == before
-    assert [p['path_id'] for p in alice.get().json()['paths']] == \
+    assert [p['path_id'] for p in alice.learning_paths().json()['paths']] == \
         [earlier['path_id']]
 
     # Nothing is left half-done: the same call succeeds afterwards.
@@ -1069,18 +926,23 @@ def test_a_rolled_back_path_leaves_no_phantom_milestone_in_the_cache(
 
 # questions ----------------------------------------------------------------
 
-def use_provider(env, provider_class):
-    env.config.set('learning', 'llm_provider', provider_class.__name__)
-    return provider_class(env)
+def use_provider(env, **script):
+    """The scripted provider, chosen and given `script`; it takes several
+    questions at once, as a remote model does."""
+    provider = scripted_provider(env)
+    provider.declared_calls = 16
+    for name, value in script.items():
+        setattr(provider, name, value)
+    return provider
 
 
 def test_concepts_without_a_question_are_skipped_and_the_rest_created(
         env, alice):
-    provider = use_provider(env, FlakyQuestionProvider)
+    provider = use_provider(env)
     chunks = alice.chunks(BLOCKCHAIN)
     failing = {chunks[1]['chunk_id']: chunks[1]['concept'],
                chunks[6]['chunk_id']: chunks[6]['concept']}
-    provider.failing = set(failing.values())
+    provider.failing_questions = set(failing.values())
 
     created = with_chunk_ids(env, alice.create_path(BLOCKCHAIN))
     assert [s['chunk_id'] for s in created['skipped']] == list(failing)
@@ -1092,27 +954,27 @@ def test_concepts_without_a_question_are_skipped_and_the_rest_created(
     summaries = {t['summary'] for t in concept_tickets(env, ALICE)}
     assert len(summaries) == len(chunks) - 2
     assert not summaries & set(failing.values())
-    detail = alice.get('/' + created['path_id']).json()
+    detail = alice.learning_paths('/' + created['path_id']).json()
     assert detail['total'] == len(chunks) - 2
 
 
 def test_when_no_question_can_be_written_nothing_is_written(env, alice):
-    provider = use_provider(env, FlakyQuestionProvider)
-    provider.failing = True
+    provider = use_provider(env)
+    provider.failing_questions = True
     alice.chunks(BLOCKCHAIN)
     response = alice.create(BLOCKCHAIN)
     error = assert_error(response, 503, 'llm_unavailable')
     assert response.header('Retry-After')
     assert len(error['skipped']) == 20
     assert written_rows(env) == dict.fromkeys(WRITTEN_TABLES, 0)
-    assert alice.get().json() == {'paths': []}
+    assert alice.learning_paths().json() == {'paths': []}
 
 
 def test_a_path_of_only_reused_concepts_needs_no_new_question(env, alice):
     chunks = [c['chunk_id'] for c in alice.chunks(BLOCKCHAIN)[:3]]
     alice.create_path(BLOCKCHAIN, chunks)
-    provider = use_provider(env, FlakyQuestionProvider)
-    provider.failing = True
+    provider = use_provider(env)
+    provider.failing_questions = True
     created = alice.create_path(BLOCKCHAIN, chunks)
     assert all(t['reused'] for t in created['tickets'])
     assert created['skipped'] == []
@@ -1121,11 +983,11 @@ def test_a_path_of_only_reused_concepts_needs_no_new_question(env, alice):
 def test_questions_are_written_concurrently_and_keep_the_path_order(
         env, alice):
     env.config.set('learning', 'question_concurrency', '4')
-    provider = use_provider(env, SlowQuestionProvider)
+    provider = use_provider(env, question_delay=0.3)
     chunks = alice.chunks(BLOCKCHAIN)[:10]
     created = alice.create_path(BLOCKCHAIN,
                                 [chunk['chunk_id'] for chunk in chunks])
-    assert provider.calls == 10
+    assert provider.question_calls == 10
     # More than one question was being written at once, and no more than
     # [learning] question_concurrency.
     assert 1 < provider.most_in_flight <= 4

@@ -7,22 +7,17 @@ path becomes the learner's active path and retires their cached views.
 """
 
 import threading
-import time
 
 import pytest
 from trac.cache import CacheManager
-from trac.core import Component, implements
 from trac.db.api import TransactionContextManager
 from trac.ticket.model import Milestone
 
 import tracl.model.paths
 import tracl.study.paths
-from support.corpus import fill_store
-from support.envs import ENABLED
-from support.study import BLOCKCHAIN, CountingProvider
-from tracl.api import ILLMProvider
+from support.providers import ScriptedLLMProvider
+from support.study import BLOCKCHAIN
 from tracl.cache import LearningCache
-from tracl.llm import LLMUnavailable
 from tracl.llm.anthropic_provider import AnthropicLLMProvider
 from tracl.llm.offline import OfflineLLMProvider
 from tracl.schema import sql
@@ -38,59 +33,9 @@ PATH_TABLES = ('{paths}', '{path_concepts}', '{concept_metadata}',
                '{prerequisites}', 'ticket', 'ticket_custom', 'milestone')
 
 
-class DeclaredConcurrencyProvider(Component):
-    """The offline provider's questions, each taking a moment as a remote
-    model's do; it declares `declared` calls at once and counts how many
-    it was given at the same time, and on which threads."""
-
-    implements(ILLMProvider)
-
-    DELAY = 0.15
-
-    def __init__(self):
-        self.declared = 1
-        self.failing = False
-        self._lock = threading.Lock()
-        self.in_flight = self.most_in_flight = self.calls = 0
-        self.threads = set()
-
-    def academic_sentences(self, query):
-        return OfflineLLMProvider(self.env).academic_sentences(query)
-
-    def generate_question(self, concept, content, difficulty, query):
-        if self.failing:
-            raise LLMUnavailable('quota exhausted (test)')
-        with self._lock:
-            self.calls += 1
-            self.in_flight += 1
-            self.most_in_flight = max(self.most_in_flight, self.in_flight)
-            self.threads.add(threading.get_ident())
-        try:
-            time.sleep(self.DELAY)
-            return OfflineLLMProvider(self.env).generate_question(
-                concept, content, difficulty, query)
-        finally:
-            with self._lock:
-                self.in_flight -= 1
-
-    def evaluate(self, question, expected_answer, answer, context):
-        return OfflineLLMProvider(self.env).evaluate(
-            question, expected_answer, answer, context)
-
-    def concurrent_calls(self):
-        return self.declared
-
-    def describe(self):
-        return 'declared concurrency (test)'
-
-
-@pytest.fixture
-def env(make_env):
-    env = make_env(enable=ENABLED + [CountingProvider,
-                                     DeclaredConcurrencyProvider],
-                   config=[('learning', 'llm_provider', 'CountingProvider')])
-    fill_store(env)
-    return env
+# The scripted provider counts the academic sentences a search costs, and
+# the questions it was asked for at once.
+pytestmark = pytest.mark.learning_env(provider=True, starter_chunks=True)
 
 
 @pytest.fixture
@@ -99,9 +44,11 @@ def paths(env):
 
 
 def use_declaring_provider(env, declared):
-    env.config.set('learning', 'llm_provider', 'DeclaredConcurrencyProvider')
-    provider = DeclaredConcurrencyProvider(env)
-    provider.declared = declared
+    """The provider, declaring `declared` calls at once, its questions
+    each taking a moment as a remote model's do."""
+    provider = ScriptedLLMProvider(env)
+    provider.declared_calls = declared
+    provider.question_delay = 0.15
     return provider
 
 
@@ -132,7 +79,7 @@ def count_outermost_transactions(env, patch):
 # preview -------------------------------------------------------------------
 
 def test_a_preview_is_cached_per_learner_and_query(env, paths):
-    llm = CountingProvider(env)
+    llm = ScriptedLLMProvider(env)
     first = paths.preview(BLOCKCHAIN, ALICE)
     again = paths.preview(BLOCKCHAIN, ALICE)
     assert first['cached'] is False and again['cached'] is True
@@ -157,7 +104,7 @@ def test_create_writes_the_path_in_one_transaction_after_every_question(
     seen = {}
 
     def counted_write(*args, **kwargs):
-        seen['questions before writing'] = provider.calls
+        seen['questions before writing'] = provider.question_calls
         seen['version before writing'] = \
             LearningCache(env).progress_version(ALICE)
         with pytest.MonkeyPatch.context() as patch:
@@ -203,7 +150,7 @@ def test_a_query_finding_nothing_makes_no_path(env, paths):
 
 def test_when_no_question_is_written_nothing_is_written(env, paths):
     provider = use_declaring_provider(env, 1)
-    provider.failing = True
+    provider.failing_questions = True
     with pytest.raises(NoQuestionWritten) as refused:
         paths.create(ALICE, BLOCKCHAIN, chunk_ids=chunk_ids(paths, count=3))
     assert len(refused.value.skipped) == 3
@@ -258,7 +205,7 @@ def test_a_provider_taking_one_call_writes_in_turn_on_the_callers_thread(
         env, paths):
     provider = use_declaring_provider(env, 1)
     paths.create(ALICE, BLOCKCHAIN, chunk_ids=chunk_ids(paths, count=4))
-    assert provider.calls == 4
+    assert provider.question_calls == 4
     assert provider.most_in_flight == 1
     assert provider.threads == {threading.get_ident()}
 
@@ -267,7 +214,7 @@ def test_a_provider_taking_several_calls_gets_as_many_at_once(env, paths):
     provider = use_declaring_provider(env, 3)
     created = paths.create(ALICE, BLOCKCHAIN,
                            chunk_ids=chunk_ids(paths, count=6))
-    assert provider.calls == 6
+    assert provider.question_calls == 6
     assert 1 < provider.most_in_flight <= 3
     # Whichever question came first, the path keeps the search's order.
     assert [t['concept'] for t in created.tickets] == \

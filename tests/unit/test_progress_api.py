@@ -13,21 +13,17 @@ chooses a real one.
 import time
 
 import pytest
-from trac.cache import CacheManager
-from trac.core import Component, implements
-from trac.ticket.api import ITicketChangeListener
 from trac.ticket.model import Ticket
 
+from support.api_client import LearnerClient, next_request
 from support.cognito import TEST_USERS, cognito  # noqa: F401 (fixture)
-from support.envs import ENABLED
-from support.sessions import browser_session
+from support.faults import FailingTicketListener
+from support.providers import ScriptedLLMProvider
 from support.study import (BLOCKS, GOOD_ANSWERS, LEDGERS, MERKLE,
-                           WEAK_ANSWER, make_path)
+                           WEAK_ANSWER)
 from support.web import call
-from tracl.api import ILLMProvider
 from tracl.auth.idp import CognitoIdentityProvider
-from tracl.llm import MASTERY_THRESHOLD, LLMUnavailable
-from tracl.llm.offline import OfflineLLMProvider
+from tracl.llm import MASTERY_THRESHOLD
 from tracl.model.concepts import concept_text
 from tracl.schema import sql
 
@@ -56,153 +52,35 @@ HOSTILE_NOTES = (
     '"}, {"injected": true} \\u0000 caf\u00e9 \u2014 \U0001F600')
 
 
-# Test-only components -----------------------------------------------------
-
-class UnavailableGrader(Component):
-    """The offline provider, whose grading is down while `down` is set, as
-    a provider out of quota or behind an open circuit."""
-
-    implements(ILLMProvider)
-
-    def __init__(self):
-        self.down = False
-        self.retry_after = None
-
-    def academic_sentences(self, query):
-        return OfflineLLMProvider(self.env).academic_sentences(query)
-
-    def generate_question(self, concept, content, difficulty, query):
-        return OfflineLLMProvider(self.env).generate_question(
-            concept, content, difficulty, query)
-
-    def evaluate(self, question, expected_answer, answer, context):
-        if self.down:
-            raise LLMUnavailable('injected: grader quota exhausted',
-                                 retry_after=self.retry_after)
-        return OfflineLLMProvider(self.env).evaluate(
-            question, expected_answer, answer, context)
-
-    def concurrent_calls(self):
-        return 1
-
-    def describe(self):
-        return 'unavailable grader (test)'
-
-
-class FailingChangeListener(Component):
-    """Fails like a lost database connection when told of a ticket change
-    while `failing` is set: inside the transaction recording an answer,
-    after its attempt and progress rows were written."""
-
-    implements(ITicketChangeListener)
-
-    def __init__(self):
-        self.failing = False
-
-    def ticket_created(self, ticket):
-        pass
-
-    def ticket_changed(self, ticket, comment, author, old_values):
-        if self.failing:
-            raise self.env.db_exc.OperationalError(
-                'injected: server closed the connection unexpectedly')
-
-    def ticket_deleted(self, ticket):
-        pass
-
-
 # Fixtures and helpers -----------------------------------------------------
 
-TEST_COMPONENTS = [UnavailableGrader, FailingChangeListener]
-
-
-@pytest.fixture
-def env(make_env):
-    # Trac's default data, as a new environment has it: without the
-    # resolution 'fixed', Trac has no resolution field to set.
-    return make_env(
-        default_data=True, enable=ENABLED + TEST_COMPONENTS,
-        config=[('learning', 'llm_provider', 'UnavailableGrader'),
-                # Many calls per learner in one test: no rate limit.
-                ('learning', 'api_rate_limit', '0')])
-
-
-def next_request(env):
-    """What tracd does before each request: forget this thread's view of
-    Trac's cache generations."""
-    CacheManager(env).reset_metadata()
-
-
-class Learner(object):
-    """A signed-in browser calling the API."""
-
-    def __init__(self, env, sub, groups=('Students',)):
-        self.env = env
-        self.sub = sub
-        self.cookies = browser_session(env, sub, groups=groups)
-        self.path = None
-
-    def send(self, method, path, body=None, query='', csrf=True):
-        next_request(self.env)
-        headers = {'X-CSRF-Token': self.cookies['trac_form_token']} \
-            if csrf and method not in ('GET', 'HEAD') else None
-        return call(self.env, method, API + path, body=body, query=query,
-                    cookies=self.cookies, headers=headers)
-
-    def submit(self, ticket_id, answer, **fields):
-        return self.send('PUT', '/progress/%d/submit-answer' % ticket_id,
-                         dict(fields, answer=answer))
-
-    def progress(self, ticket_id, query=''):
-        return self.send('GET', '/progress/%d' % ticket_id, query=query)
-
-    def notes(self, ticket_id, notes):
-        return self.send('PUT', '/progress/%d/notes' % ticket_id,
-                         {'notes': notes})
-
-    def heartbeat(self, ticket_id, seconds):
-        return self.send('POST', '/progress/%d/heartbeat' % ticket_id,
-                         {'seconds': seconds})
-
-    def subjects(self, query=''):
-        return self.send('GET', '/progress', query=query)
-
-    def make_path(self):
-        self.path = make_path(self.env, self.sub)
-        return self.path
-
-    def concept(self, name):
-        """Ticket id of the concept `name` of this learner's path."""
-        for ticket in self.path['tickets']:
-            if ticket['concept'] == name:
-                return ticket['ticket_id']
-        raise AssertionError('no concept %r in the path' % name)
-
-    def path_concepts(self):
-        """`{concept name: concept}` of GET /learning-paths/{path_id}."""
-        response = self.send('GET', '/learning-paths/' +
-                             self.path['path_id'])
-        assert response.status == 200, response
-        return {c['concept']: c for c in response.json()['concepts']}
+# Trac's default data, as a new environment has it: without the resolution
+# 'fixed', Trac has no resolution field to set. The scripted provider
+# grades as the offline one until a test takes the grader down; the
+# failing listener is idle until a test turns it on.
+pytestmark = pytest.mark.learning_env(
+    default_data=True, provider=True, enable=[FailingTicketListener],
+    # Many calls per learner in one test: no rate limit.
+    config=[('learning', 'api_rate_limit', '0')])
 
 
 @pytest.fixture
 def alice(env):
-    learner = Learner(env, ALICE)
+    learner = LearnerClient(env, ALICE)
     learner.make_path()
     return learner
 
 
 @pytest.fixture
 def bob(env):
-    learner = Learner(env, BOB)
+    learner = LearnerClient(env, BOB)
     learner.make_path()
     return learner
 
 
 @pytest.fixture
 def admin(env):
-    return Learner(env, ADMIN_SUB, groups=('Administrators',))
+    return LearnerClient(env, ADMIN_SUB, groups=('Administrators',))
 
 
 def assert_error(response, status, code=None):
@@ -261,7 +139,7 @@ def missing_ticket(env):
 
 
 def grader(env):
-    return UnavailableGrader(env)
+    return ScriptedLLMProvider(env)
 
 
 # submit-answer: the answer is graded and recorded ---------------------------
@@ -418,7 +296,7 @@ def test_time_spent_is_counted_with_the_answer(env, alice):
 def test_submit_refuses_an_answer_that_is_not_text_of_10_to_5000(
         env, alice, body):
     ticket_id = alice.concept(LEDGERS)
-    response = alice.send('PUT', '/progress/%d/submit-answer' % ticket_id,
+    response = alice.api('PUT', '/progress/%d/submit-answer' % ticket_id,
                           body)
     assert_error(response, 400, 'invalid_answer')
     assert recorded(env, ALICE, ticket_id)['attempts'] == []
@@ -481,7 +359,7 @@ def test_an_admin_cannot_answer_for_a_learner(env, alice, admin):
     before = recorded(env, ALICE, ticket_id)
     assert_error(admin.submit(ticket_id, GOOD_ANSWERS[LEDGERS]), 404)
     # Naming the learner does not make the write theirs.
-    response = admin.send('PUT', '/progress/%d/submit-answer' % ticket_id,
+    response = admin.api('PUT', '/progress/%d/submit-answer' % ticket_id,
                           {'answer': GOOD_ANSWERS[LEDGERS]},
                           query='user=' + ALICE)
     assert_error(response, 404)
@@ -515,7 +393,7 @@ def test_progress_api_without_credentials_is_401(env, alice, method, path,
 def test_a_cookie_write_without_the_csrf_token_is_403(env, alice, method,
                                                       path, body):
     ticket_id = alice.concept(LEDGERS)
-    response = alice.send(method, path % ticket_id, body, csrf=False)
+    response = alice.api(method, path % ticket_id, body, csrf=False)
     assert_error(response, 403, 'csrf_token_invalid')
     response = call(env, method, API + path % ticket_id, body=body,
                     cookies=alice.cookies,
@@ -533,7 +411,7 @@ def test_when_the_grader_is_down_the_answer_comes_back_and_nothing_changes(
     ok(alice.notes(ticket_id, 'my notes'))
     before = recorded(env, ALICE, ticket_id)
     progress_before = ok(alice.progress(ticket_id))
-    grader(env).down, grader(env).retry_after = True, 30
+    grader(env).grader_down, grader(env).retry_after = True, 30
     answer = ("Ledgers \u2014 replicated on many machines,\n"
               "<b>not</b> held by one central authority.")
 
@@ -553,14 +431,14 @@ def test_when_the_grader_is_down_the_answer_comes_back_and_nothing_changes(
     assert int(response.header('Retry-After')) > 0
 
     # Back up: the same answer is graded as the second attempt.
-    grader(env).down = False
+    grader(env).grader_down = False
     assert ok(alice.submit(ticket_id, answer))['attempt'] == 2
 
 
 def test_a_first_answer_while_the_grader_is_down_leaves_no_trace(
         env, alice):
     ticket_id = alice.concept(LEDGERS)
-    grader(env).down = True
+    grader(env).grader_down = True
     response = alice.submit(ticket_id, GOOD_ANSWERS[LEDGERS])
     error = assert_error(response, 503, 'grader_unavailable')
     assert error['answer'] == GOOD_ANSWERS[LEDGERS]
@@ -576,7 +454,7 @@ def test_a_database_failure_while_recording_comes_back_with_the_answer(
     ok(alice.submit(ticket_id, WEAK_ANSWER, time_spent_seconds=60))
     before = recorded(env, ALICE, ticket_id)
     subjects_before = ok(alice.subjects())
-    FailingChangeListener(env).failing = True
+    FailingTicketListener(env).failing = True
 
     response = alice.submit(ticket_id, GOOD_ANSWERS[LEDGERS],
                             time_spent_seconds=60)
@@ -593,7 +471,7 @@ def test_a_database_failure_while_recording_comes_back_with_the_answer(
     assert ok(alice.subjects()) == subjects_before
 
     # Nothing is left half-done: the same answer is recorded afterwards.
-    FailingChangeListener(env).failing = False
+    FailingTicketListener(env).failing = False
     result = ok(alice.submit(ticket_id, GOOD_ANSWERS[LEDGERS]))
     assert (result['attempt'], result['status']) == (2, 'mastered')
 
@@ -601,7 +479,7 @@ def test_a_database_failure_while_recording_comes_back_with_the_answer(
 def test_a_database_failure_on_a_first_answer_leaves_no_progress_row(
         env, alice):
     ticket_id = alice.concept(LEDGERS)
-    FailingChangeListener(env).failing = True
+    FailingTicketListener(env).failing = True
     response = alice.submit(ticket_id, WEAK_ANSWER)
     error = assert_error(response, 503, 'database_unavailable')
     assert error['answer'] == WEAK_ANSWER
@@ -617,7 +495,7 @@ def test_bearer_calls_need_no_csrf_token(make_env, cognito):  # noqa: F811
                    [('learning', 'api_rate_limit', '0')])
     username = 'alice'
     sub = cognito['users'][username]
-    learner = Learner(env, sub)
+    learner = LearnerClient(env, sub)
     learner.make_path()
     ticket_id = learner.concept(LEDGERS)
     token = CognitoIdentityProvider(env).sign_in(
@@ -639,7 +517,7 @@ def test_bearer_calls_need_no_csrf_token(make_env, cognito):  # noqa: F811
     assert (progress['status'], progress['notes']) == ('mastered',
                                                        'by token')
     # The token is the learner's own: another learner's concept is 404.
-    other = Learner(env, BOB)
+    other = LearnerClient(env, BOB)
     other.make_path()
     assert_error(send('PUT', '/progress/%d/submit-answer'
                       % other.concept(LEDGERS),
@@ -782,7 +660,7 @@ def test_notes_of_20000_characters_are_kept(env, alice):
 def test_notes_that_are_not_text_or_too_long_are_400(env, alice, body):
     ticket_id = alice.concept(LEDGERS)
     ok(alice.notes(ticket_id, 'kept'))
-    response = alice.send('PUT', '/progress/%d/notes' % ticket_id, body)
+    response = alice.api('PUT', '/progress/%d/notes' % ticket_id, body)
     assert_error(response, 400, 'invalid_notes')
     assert ok(alice.progress(ticket_id))['notes'] == 'kept'
 

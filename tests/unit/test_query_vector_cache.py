@@ -8,31 +8,26 @@ embedder's dimension is recomputed."""
 import numpy as np
 import pytest
 
-from support.corpus import fill_store
-from support.envs import ENABLED
-from support.study import BLOCKCHAIN, CountingProvider
+from support.providers import ScriptedLLMProvider
+from support.study import BLOCKCHAIN
 from tracl.cache import LearningCache, query_vector_key, search_key
 from tracl.embedding import LearningEmbedder
 from tracl.search.pipeline import SearchPipeline
 
 
-@pytest.fixture
-def env(make_env):
-    env = make_env(enable=ENABLED + [CountingProvider],
-                   config=[('learning', 'llm_provider', 'CountingProvider')])
-    fill_store(env)
-    return env
+# The scripted provider counts the academic sentences a search costs.
+pytestmark = pytest.mark.learning_env(provider=True, starter_chunks=True)
 
 
 def vector_key(env, query):
     embedder = LearningEmbedder(env).embedder
-    return query_vector_key(query, CountingProvider(env).describe(),
+    return query_vector_key(query, ScriptedLLMProvider(env).describe(),
                             '%s/%d' % (embedder.model_name(),
                                        embedder.dimension()))
 
 
 def test_learners_asking_the_same_query_share_one_llm_call(env):
-    llm = CountingProvider(env)
+    llm = ScriptedLLMProvider(env)
     alice = SearchPipeline(env).search(BLOCKCHAIN, 'sub-alice')
     assert llm.sentence_calls == 1 and alice['cached'] is False
     # Another learner, the query written differently: same vector.
@@ -47,7 +42,7 @@ def test_learners_asking_the_same_query_share_one_llm_call(env):
 
 
 def test_another_query_or_provider_version_asks_the_llm_again(env):
-    llm = CountingProvider(env)
+    llm = ScriptedLLMProvider(env)
     pipeline = SearchPipeline(env)
     pipeline.search(BLOCKCHAIN, 'sub-alice')
     pipeline.search('digital signatures and hash functions', 'sub-alice')
@@ -62,7 +57,7 @@ def test_the_cached_vector_is_the_one_computed(env):
     embedder = LearningEmbedder(env).embedder
     first = pipeline.search_vector(BLOCKCHAIN, embedder)
     again = pipeline.search_vector(BLOCKCHAIN, embedder)
-    assert CountingProvider(env).sentence_calls == 1
+    assert ScriptedLLMProvider(env).sentence_calls == 1
     assert again.dtype == np.float32 and again.shape == (384,)
     np.testing.assert_array_equal(first, again)
     assert abs(float(np.linalg.norm(again)) - 1.0) < 1e-5
@@ -76,5 +71,5 @@ def test_the_cached_vector_is_the_one_computed(env):
 def test_an_entry_that_is_not_a_vector_is_recomputed(env, stored):
     LearningCache(env).set(vector_key(env, BLOCKCHAIN), stored, 60)
     result = SearchPipeline(env).search(BLOCKCHAIN, 'sub-alice')
-    assert CountingProvider(env).sentence_calls == 1
+    assert ScriptedLLMProvider(env).sentence_calls == 1
     assert result['chunks']

@@ -17,14 +17,12 @@ import time
 import uuid
 
 import pytest
-from trac.cache import CacheManager
 
+from support.api_client import LearnerClient
 from support.corpus import fill_store
-from support.envs import ENABLED
+from support.providers import ScriptedLLMProvider
 from support.redis_servers import RedisServer, free_port
-from support.sessions import browser_session
-from support.study import (GOOD_ANSWERS, LEDGERS, MERKLE, CountingProvider,
-                           make_path)
+from support.study import GOOD_ANSWERS, LEDGERS, MERKLE, make_path
 from support.web import call
 from tracl.cache import LearningCache, session_key
 from tracl.embedding import LearningEmbedder
@@ -45,58 +43,21 @@ UNCACHED = 'merkle trees and hashing'
 QUICK = 1.0
 
 
-class Learner(object):
-    """A signed-in browser calling the API."""
-
-    def __init__(self, env, sub, groups=('Students',)):
-        self.env = env
-        self.sub = sub
-        self.cookies = browser_session(env, sub, groups=groups)
-        self.path = None
-
-    def send(self, method, path, body=None, query=''):
-        # What tracd does before each request.
-        CacheManager(self.env).reset_metadata()
-        headers = None if method == 'GET' else \
-            {'X-CSRF-Token': self.cookies['trac_form_token']}
-        return call(self.env, method, API + path, body=body, query=query,
-                    cookies=self.cookies, headers=headers)
-
-    def get(self, path, query=''):
-        response = self.send('GET', path, query=query)
-        assert response.status == 200, response
-        return response.json()
-
-    def generate(self, query):
-        return self.send('POST', '/learning-paths/generate',
-                         {'query': query})
-
-    def create(self, query):
-        return self.send('POST', '/learning-paths/create', {'query': query})
-
-    def submit(self, ticket_id, answer):
-        response = self.send('PUT', '/progress/%d/submit-answer' % ticket_id,
-                             {'answer': answer})
-        assert response.status == 200, response
-        return response.json()
-
-    def concept(self, name):
-        for ticket in self.path['tickets']:
-            if ticket['concept'] == name:
-                return ticket['ticket_id']
-        raise AssertionError('no concept %r in the path' % name)
+class Learner(LearnerClient):
+    """A signed-in browser calling the API and reading every view of
+    its progress."""
 
     def views(self):
         """Everything the learner reads: paths, the path, progress on two
         concepts, subjects, profile."""
         path_id = self.path['path_id']
         return {
-            'paths': self.get('/learning-paths'),
-            'path': self.get('/learning-paths/' + path_id),
-            'ledgers': self.get('/progress/%d' % self.concept(LEDGERS)),
-            'merkle': self.get('/progress/%d' % self.concept(MERKLE)),
-            'subjects': self.get('/progress'),
-            'me': self.get('/me'),
+            'paths': self.read('/learning-paths'),
+            'path': self.read('/learning-paths/' + path_id),
+            'ledgers': self.read('/progress/%d' % self.concept(LEDGERS)),
+            'merkle': self.read('/progress/%d' % self.concept(MERKLE)),
+            'subjects': self.read('/progress'),
+            'me': self.read('/me'),
         }
 
 
@@ -119,11 +80,10 @@ def statuses(views):
 
 
 def learning_env(make_env, *config):
-    return make_env(default_data=True,
-                    enable=ENABLED + [CountingProvider],
-                    config=[('learning', 'llm_provider',
-                             'CountingProvider'),
-                            ('learning', 'api_rate_limit', '0')] +
+    """Trac's default data, the scripted provider counting what a search
+    costs the model, no rate limit, and `config`."""
+    return make_env(default_data=True, provider=True,
+                    config=[('learning', 'api_rate_limit', '0')] +
                     list(config))
 
 
@@ -185,7 +145,7 @@ def test_every_spec_key_pattern_is_in_use(redis_env, own_redis):
     alice.path = make_path(redis_env, ALICE, query=BLOCKCHAIN)
     alice.views()
     assert alice.generate(BLOCKCHAIN).json()['cached'] is True
-    alice.submit(alice.concept(LEDGERS), GOOD_ANSWERS[LEDGERS])
+    alice.answer(alice.concept(LEDGERS), GOOD_ANSWERS[LEDGERS])
     alice.views()
     drawing = KnowledgeGraphs(redis_env).draw(
         ALICE, lambda ticket_id: '/ticket/%d' % ticket_id, 'dot')
@@ -206,7 +166,7 @@ def test_redis_killed_mid_use_every_call_answers_from_the_database(
 
     own_redis.stop()
 
-    assert alice.submit(alice.concept(LEDGERS),
+    assert alice.answer(alice.concept(LEDGERS),
                         GOOD_ANSWERS[LEDGERS])['mastered'] is True
     assert statuses(alice.views()) == expected_after_ledgers(path_id)
     search = alice.generate(BLOCKCHAIN)
@@ -219,7 +179,7 @@ def test_redis_killed_mid_use_every_call_answers_from_the_database(
     time.sleep(RETRY_INTERVAL + 0.05)
 
     assert statuses(alice.views()) == expected_after_ledgers(path_id)
-    alice.submit(alice.concept(MERKLE), GOOD_ANSWERS[MERKLE])
+    alice.answer(alice.concept(MERKLE), GOOD_ANSWERS[MERKLE])
     assert statuses(alice.views()) == expected_after_both(path_id)
     assert call(redis_env, 'GET', API + '/health').json()['checks'][
         'cache'] == 'ok'
@@ -231,14 +191,14 @@ def test_redis_flushed_mid_use_every_call_answers_from_the_database(
     alice.path = make_path(redis_env, ALICE, query=BLOCKCHAIN)
     path_id = alice.path['path_id']
     alice.views()
-    alice.submit(alice.concept(LEDGERS), GOOD_ANSWERS[LEDGERS])
+    alice.answer(alice.concept(LEDGERS), GOOD_ANSWERS[LEDGERS])
     assert statuses(alice.views()) == expected_after_ledgers(path_id)
 
     client = own_redis.client()
     try:
         client.flushall()
         assert statuses(alice.views()) == expected_after_ledgers(path_id)
-        alice.submit(alice.concept(MERKLE), GOOD_ANSWERS[MERKLE])
+        alice.answer(alice.concept(MERKLE), GOOD_ANSWERS[MERKLE])
         assert statuses(alice.views()) == expected_after_both(path_id)
         assert client.dbsize() > 0     # the cache filled again
     finally:
@@ -257,7 +217,7 @@ def test_redis_cut_off_mid_use_then_back_with_its_data_serves_no_stale_view(
 
     own_redis.pause()
     started = time.monotonic()
-    alice.submit(alice.concept(LEDGERS), GOOD_ANSWERS[LEDGERS])
+    alice.answer(alice.concept(LEDGERS), GOOD_ANSWERS[LEDGERS])
     # Each Redis call waits at most its socket timeout, then the breaker
     # answers at once: the learner is not kept waiting on Redis.
     assert time.monotonic() - started < 5
@@ -275,23 +235,23 @@ def test_the_path_created_or_opened_last_is_the_active_one(make_env):
     env = learning_env(make_env)
     fill_store(env)
     alice = Learner(env, ALICE)
-    assert alice.get('/me')['active_path'] is None
+    assert alice.read('/me')['active_path'] is None
     first = alice.create(BLOCKCHAIN).json()['path_id']
-    assert alice.get('/me')['active_path'] == first
+    assert alice.read('/me')['active_path'] == first
     second = alice.create(SIGNATURES).json()['path_id']
-    assert alice.get('/me')['active_path'] == second
+    assert alice.read('/me')['active_path'] == second
 
-    alice.get('/learning-paths/' + first)
-    assert alice.get('/me')['active_path'] == first
+    alice.read('/learning-paths/' + first)
+    assert alice.read('/me')['active_path'] == first
     # The session data is kept in the Trac session: the cached copy may go.
     LearningCache(env).delete(session_key(ALICE))
-    assert alice.get('/me')['active_path'] == first
+    assert alice.read('/me')['active_path'] == first
 
     # An administrator reading the learner's path changes neither.
     admin = Learner(env, 'sub-admin', groups=('Administrators',))
-    admin.get('/learning-paths/' + second, query='user=' + ALICE)
-    assert admin.get('/me')['active_path'] is None
-    assert alice.get('/me')['active_path'] == first
+    admin.read('/learning-paths/' + second, query='user=' + ALICE)
+    assert admin.read('/me')['active_path'] is None
+    assert alice.read('/me')['active_path'] == first
 
 
 # The Neo4j circuit breaker --------------------------------------------------
@@ -346,7 +306,7 @@ def test_health_shows_no_circuit_of_services_not_configured(env):
 def test_neo4j_down_opens_the_circuit_cached_searches_answer_others_503(
         store_env):
     env, alice, store = store_env
-    llm = CountingProvider(env)
+    llm = ScriptedLLMProvider(env)
 
     # A cached search answers without contacting Neo4j.
     cached = alice.generate(BLOCKCHAIN)
@@ -382,7 +342,7 @@ def test_neo4j_down_opens_the_circuit_cached_searches_answer_others_503(
     started = time.monotonic()
     assert_unavailable(alice.create(SIGNATURES))
     assert time.monotonic() - started < QUICK
-    paths = alice.get('/learning-paths')['paths']
+    paths = alice.read('/learning-paths')['paths']
     assert [p['path_id'] for p in paths] == [created.json()['path_id']]
 
 

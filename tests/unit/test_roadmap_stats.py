@@ -27,21 +27,16 @@ import trac.timeline.web_ui  # noqa: F401
 import trac.wiki.macros  # noqa: F401
 import trac.wiki.web_ui  # noqa: F401
 from trac.cache import CacheManager
-from trac.core import Component, implements
-from trac.perm import PermissionSystem
 from trac.ticket.model import Ticket
 from trac.ticket.roadmap import (DefaultTicketGroupStatsProvider,
                                  MilestoneModule, RoadmapModule)
 
-from support.envs import ENABLED
+from support.providers import ScriptedLLMProvider
 from support.sessions import browser_session
 from support.study import make_path
 from support.web import call
-from tracl.api import ILLMProvider
 from tracl.environment import (CONCEPT_TICKET_TYPE,
                                LearningEnvironmentSetup)
-from tracl.llm import Evaluation
-from tracl.llm.offline import OfflineLLMProvider
 from tracl.study.loop import StudyLoop
 from tracl.study.roadmap import LearningGroupStatsProvider
 
@@ -56,46 +51,13 @@ LEARNING_PROVIDER = 'LearningGroupStatsProvider'
 TRAC_PROVIDER = 'DefaultTicketGroupStatsProvider'
 
 
-class ScoredAnswerProvider(Component):
-    """The offline provider's questions; answers graded by their wording
-    (`MASTERING_ANSWER` scores 1, anything else 0.2)."""
-
-    implements(ILLMProvider)
-
-    def academic_sentences(self, query):
-        return OfflineLLMProvider(self.env).academic_sentences(query)
-
-    def generate_question(self, concept, content, difficulty, query):
-        return OfflineLLMProvider(self.env).generate_question(
-            concept, content, difficulty, query)
-
-    def evaluate(self, question, expected_answer, answer, context):
-        score = 1.0 if answer == MASTERING_ANSWER else 0.2
-        return Evaluation(score=score, feedback='graded by wording',
-                          grader='test', grader_version='1')
-
-    def concurrent_calls(self):
-        return 1
-
-    def describe(self):
-        return 'test grader'
-
-
 # Fixtures and helpers -----------------------------------------------------
 
-@pytest.fixture
-def env(make_env):
-    return make_env(
-        default_data=True,
-        enable=ENABLED + [ScoredAnswerProvider],
-        config=[
-            # Trac 1.6's own policies (the stub's are shorter); TracLearn's
-            # setup puts ConceptOwnerPolicy in front of them.
-            ('trac', 'permission_policies',
-             PermissionSystem.policies.default),
-            ('learning', 'llm_provider', 'ScoredAnswerProvider'),
-            ('learning', 'api_rate_limit', '0'),
-        ])
+# Trac 1.6's own policies (TracLearn's setup puts ConceptOwnerPolicy in
+# front of them) and the scripted provider, grading by wording.
+pytestmark = pytest.mark.learning_env(
+    default_data=True, trac_policies=True, provider=True,
+    config=[('learning', 'api_rate_limit', '0')])
 
 
 class World(object):
@@ -162,6 +124,10 @@ def unlocked(path):
 
 
 def answer(env, sub, ticket_id, text):
+    """`sub`'s answer `text`, graded by its wording: `MASTERING_ANSWER`
+    scores 1, anything else 0.2."""
+    grader = ScriptedLLMProvider(env)
+    grader.score, grader.answer_scores = 0.2, {MASTERING_ANSWER: 1.0}
     loop = StudyLoop(env)
     return loop.submit(sub, loop.concept(sub, ticket_id), text)
 

@@ -15,7 +15,6 @@ import pytest
 # stub knows only the components whose modules are imported.
 import trac.ticket.web_ui  # noqa: F401
 import trac.wiki.web_ui  # noqa: F401
-from trac.perm import PermissionSystem
 from trac.test import MockRequest
 from trac.ticket.model import Ticket
 from trac.util.datefmt import to_utimestamp
@@ -33,13 +32,10 @@ FORM = {'Content-Type': 'application/x-www-form-urlencoded'}
 GRADING = 'grading moves this concept forward'
 
 
-@pytest.fixture
-def env(make_env):
-    # Trac's default permissions (TICKET_MODIFY for authenticated users)
-    # and policies: the form is open to the learner, TracLearn's guards
-    # are what stops her.
-    return make_env(default_data=True, config=[
-        ('trac', 'permission_policies', PermissionSystem.policies.default)])
+# Trac's default permissions (TICKET_MODIFY for authenticated users) and
+# policies: the form is open to the learner, TracLearn's guards are what
+# stops her.
+pytestmark = pytest.mark.learning_env(default_data=True, trac_policies=True)
 
 
 @pytest.fixture

@@ -18,18 +18,15 @@ from datetime import timedelta
 
 import pytest
 import redis
-from trac.core import Component, implements
-from trac.ticket.api import ITicketChangeListener
 from trac.ticket.model import Ticket
 from trac.util.datefmt import datetime_now, to_utimestamp, utc
 
-from support.envs import ENABLED, destroy_env, learning_env
+from support.faults import FailingTicketListener
+from support.providers import ScriptedLLMProvider, scripted_provider
 from support.study import make_path
-from tracl.api import ILLMProvider
 from tracl.cache import LearningCache, progress_key
 from tracl.llm import LLMUnavailable, MASTERY_THRESHOLD
 from tracl.llm.grading import AnswerGrader
-from tracl.llm.offline import OfflineLLMProvider
 from tracl.model import progress as progress_model
 from tracl.model.concepts import Prerequisite
 from tracl.model.concepts import blockers as concept_blockers
@@ -78,61 +75,18 @@ OWN_WORDS_FEEDBACK = "in your own words"
 
 # Test-only components -----------------------------------------------------
 
-class StudyLoopDownGrader(Component):
-    """The offline provider, except that its grader cannot be reached."""
-
-    implements(ILLMProvider)
-
-    def academic_sentences(self, query):
-        return OfflineLLMProvider(self.env).academic_sentences(query)
-
-    def generate_question(self, concept, content, difficulty, query):
-        return OfflineLLMProvider(self.env).generate_question(
-            concept, content, difficulty, query)
-
-    def evaluate(self, question, expected_answer, answer, context):
-        raise LLMUnavailable('grader unreachable (test)', retry_after=30)
-
-    def concurrent_calls(self):
-        return 1
-
-    def describe(self):
-        return 'grader that is down (test)'
-
-
-class StudyLoopFailingListener(Component):
-    """Fails like a lost database connection when told of a ticket change,
-    while `failing` is set."""
-
-    implements(ITicketChangeListener)
-
-    def __init__(self):
-        self.failing = False
-        self.calls = 0
-
-    def ticket_created(self, ticket):
-        pass
-
-    def ticket_changed(self, ticket, comment, author, old_values):
-        self.calls += 1
-        if self.failing:
-            raise self.env.db_exc.OperationalError(
-                'injected: server closed the connection unexpectedly')
-
-    def ticket_deleted(self, ticket):
-        pass
-
-
-TEST_COMPONENTS = [StudyLoopDownGrader, StudyLoopFailingListener]
+#: Enabled in every environment, idle until a test turns them on: the
+#: scripted provider (chosen when a test needs its grader down) and a
+#: listener failing like a lost connection.
+TEST_COMPONENTS = [ScriptedLLMProvider, FailingTicketListener]
 
 
 # Fixtures and helpers -----------------------------------------------------
 
-@pytest.fixture
-def env(make_env):
-    # Trac's default data, as `initenv` writes it: the resolutions (a
-    # mastered concept is closed as 'fixed'), priorities, ...
-    return make_env(enable=ENABLED + TEST_COMPONENTS, default_data=True)
+# Trac's default data, as `initenv` writes it: the resolutions (a mastered
+# concept is closed as 'fixed'), priorities, ...
+pytestmark = pytest.mark.learning_env(enable=TEST_COMPONENTS,
+                                      default_data=True)
 
 
 @pytest.fixture
@@ -438,7 +392,8 @@ def test_a_grader_that_is_down_records_nothing(env, path, earlier_attempt):
     before = snapshot(env, concept.ticket_id)
     cached = loop.progress(ALICE, concept.ticket_id)
     version = LearningCache(env).progress_version(ALICE)
-    env.config.set('learning', 'llm_provider', 'StudyLoopDownGrader')
+    down = scripted_provider(env)
+    down.grader_down, down.retry_after = True, 30
 
     with pytest.raises(LLMUnavailable):
         loop.submit(ALICE, concept, GOOD[LEDGERS], 60)
@@ -455,20 +410,20 @@ def test_a_database_failure_while_recording_leaves_nothing(
         env, path, earlier_attempt):
     concept = concept_of(env, path, LEDGERS)
     loop = StudyLoop(env)
-    listener = StudyLoopFailingListener(env)
-    listener.calls = 0
+    listener = FailingTicketListener(env)
+    listener.changed = 0
     if earlier_attempt:
         loop.submit(ALICE, concept, WEAK[LEDGERS])
         # The listener is told of the change while the attempt's
         # transaction is open: it is the last write of record_attempt.
-        assert listener.calls == 1
+        assert listener.changed == 1
     before = snapshot(env, concept.ticket_id)
     listener.failing = True
 
     with pytest.raises(env.db_exc.OperationalError):
         loop.submit(ALICE, concept, GOOD[LEDGERS], 60)
 
-    assert listener.calls == (2 if earlier_attempt else 1)
+    assert listener.changed == (2 if earlier_attempt else 1)
     after = snapshot(env, concept.ticket_id)
     assert after[0] == before[0]      # no attempt
     assert after[1] == before[1]      # no progress change (none at all)
@@ -546,7 +501,7 @@ def cached_env(request, make_env):
         config += [('redis', 'url', request.getfixturevalue('redis_url')),
                    ('redis', 'key_prefix', prefix)]
         client = request.getfixturevalue('raw_redis')
-    env = make_env(enable=ENABLED + TEST_COMPONENTS, config=config,
+    env = make_env(enable=TEST_COMPONENTS, config=config,
                    default_data=True)
     assert type(LearningCache(env).backend).__name__ == request.param
     yield env
@@ -706,7 +661,7 @@ def test_a_heartbeat_counts_at_most_the_time_since_the_last_activity(
 ], ids=['default', 'option'])
 def test_a_submission_counts_at_most_max_reported_seconds(
         make_env, config, credited):
-    env = make_env(enable=ENABLED + TEST_COMPONENTS, config=config,
+    env = make_env(enable=TEST_COMPONENTS, config=config,
                    default_data=True)
     concept = concept_of(env, make_path(env, ALICE), LEDGERS)
     StudyLoop(env).submit(ALICE, concept, WEAK[LEDGERS], 86400)
@@ -892,14 +847,10 @@ def test_concurrent_submissions_are_numbered_without_gaps_on_postgres(
 
 
 @pytest.fixture
-def file_sqlite_env(tmp_path, monkeypatch):
+def file_sqlite_env(make_file_env):
     """An environment on an SQLite database file: unlike the stub's
     in-memory database, each thread gets a connection of its own."""
-    monkeypatch.setenv('TRAC_TEST_DB_URI',
-                       'sqlite:' + str(tmp_path / 'trac.db'))
-    env = learning_env(enable=ENABLED + TEST_COMPONENTS, default_data=True)
-    yield env
-    destroy_env(env)
+    return make_file_env(enable=TEST_COMPONENTS, default_data=True)
 
 
 def test_concurrent_submissions_are_numbered_without_gaps_on_sqlite(

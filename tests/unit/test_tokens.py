@@ -33,9 +33,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from jwt.algorithms import RSAAlgorithm
 
-from support.envs import ENABLED, destroy_env  # loads the plugin modules
+import support.envs  # noqa: F401 (loads the plugin modules)
 
-from trac.test import EnvironmentStub
 
 from tracl.auth import tokens
 from tracl.auth.tokens import (CognitoTokenVerifier, InvalidToken,
@@ -269,12 +268,9 @@ def clock(monkeypatch):
 
 
 @pytest.fixture
-def make_env(monkeypatch):
-    """`EnvironmentStub`s with TracLearn enabled and `[cognito]` set for our
-    test pool; each is torn down afterwards."""
-    monkeypatch.setenv('TRAC_TEST_DB_URI', 'sqlite::memory:')
-    made = []
-
+def make_cognito_env(make_stub_env):
+    """Stub environments with `[cognito]` set for our test pool, trusting
+    the key set at `jwks_uri`; `options` override the pool's settings."""
     def make(jwks_uri, **options):
         settings = {'region': REGION, 'user_pool_id': POOL_ID,
                     'client_id': CLIENT_ID, 'jwks_uri': jwks_uri,
@@ -282,20 +278,15 @@ def make_env(monkeypatch):
                     'jwks_refresh_cooldown': COOLDOWN,
                     'jwks_max_age': MAX_AGE, 'timeout': 2}
         settings.update(options)
-        env = EnvironmentStub(enable=ENABLED, config=[
-            ('cognito', name, str(value))
-            for name, value in settings.items()])
-        made.append(env)
-        return env
-    yield make
-    for env in made:
-        destroy_env(env)
+        return make_stub_env(*[('cognito', name, str(value))
+                               for name, value in settings.items()])
+    return make
 
 
 @pytest.fixture
-def verifier(make_env, jwks, clock):
+def verifier(make_cognito_env, jwks, clock):
     """The verifier of an environment trusting the local key set."""
-    return CognitoTokenVerifier(make_env(jwks.uri))
+    return CognitoTokenVerifier(make_cognito_env(jwks.uri))
 
 
 # -- Valid tokens
@@ -506,9 +497,9 @@ def test_key_without_use_or_alg_is_accepted(verifier, jwks):
 
 # -- Unreachable key set
 
-def test_unreachable_key_set_makes_tokens_uncheckable(make_env, clock):
+def test_unreachable_key_set_makes_tokens_uncheckable(make_cognito_env, clock):
     uri = 'http://127.0.0.1:%d%s' % (free_port(), JWKS_PATH)
-    env = make_env(uri, timeout=1)
+    env = make_cognito_env(uri, timeout=1)
     error = refusal(CognitoTokenVerifier(env), sign(id_claims()))
     assert error.reason == 'keys_unavailable'
     assert error.server_side
@@ -549,9 +540,9 @@ def test_key_set_without_usable_keys_makes_tokens_uncheckable(verifier,
 
 # -- Emulator trust
 
-def test_local_key_set_is_not_trusted_without_allow_emulator(make_env, jwks,
+def test_local_key_set_is_not_trusted_without_allow_emulator(make_cognito_env, jwks,
                                                              clock):
-    env = make_env(jwks.uri, allow_emulator='false')
+    env = make_cognito_env(jwks.uri, allow_emulator='false')
     verifier = CognitoTokenVerifier(env)
     for _ in range(3):
         error = refusal(verifier, sign(id_claims()))
@@ -578,8 +569,8 @@ def test_only_cognitos_own_https_host_counts_as_cognito(uri, trusted):
     assert is_cognito_keys_uri(uri, REGION) is trusted
 
 
-def test_pool_without_client_id_accepts_nothing(make_env, jwks):
-    verifier = CognitoTokenVerifier(make_env(jwks.uri, client_id=''))
+def test_pool_without_client_id_accepts_nothing(make_cognito_env, jwks):
+    verifier = CognitoTokenVerifier(make_cognito_env(jwks.uri, client_id=''))
     error = refusal(verifier, sign(id_claims(aud='')))
     assert error.reason == 'not_configured' and error.server_side
 
@@ -709,8 +700,8 @@ def test_token_use_other_than_id_or_access_is_refused(verifier, token_use):
 
 # -- Secrecy
 
-def test_refusals_and_logs_never_quote_the_token(make_env, jwks, clock):
-    env = make_env(jwks.uri)
+def test_refusals_and_logs_never_quote_the_token(make_cognito_env, jwks, clock):
+    env = make_cognito_env(jwks.uri)
     verifier = CognitoTokenVerifier(env)
     attacks = [
         sign(id_claims(exp=1)),
@@ -808,12 +799,12 @@ def token_shape(token):
 
 
 def test_real_emulator_tokens_verify_only_when_the_emulator_is_trusted(
-        make_env, moto_server):
+        make_cognito_env, moto_server):
     pool_id, client_id, result = sign_in_on_moto(moto_server)
     jwks_uri = '%s/%s/.well-known/jwks.json' % (moto_server, pool_id)
     config = {'user_pool_id': pool_id, 'client_id': client_id}
-    trusting = CognitoTokenVerifier(make_env(jwks_uri, **config))
-    wary = CognitoTokenVerifier(make_env(jwks_uri, allow_emulator='false',
+    trusting = CognitoTokenVerifier(make_cognito_env(jwks_uri, **config))
+    wary = CognitoTokenVerifier(make_cognito_env(jwks_uri, allow_emulator='false',
                                          **config))
     issuer = 'https://cognito-idp.%s.amazonaws.com/%s' % (REGION, pool_id)
     for use, token in [('id', result['IdToken']),
