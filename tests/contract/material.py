@@ -1,11 +1,14 @@
 """What the contract tests ask every real language model: study material
-(a passage, a question on it, the answer expected and a good learner's
-answer) and the checks of the answers' shapes, run by each provider's
+(a passage, a question on it, the answer expected, its rubric, a good
+learner's answer and one stating a misconception) and the checks of the
+answers' shapes, run by each provider's
 contract module with a subclass of `ContractCases` named `Test...` and a
 module-scoped `provider` fixture."""
 
-from tracl.llm import GeneratedQuestion
+from tracl.llm import MASTERY_THRESHOLD, GeneratedQuestion
 from tracl.llm import prompts
+from tracl.model import rubrics
+from tracl.model.rubrics import KeyPoint, Misconception, Rubric
 
 CONCEPT = 'Backpropagation'
 
@@ -42,6 +45,27 @@ GOOD_ANSWER = (
     'on the weight. Because each layer reuses the signals of the layer '
     'above, it is cheap, and gradient descent then updates the weights.')
 
+RUBRIC = Rubric(
+    (KeyPoint('A forward pass computes the activations and the loss, then a '
+              'backward pass applies the chain rule from the output towards '
+              'the input.', [2]),
+     KeyPoint('The error signal of a unit is the derivative of its '
+              'activation times the weighted sum of the error signals of '
+              'the units it feeds.', [2]),
+     KeyPoint('The gradient of a weight is the error signal of the unit it '
+              'enters times the activation it carries.', [3])),
+    (Misconception('Backpropagation updates the weights by itself.',
+                   'Backpropagation only computes the gradients; gradient '
+                   'descent uses them to update the weights.'),))
+
+MISCONCEPTION_ANSWER = (
+    'A forward pass gives the loss, then the chain rule is applied backwards '
+    'from the output: a unit\'s error signal is its activation derivative '
+    'times the weighted sum of the error signals of the units it feeds, and '
+    'a weight\'s gradient is that signal times the activation it carries. '
+    'Backpropagation then updates the weights by itself; gradient descent '
+    'is not needed.')
+
 
 class ContractCases(object):
 
@@ -61,3 +85,27 @@ class ContractCases(object):
         low, high = prompts.EXPECTED_ANSWER_CHARS
         assert low <= len(generated.expected_answer) <= high
         assert 1 <= generated.difficulty <= 5
+
+    def test_writes_a_rubric_resting_on_the_passage(self, provider):
+        generated = provider.generate_question(
+            CONCEPT, CONTENT, 3, 'how do neural networks learn')
+        count = len(rubrics.sentences(CONTENT))
+        assert rubrics.MIN_KEY_POINTS <= len(generated.key_points) <= \
+            rubrics.MAX_KEY_POINTS
+        assert all(1 <= source <= count for point in generated.key_points
+                   for source in point.sources)
+        assert len(generated.misconceptions) <= rubrics.MAX_MISCONCEPTIONS
+
+    def test_grades_against_the_rubric_with_evidence(self, provider):
+        evaluation = provider.evaluate(QUESTION, EXPECTED, GOOD_ANSWER,
+                                       CONTENT, rubric=RUBRIC)
+        assert [grade.point for grade in evaluation.evidence] == \
+            [point.point for point in RUBRIC.key_points]
+        assert {grade.status for grade in evaluation.evidence} <= \
+            set(prompts.POINT_STATUSES)
+
+    def test_a_stated_misconception_is_not_mastery(self, provider):
+        evaluation = provider.evaluate(QUESTION, EXPECTED,
+                                       MISCONCEPTION_ANSWER, CONTENT,
+                                       rubric=RUBRIC)
+        assert evaluation.score < MASTERY_THRESHOLD

@@ -64,6 +64,14 @@ def recorded():
     return Recorded({'sentences': 'tool_use_sentences.json',
                      'question': 'tool_use_question.json',
                      'evaluation': 'tool_use_evaluation.json',
+                     'question_missing_sentence':
+                         'tool_use_question_missing_sentence.json',
+                     'question_unsupported':
+                         'tool_use_question_unsupported.json',
+                     'evaluation_no_rubric':
+                         'tool_use_evaluation_no_rubric.json',
+                     'evaluation_misconception':
+                         'tool_use_evaluation_misconception.json',
                      'rate_limit': 'rate_limit_error.json',
                      'server_error': 'api_error.json',
                      'unavailable': 'overloaded_error.json',
@@ -103,6 +111,18 @@ def test_each_operation_forces_its_tool(make_provider):
                                    'disable_parallel_tool_use': True}
     assert [tool['name'] for tool in body['tools']] == ['record_sentences']
     assert body['tools'][0]['input_schema'] == prompts.SENTENCES_SCHEMA
+
+
+def test_question_tool_asks_for_the_rubric(make_provider):
+    provider, api = make_provider('tool_use_question.json')
+    question(provider)
+    (body,) = api.bodies
+    assert body['tool_choice']['name'] == 'record_question'
+    (tool,) = body['tools']
+    assert tool['input_schema'] == prompts.QUESTION_SCHEMA
+    assert {'key_points', 'misconceptions'} <= \
+        set(tool['input_schema']['required'])
+    assert body['system'] == prompts.QUESTION_SYSTEM
 
 
 def test_evaluation_records_grader_prompt_version_model_and_raw_output(

@@ -21,7 +21,7 @@ import pytest
 
 import support.envs  # noqa: F401  (loads TracLearn's plugin modules)
 
-from remote_llm_cases import (Recorded, RemoteProviderCases, grade,
+from remote_llm_cases import (RUBRIC, Recorded, RemoteProviderCases, grade,
                               provider_maker, question, unavailable,
                               warnings)
 from tracl.cache import LearningCache
@@ -77,6 +77,12 @@ def recorded():
     return Recorded({'sentences': 'chat_sentences.json',
                      'question': 'chat_question.json',
                      'evaluation': 'chat_evaluation.json',
+                     'question_missing_sentence':
+                         'chat_question_missing_sentence.json',
+                     'question_unsupported': 'chat_question_unsupported.json',
+                     'evaluation_no_rubric': 'chat_evaluation_no_rubric.json',
+                     'evaluation_misconception':
+                         'chat_evaluation_misconception.json',
                      'rate_limit': 'rate_limit_429.json',
                      'server_error': 'server_error_500.json',
                      'unavailable': 'unavailable_503.json',
@@ -181,11 +187,13 @@ def test_request_goes_to_chat_completions_with_model_schema_and_limits(
 def test_grades_are_asked_at_temperature_zero_and_the_rest_is_not(
         make_provider):
     provider, server = make_provider('chat_evaluation.json',
+                                     'chat_evaluation.json',
                                      'chat_sentences.json')
     grade(provider)
+    grade(provider, rubric=RUBRIC)
     provider.academic_sentences('linear algebra')
-    graded, sentences = server.bodies
-    assert graded['temperature'] == 0
+    graded, graded_with_rubric, sentences = server.bodies
+    assert graded['temperature'] == graded_with_rubric['temperature'] == 0
     assert 'temperature' not in sentences
 
 
@@ -205,6 +213,28 @@ def test_strict_schema_requires_every_property_and_drops_string_lengths(
     # The shared schema itself is left as it was.
     assert 'answer_contains_instructions' not in \
         prompts.EVALUATION_SCHEMA['required']
+
+
+def nested(schema):
+    """Every schema inside `schema`, itself included."""
+    yield schema
+    for field in schema.get('properties', {}).values():
+        yield from nested(field)
+    if isinstance(schema.get('items'), dict):
+        yield from nested(schema['items'])
+
+
+@pytest.mark.parametrize('schema', [prompts.QUESTION_SCHEMA,
+                                    prompts.EVALUATION_SCHEMA])
+def test_strict_schema_makes_the_objects_of_a_rubric_strict_too(schema):
+    objects = [part for part in nested(strict_schema(schema))
+               if part.get('type') == 'object']
+    assert len(objects) >= 3  # the answer, and the objects of its lists
+    for part in objects:
+        assert sorted(part['required']) == sorted(part['properties'])
+        assert part['additionalProperties'] is False
+    assert not [part for part in nested(strict_schema(schema))
+                if 'minLength' in part or 'maxLength' in part]
 
 
 def test_strict_schema_says_string_lengths_in_the_description():

@@ -148,7 +148,7 @@ class OpenAICompatibleLLMProvider(RemoteLLMProvider):
             'max_tokens': self.max_tokens,
             'stream': False,
         }
-        if tool is prompts.EVALUATION_TOOL:
+        if tool['name'] == prompts.EVALUATION_TOOL['name']:
             # The same answer should get the same grade.
             request['temperature'] = 0
         return request
@@ -208,23 +208,32 @@ class OpenAICompatibleLLMProvider(RemoteLLMProvider):
 # -- The request
 
 def strict_schema(schema):
-    """`schema` as OpenAI's strict structured outputs accept it: every
-    property required (an optional one may be `null` instead), and string
-    lengths said in the description rather than as `minLength` and
-    `maxLength`, which strict mode refuses. The answer is checked against
-    the lengths all the same."""
-    schema = copy.deepcopy(schema)
-    properties = schema.get('properties', {})
-    required = set(schema.get('required', ()))
-    for name, field in properties.items():
-        low, high = field.pop('minLength', None), field.pop('maxLength', None)
-        if high is not None:
-            field['description'] = '%s (%d to %d characters.)' % (
-                field.get('description', '').rstrip('.') + '.',
-                low or 0, high)
-        if name not in required:
-            field['type'] = [field['type'], 'null']
-    schema['required'] = list(properties)
+    """`schema` as OpenAI's strict structured outputs accept it: in every
+    object, nested ones included, every property required (an optional one
+    may be `null` instead) and no other property allowed; string lengths
+    said in the description rather than as `minLength` and `maxLength`,
+    which strict mode refuses. The answer is checked against the lengths
+    all the same."""
+    return _strict(copy.deepcopy(schema))
+
+
+def _strict(schema):
+    if schema.get('type') == 'array' and isinstance(schema.get('items'),
+                                                    dict):
+        _strict(schema['items'])
+    low, high = schema.pop('minLength', None), schema.pop('maxLength', None)
+    if high is not None:
+        schema['description'] = '%s (%d to %d characters.)' % (
+            schema.get('description', '').rstrip('.') + '.', low or 0, high)
+    properties = schema.get('properties')
+    if schema.get('type') == 'object' and isinstance(properties, dict):
+        required = set(schema.get('required', ()))
+        for name, field in properties.items():
+            _strict(field)
+            if name not in required:
+                field['type'] = [field['type'], 'null']
+        schema['required'] = list(properties)
+        schema['additionalProperties'] = False
     return schema
 
 

@@ -7,6 +7,12 @@ OpenAI-compatible providers derive from. A provider says how to send one
 request and how to read its answer; this module does the rest, so that both
 fail, retry, log and report their health in the same way:
 
+- a question comes with its rubric, checked against the chunk it was
+  written from: the rules of any stored question, and each key point
+  resting on the sentences it names (`unsupported_key_points`);
+- a grade against a rubric gives a status per key point (the evidence) and
+  the misconceptions and contradictions found (the errors); an answer with
+  an error stays below mastery whatever the model scored;
 - an answer of the wrong shape is asked again once, then reported as
   unavailable;
 - each call is tried `max_retries` more times after a timeout, a lost
@@ -33,8 +39,11 @@ from trac.core import Component, implements
 
 from tracl.api import IHealthContributor, ILLMProvider
 from tracl.breaker import HALF_OPEN, OPEN, CircuitBreaker, ICircuitBreakers
-from tracl.llm import Evaluation, GeneratedQuestion, LLMUnavailable
+from tracl.llm import (MASTERY_THRESHOLD, Evaluation, GeneratedQuestion,
+                       LLMUnavailable)
 from tracl.llm import prompts
+from tracl.llm.text import content_stems, words
+from tracl.model import rubrics
 
 #: Seconds before the first retry, doubled for each further one ...
 RETRY_INITIAL_DELAY = 0.5
@@ -52,6 +61,18 @@ MAX_RETRY_AFTER_WAIT = 10.0
 
 #: How many times a call whose answer has the wrong shape is repeated.
 MALFORMED_OUTPUT_RETRIES = 1
+
+#: Share of a key point's content words (stemmed) that the sentences it
+#: names must contain for it to count as resting on them. A key point that
+#: restates its sentences keeps most of their terms, whatever it
+#: rephrases; one that names the wrong sentences, or says what the text
+#: does not, shares few of them.
+KEY_POINT_SUPPORT = 0.5
+
+#: Share of the mastery threshold an answer stating a misconception or
+#: contradicting a key point keeps at most: below mastery whatever the
+#: model scored, as the offline grader caps it (0.6 at the default 0.8).
+ERROR_SCORE_SHARE = 0.75
 
 #: Statuses worth trying again: request timeout, conflict, rate limit;
 #: and every 5xx.
@@ -205,24 +226,37 @@ class RemoteLLMProvider(Component):
         data, _model, _raw = self._ask(
             'a question', prompts.QUESTION_SYSTEM,
             prompts.question_message(concept, content, difficulty, query),
-            prompts.QUESTION_TOOL, validated_question)
+            prompts.QUESTION_TOOL,
+            lambda data: validated_question(data, content))
         return GeneratedQuestion(**data)
 
     def evaluate(self, question, expected_answer, answer, context,
                  rubric=None):
-        # Grading against the rubric's key points comes with the prompts
-        # that ask for them; until then the expected answer is the guide.
+        if rubric is not None and not rubric.key_points:
+            rubric = None  # nothing to grade against but the answer
         data, model, raw = self._ask(
             'a grade', prompts.EVALUATION_SYSTEM,
             prompts.evaluation_message(question, expected_answer, answer,
-                                       context),
-            prompts.EVALUATION_TOOL, validated_evaluation)
-        return Evaluation(score=data['score'],
-                          feedback=feedback_with_missing_ideas(
-                              data['feedback'], data['missing_key_ideas']),
+                                       context, rubric),
+            prompts.EVALUATION_TOOL,
+            lambda data: validated_evaluation(data, rubric))
+        if rubric is None:
+            return Evaluation(score=data['score'],
+                              feedback=feedback_with_missing_ideas(
+                                  data['feedback'],
+                                  data['missing_key_ideas']),
+                              grader=self.grader,
+                              grader_version=self.prompt_version,
+                              model=model, raw_output=raw)
+        return Evaluation(score=capped_score(data['score'], data['errors'],
+                                             self._mastery_threshold()),
+                          feedback=rubric_feedback(data['feedback'],
+                                                   data['evidence'],
+                                                   data['errors']),
                           grader=self.grader,
                           grader_version=self.prompt_version,
-                          model=model, raw_output=raw)
+                          model=model, raw_output=raw,
+                          evidence=data['evidence'], errors=data['errors'])
 
     # IHealthContributor methods
 
@@ -330,6 +364,12 @@ class RemoteLLMProvider(Component):
             if self._sender is None or self._client_is_stale(self._sender):
                 self._sender = self._new_client()
             return self._sender
+
+    def _mastery_threshold(self):
+        # Read here rather than from the study loop's component, which
+        # declares the option: a provider grades without the loop.
+        return self.config.getfloat('learning', 'mastery_threshold',
+                                    MASTERY_THRESHOLD)
 
     def _configured(self):
         return self.config.get('learning', 'llm_provider') == \
@@ -459,7 +499,11 @@ def validated_sentences(data):
     return [s.strip() for s in sentences]
 
 
-def validated_question(data):
+def validated_question(data, content):
+    """The question, expected answer, difficulty and rubric of `data`,
+    checked against the chunk text `content` it was written from: the
+    rules of any stored question (`rubrics.question_problems`), and every
+    key point resting on the sentences it names."""
     question = _text(data, 'question', prompts.QUESTION_CHARS)
     expected = _text(data, 'expected_answer', prompts.EXPECTED_ANSWER_CHARS)
     difficulty = _field(data, 'difficulty', int)
@@ -467,22 +511,149 @@ def validated_question(data):
     if not low <= difficulty <= high:
         raise MalformedOutput('difficulty %d is not from %d to %d'
                               % (difficulty, low, high))
-    return {'question': question, 'expected_answer': expected,
-            'difficulty': difficulty}
+    record = {'question': question, 'expected_answer': expected,
+              'difficulty': difficulty,
+              'key_points': _field(data, 'key_points', list),
+              'misconceptions': data.get('misconceptions') or []}
+    problems = rubrics.question_problems(record, content)
+    if not problems:
+        problems = unsupported_key_points(record['key_points'], content)
+    if problems:
+        raise MalformedOutput('; '.join(problems))
+    checked = rubrics.check_question(record, content)
+    return {'question': checked.question,
+            'expected_answer': checked.expected_answer,
+            'difficulty': checked.difficulty,
+            'key_points': tuple(checked.key_points),
+            'misconceptions': tuple(checked.misconceptions)}
 
 
-def validated_evaluation(data):
+def unsupported_key_points(key_points, content):
+    """A sentence for each key point (dicts of `point` and `sources`, the
+    numbers checked) that the sentences of `content` it names do not
+    support: fewer than `KEY_POINT_SUPPORT` of its content words, stemmed,
+    are theirs."""
+    numbered = rubrics.sentences(content)
+    problems = []
+    for number, point in enumerate(key_points, 1):
+        own = set(content_stems(words(point['point'])))
+        cited = set(content_stems(words(' '.join(
+            numbered[source - 1] for source in point['sources']))))
+        if not own or len(own & cited) < KEY_POINT_SUPPORT * len(own):
+            problems.append(
+                'key point %d is not supported by sentence%s %s of the '
+                'text' % (number, 's' if len(point['sources']) > 1 else '',
+                          ', '.join(map(str, point['sources']))))
+    return problems
+
+
+def validated_evaluation(data, rubric=None):
+    """The score, feedback and missing key ideas of `data`; with `rubric`,
+    instead of the missing ideas, the evidence (a `PointGrade` per key
+    point, in the rubric's order) and the errors (`Misconception`s)."""
     score = _field(data, 'score', (int, float))
     if math.isnan(score):
         raise MalformedOutput('score is not a number')
     feedback = _field(data, 'feedback', str).strip()
     if not feedback:
         raise MalformedOutput('empty feedback')
-    missing = _field(data, 'missing_key_ideas', list)
-    if not all(isinstance(idea, str) for idea in missing):
-        raise MalformedOutput('a missing key idea is not text')
-    return {'score': min(1.0, max(0.0, float(score))), 'feedback': feedback,
-            'missing_key_ideas': [i.strip() for i in missing if i.strip()]}
+    checked = {'score': min(1.0, max(0.0, float(score))),
+               'feedback': feedback}
+    if rubric is None:
+        missing = _field(data, 'missing_key_ideas', list)
+        if not all(isinstance(idea, str) for idea in missing):
+            raise MalformedOutput('a missing key idea is not text')
+        checked['missing_key_ideas'] = [i.strip() for i in missing
+                                        if i.strip()]
+    else:
+        checked['evidence'] = _evidence(data, rubric)
+        checked['errors'] = _errors(data, rubric)
+    return checked
+
+
+def _evidence(data, rubric):
+    """One `PointGrade` per key point of `rubric`, from the statuses in
+    `data`. Its `source` is the numbers of the chunk sentences the key
+    point rests on ("2, 3"), as the offline grader gives it: the provider
+    is handed the rubric, not the chunk's sentences, and the numbers let
+    the page point at them."""
+    count = len(rubric.key_points)
+    statuses = {}
+    for item in _field(data, 'key_points', list):
+        number = _field(item, 'key_point', int)
+        status = _field(item, 'status', str)
+        if not 1 <= number <= count:
+            raise MalformedOutput('a status for key point %d, but the '
+                                  'rubric has %d' % (number, count))
+        if status not in prompts.POINT_STATUSES:
+            raise MalformedOutput('status %r of key point %d is none of %s'
+                                  % (status, number,
+                                     ', '.join(prompts.POINT_STATUSES)))
+        if statuses.setdefault(number, status) != status:
+            raise MalformedOutput('two statuses for key point %d' % number)
+    unjudged = sorted(set(range(1, count + 1)) - set(statuses))
+    if unjudged:
+        raise MalformedOutput('no status for key point%s %s' % (
+            's' if len(unjudged) > 1 else '', ', '.join(map(str, unjudged))))
+    return tuple(rubrics.PointGrade(point.point, statuses[number],
+                                    ', '.join(map(str, point.sources)))
+                 for number, point in enumerate(rubric.key_points, 1))
+
+
+def _errors(data, rubric):
+    """The rubric's misconceptions the answer states, in the rubric's
+    words, then the contradictions of key points, in the model's."""
+    errors = []
+    for number in _field(data, 'misconceptions_found', list):
+        if isinstance(number, bool) or not isinstance(number, int) or \
+                not 1 <= number <= len(rubric.misconceptions):
+            raise MalformedOutput('misconception %r is not in the rubric'
+                                  % (number,))
+        misconception = rubric.misconceptions[number - 1]
+        error = rubrics.Misconception(misconception.claim,
+                                      misconception.correction)
+        if error not in errors:
+            errors.append(error)
+    for item in _field(data, 'contradictions', list):
+        number = _field(item, 'key_point', int)
+        if not 1 <= number <= len(rubric.key_points):
+            raise MalformedOutput('a contradiction of key point %d, but the '
+                                  'rubric has %d'
+                                  % (number, len(rubric.key_points)))
+        claim = _field(item, 'claim', str).strip()
+        if not claim:
+            raise MalformedOutput('a contradiction without its claim')
+        # Without a correction of its own, the key point says what is
+        # true.
+        correction = _field(item, 'correction', str).strip() or \
+            rubric.key_points[number - 1].point
+        errors.append(rubrics.Misconception(claim, correction))
+    return tuple(errors)
+
+
+def capped_score(score, errors, threshold):
+    """`score`, kept below mastery (`threshold`) when the answer has
+    `errors`: a stated misconception is not mastery, whatever the model
+    made of the rest."""
+    if errors:
+        return min(score, round(ERROR_SCORE_SHARE * threshold, 4))
+    return score
+
+
+def rubric_feedback(feedback, evidence, errors):
+    """The model's `feedback`, then the key points the answer misses
+    (quoted from the rubric) and each error with its correction: the
+    learner sees them whatever the model wrote."""
+    sentences = [feedback]
+    missing = [grade.point for grade in evidence
+               if grade.status == rubrics.MISSING]
+    if missing:
+        sentences.append('Key points missing: %s' % '; '.join(
+            '"%s"' % point.rstrip('.') for point in missing) + '.')
+    for error in errors:
+        sentences.append('You wrote that "%s", which is not right: %s'
+                         % (error.claim.rstrip('.'), error.correction))
+    return '\n\n'.join(sentences)
 
 
 def feedback_with_missing_ideas(feedback, missing):
