@@ -65,6 +65,7 @@ setup(
             'tracl.admin.graph = tracl.admin.graph',
             'tracl.admin.intelligence = tracl.admin.intelligence',
             'tracl.admin.prereqs = tracl.admin.prereqs',
+            'tracl.admin.questions = tracl.admin.questions',
             'tracl.admin.users = tracl.admin.users',
             'tracl.auth.config = tracl.auth.config',
             'tracl.auth.hosted_ui = tracl.auth.hosted_ui',

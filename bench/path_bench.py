@@ -85,9 +85,10 @@ class SleepyQuestionProvider(Component):
         return OfflineLLMProvider(self.env).generate_question(
             concept, content, difficulty, query)
 
-    def evaluate(self, question, expected_answer, answer, context):
+    def evaluate(self, question, expected_answer, answer, context,
+                 rubric=None):
         return OfflineLLMProvider(self.env).evaluate(
-            question, expected_answer, answer, context)
+            question, expected_answer, answer, context, rubric=rubric)
 
     def concurrent_calls(self):
         return 32   # as a remote model: it waits, it does not compute

@@ -252,6 +252,10 @@
     this.result.hidden = true;
     say(this.answerStatus, message("grading_status"), "progress");
     var body = {answer: text, time_spent_seconds: seconds};
+    // The question on the page: if it changed since, the server says so
+    // (409 question_changed) rather than grade against another rubric.
+    if (settings().question_id)
+      body.question_id = settings().question_id;
     request("PUT", "/submit-answer", body).then(function (graded) {
       self.setBusy(false);
       say(self.answerStatus, "");

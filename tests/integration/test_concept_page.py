@@ -148,12 +148,24 @@ def set_fields(env, ticket_id, **values):
     for name, value in values.items():
         ticket[name] = value
     ticket.save_changes('test', 'test fixture')
+    if 'question' in values:
+        # The page asks the concept's stored question, not the ticket's.
+        set_stored_question(env, ticket_id, 'question', values['question'])
+
+
+def set_stored_question(env, ticket_id, column, value):
+    with env.db_transaction as db:
+        db(sql(env, """UPDATE {questions} SET %s=%%s WHERE id=(
+                           SELECT question_id FROM {concept_metadata}
+                           WHERE ticket_id=%%s)""" % column),
+           (value, ticket_id))
 
 
 def set_expected_answer(env, ticket_id, text):
     with env.db_transaction as db:
         db(sql(env, """UPDATE {concept_metadata} SET expected_answer=%s
                        WHERE ticket_id=%s"""), (text, ticket_id))
+    set_stored_question(env, ticket_id, 'expected_answer', text)
 
 
 def answer(env, ticket_id, text, score, feedback='Good start.'):

@@ -212,7 +212,7 @@ def test_doctor_passes_on_a_healthy_environment(env, capsys):
     assert 'no chunks' in rows['chunk_store'][1]
     assert rows['cognito'][0] == 'warning'
     assert 'user_pool_id' in rows['cognito'][1]
-    assert 'learning schema version 2' in rows['database'][1]
+    assert 'learning schema version 3' in rows['database'][1]
     assert '7 foreign keys' in rows['learning_schema'][1]
     assert 'all-MiniLM-L6-v2 (384 dimensions)' in rows['embedder'][1]
     assert rows['permission_policies'][1].startswith('ConceptOwnerPolicy')

@@ -112,7 +112,8 @@ def grade(env, concept, answer):
     """The configured grader's own score for `answer`."""
     return AnswerGrader(env).evaluate(concept.question,
                                       concept.expected_answer, answer,
-                                      concept.context).score
+                                      concept.context,
+                                      rubric=concept.rubric).score
 
 
 def attempts(env, sub, ticket):

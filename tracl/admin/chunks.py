@@ -11,6 +11,7 @@ from trac.util.text import printout
 from trac.util.translation import _
 
 from tracl.admin.options import parse_options
+from tracl.admin.questions import QuestionAdminCommands
 from tracl.corpus import (SPEC_MAX_WORDS, CorpusError, starter_corpus_paths,
                           validate_chunks, validate_jsonl)
 from tracl.embedding import EmbeddingUnavailable, LearningEmbedder
@@ -57,7 +58,8 @@ class ChunkAdminCommands(Component):
                their subject, no cycles); rejected ones are listed with the
                reason and the rest is stored. Unchanged chunks are not
                embedded again, so importing twice is safe. --starter
-               imports the starter corpus shipped with TracLearn.""",
+               imports the starter corpus shipped with TracLearn, and its
+               questions (also when a starter corpus file is named).""",
                None, self._import)
         yield ('learning export', '[file.jsonl]',
                """Write every chunk as JSON Lines (to standard output
@@ -110,6 +112,13 @@ class ChunkAdminCommands(Component):
                    "%(rejected)d rejected", new=new, updated=updated,
                    same=len(report.valid) - len(changed),
                    rejected=len(report.rejected)))
+        # The starter corpus ships its questions: they go to the question
+        # store with their chunks, which must be stored first.
+        questions = QuestionAdminCommands(self.env)
+        if list(args) == ['--starter']:
+            questions.import_starter()
+        elif args:
+            questions.import_for_corpus_file(args[0])
 
     def _export(self, path=None):
         out = open(path, 'w', encoding='utf-8') if path else sys.stdout

@@ -24,8 +24,11 @@ class AnswerGrader(Component):
     evaluation_ttl = IntOption('learning', 'evaluation_cache_ttl', 86400,
         """Seconds an evaluation of an answer is cached (0: not cached).""")
 
-    def evaluate(self, question, expected_answer, answer, context=''):
-        """The `Evaluation` of `answer`; raises `LLMUnavailable`."""
+    def evaluate(self, question, expected_answer, answer, context='',
+                 rubric=None):
+        """The `Evaluation` of `answer` against the question's `rubric`
+        (a `tracl.model.rubrics.Rubric`, None for a question stored
+        without one); raises `LLMUnavailable`."""
         provider = LearningLLM(self.env).provider
         key = self.cache_key(provider, question, expected_answer, answer)
         cache = LearningCache(self.env)
@@ -36,8 +39,11 @@ class AnswerGrader(Component):
                     return Evaluation(**cached)
                 except TypeError:
                     pass  # written by another version: grade afresh
+        # Without a rubric the call is the one every provider has always
+        # taken, so a provider written before rubrics still grades.
+        extra = {} if rubric is None else {'rubric': rubric}
         evaluation = provider.evaluate(question, expected_answer, answer,
-                                       context)
+                                       context, **extra)
         if self.evaluation_ttl > 0:
             cache.set(key, dataclasses.asdict(evaluation),
                       self.evaluation_ttl)

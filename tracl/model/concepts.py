@@ -25,12 +25,18 @@ must clear `completed_at` too.
 from collections import namedtuple
 
 from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.model.questions import rubric_from_json
 from tracl.schema import sql
 
-#: A concept ticket as the study loop needs it.
+#: A concept ticket as the study loop needs it. `question`, `difficulty`
+#: and `expected_answer` are those of the question the concept asks now:
+#: the stored question `question_id` with its `Rubric` (`rubric`), or, for
+#: a concept made before questions were stored, the question of its ticket
+#: fields (`question_id` and `rubric` None).
 Concept = namedtuple('Concept', [
     'ticket_id', 'owner', 'concept', 'subject', 'ticket_status', 'question',
-    'difficulty', 'context', 'content', 'expected_answer'])
+    'difficulty', 'context', 'content', 'expected_answer', 'question_id',
+    'rubric'], defaults=(None, None))
 
 #: A prerequisite of a concept, with the learner's status on it.
 Prerequisite = namedtuple('Prerequisite', ['ticket_id', 'concept', 'status'])
@@ -73,18 +79,28 @@ def load_concept(env, ticket_id):
     with env.db_query as db:
         rows = db(sql(env, """
             SELECT t.owner, t.summary, t.milestone, t.status, t.description,
-                   cm.expected_answer
+                   cm.expected_answer, q.id, q.question, q.difficulty,
+                   q.expected_answer, q.rubric
             FROM ticket t
             LEFT JOIN {concept_metadata} cm ON cm.ticket_id = t.id
+            LEFT JOIN {questions} q ON q.id = cm.question_id
             WHERE t.id=%s AND t.type=%s"""), (ticket_id, CONCEPT_TICKET_TYPE))
         if not rows:
             return None
-        owner, name, subject, status, description, expected = rows[0]
+        owner, name, subject, status, description, expected, question_id, \
+            question, question_difficulty, question_expected, rubric = rows[0]
         custom = dict(db("""
             SELECT name, value FROM ticket_custom
             WHERE ticket=%s AND name IN ('question', 'question_difficulty',
                                          'question_context')""",
                          (ticket_id,)))
+    if question_id is not None:
+        # The ticket keeps the first question; the stored one is current.
+        return Concept(ticket_id, owner, name, subject, status, question,
+                       int(question_difficulty),
+                       custom.get('question_context') or '',
+                       concept_text(description), question_expected,
+                       int(question_id), rubric_from_json(rubric))
     try:
         difficulty = int(custom.get('question_difficulty') or 0) or None
     except ValueError:

@@ -18,6 +18,8 @@ from tracl.environment import CONCEPT_TICKET_TYPE
 from tracl.model.chunks import prerequisite_names
 from tracl.model.concepts import (NO_LOCKS, concept_description,
                                   learner_status, locks)
+from tracl.model.questions import (STARTER_AUTHOR, pick_question,
+                                   question_record, store_question)
 from tracl.schema import dialect, sql
 
 #: Who reports the concept tickets a learning path creates.
@@ -47,9 +49,15 @@ def _summary(row):
                        float(done or 0))
 
 #: What `create_learning_path` needs per concept: the chunk, its relevance
-#: and raw cosine, and the generated question (None when reused).
+#: and raw cosine, and its question (None when the learner's concept is
+#: reused): a stored question (`question_id` set), or one a provider wrote
+#: (a `tracl.llm.GeneratedQuestion` whose rubric passed the rules) to be
+#: stored in the path's transaction under `author`. A written question
+#: without `author` (a provider that writes no rubric) is kept in the
+#: concept's ticket alone, as before questions were stored.
 NewConcept = namedtuple('NewConcept', ['chunk', 'relevance', 'cosine',
-                                       'question'])
+                                       'question', 'question_id', 'author'],
+                        defaults=(None, None))
 
 CreatedConcept = namedtuple('CreatedConcept', [
     'ticket_id', 'chunk_id', 'concept', 'subject', 'question', 'reused'])
@@ -144,15 +152,21 @@ def create_learning_path(env, sub, query, title, difficulty, concepts,
                         chunk['subject']
                     milestone.insert()
                     milestones.add(chunk['subject'])
+                item = _stored_question(env, db, item)
                 ticket_id = _insert_concept_ticket(env, sub, query, item,
                                                    now_dt)
+                # The expected answer is still written beside the question
+                # id for readers that know no question store; the study
+                # loop reads the question's own.
                 db(sql(env, """
                     INSERT INTO {concept_metadata} (ticket_id, chunk_id,
                         relevance, cosine, expected_answer,
-                        question_generated, created_at)
-                    VALUES (%s, %s, %s, %s, %s, %s, %s)"""),
+                        question_generated, created_at, question_id)
+                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"""),
                    (ticket_id, chunk['id'], item.relevance, item.cosine,
-                    item.question.expected_answer, True, now))
+                    item.question.expected_answer,
+                    item.question_id is None or item.author != STARTER_AUTHOR,
+                    now, item.question_id))
                 existing[chunk['id']] = ticket_id
             db(sql(env, """
                 INSERT INTO {path_concepts} (path_id, ticket_id, position,
@@ -164,6 +178,22 @@ def create_learning_path(env, sub, query, title, difficulty, concepts,
                 item.question.question if item.question else None, reused))
         _link_prerequisites(env, db, sub, concepts, chunk_lookup, now)
     return path_id, created
+
+
+def _stored_question(env, db, item):
+    """`item` with its question stored: a question another create stored
+    for the chunk meanwhile is used rather than storing a second one; a
+    provider's question is stored once, for every learner."""
+    if item.question_id is not None or item.author is None:
+        return item
+    chunk = item.chunk
+    found = pick_question(env, chunk['id'], item.question.difficulty)
+    if found is None:
+        found = store_question(env, question_record(chunk['id'],
+                                                    item.question),
+                               chunk['content'], item.author, db=db)
+    return item._replace(question=found, question_id=found.id,
+                         author=found.author)
 
 
 def _insert_concept_ticket(env, sub, query, item, when):

@@ -20,7 +20,7 @@ from tracl.schema import dialect, sql
 #: What recording an attempt did.
 AttemptResult = namedtuple('AttemptResult', [
     'ticket_id', 'attempt', 'score', 'best_score', 'feedback', 'status',
-    'mastered', 'ticket_status'])
+    'mastered', 'ticket_status', 'question_id'], defaults=(None,))
 
 
 def _time(value):
@@ -105,7 +105,8 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
     """Record a graded answer in ONE transaction and return an
     `AttemptResult`.
 
-    Writes the attempt row, the progress row (status, last answer, scores,
+    Writes the attempt row (with the question it answered, the
+    concept's current one), the progress row (status, last answer, scores,
     feedback, times; `seconds` reported, at most `max_seconds` credited)
     and moves the ticket: new -> assigned on a first attempt, closed/fixed
     when the concept becomes mastered, with a change comment
@@ -136,11 +137,11 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
         db(sql(env, """
             INSERT INTO {attempts} (cognito_user_id, ticket_id, attempt,
                 answer, score, feedback, grader, grader_version, model,
-                raw_output, time_spent_seconds, created_at)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""),
+                raw_output, time_spent_seconds, created_at, question_id)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""),
            (sub, concept.ticket_id, attempt, answer, score, feedback,
             evaluation.grader, evaluation.grader_version, evaluation.model,
-            evaluation.raw_output, seconds, now))
+            evaluation.raw_output, seconds, now, concept.question_id))
         db(sql(env, """
             UPDATE {progress}
             SET status=%s, started_at=%s, last_accessed=%s, completed_at=%s,
@@ -159,7 +160,8 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
         ticket.save_changes(sub, comment(attempt, score, mastered and
                                          status != 'mastered'), now_dt)
     return AttemptResult(concept.ticket_id, attempt, score, best, feedback,
-                         new_status, mastered, ticket['status'])
+                         new_status, mastered, ticket['status'],
+                         concept.question_id)
 
 
 def add_time(env, sub, ticket_id, seconds, max_seconds):

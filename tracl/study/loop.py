@@ -42,6 +42,17 @@ class ConceptLocked(Exception):
         self.blockers = blockers
 
 
+class QuestionChanged(Exception):
+    """The answer was written for question `asked`, but the concept asks
+    `current` now (the page was opened before the question changed)."""
+
+    def __init__(self, asked, current):
+        super().__init__('question %s answered, question %s is current'
+                         % (asked, current))
+        self.asked = asked
+        self.current = current
+
+
 class StudyLoop(Component):
     """Answers, grading, progress, notes and study time of concepts."""
 
@@ -82,17 +93,24 @@ class StudyLoop(Component):
         mastered it, else those they have never mastered."""
         return concepts.blockers(self.env, sub, ticket_id)
 
-    def submit(self, sub, concept, answer, seconds=None):
-        """Grade `answer` to `concept` (learner `sub`'s) and record it;
-        returns an `AttemptResult`. Raises `ConceptLocked`, and
-        `LLMUnavailable` with nothing recorded. A mastered concept is never
-        locked: it may be answered again, and stays mastered."""
+    def submit(self, sub, concept, answer, seconds=None, question_id=None):
+        """Grade `answer` to `concept` (learner `sub`'s) against its
+        current question's rubric and record it with that question;
+        returns an `AttemptResult`. `question_id`, when given, is the
+        question the learner answered. Raises `ConceptLocked`,
+        `QuestionChanged` when `question_id` is not the current question,
+        and `LLMUnavailable` with nothing recorded. A mastered concept is
+        never locked: it may be answered again, and stays mastered."""
         blockers = self.blockers(sub, concept.ticket_id)
         if blockers:
             raise ConceptLocked(blockers)
+        if question_id is not None and question_id != concept.question_id:
+            # Graded against another question's rubric, the answer would
+            # get a grade that means nothing.
+            raise QuestionChanged(question_id, concept.question_id)
         evaluation = AnswerGrader(self.env).evaluate(
             concept.question, concept.expected_answer, answer,
-            concept.context)
+            concept.context, rubric=concept.rubric)
         score = min(1.0, max(0.0, float(evaluation.score)))
         feedback = evaluation.feedback
         threshold = self.mastery_threshold

@@ -2,7 +2,15 @@
 turned into a learning path of concept tickets; the learner's paths read
 back, and the path they work on (their active path).
 
-Creating a path writes a question for every new concept before any row is
+A chunk's question is written once and shared by every learner (the
+question store, `tracl.model.questions`): a new concept asks the chunk's
+stored question nearest the difficulty asked for. Only for a chunk without
+one does the provider write a question, with its expected answer and
+rubric in one call; a rubric that breaks the rules counts as a failed
+question (asked once more, then the chunk is skipped and reported). The
+new question is stored in the path's transaction.
+
+Creating a path writes every missing question before any row is
 written, so a provider that cannot write them leaves nothing behind. How
 many questions are written at once is the provider's to say (a model that
 computes in this process gains nothing from threads, a remote one mostly
@@ -13,6 +21,7 @@ progress version is bumped, which retires every cached view of their
 progress, and the new path becomes their active path.
 """
 
+import re
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 
@@ -30,12 +39,18 @@ from tracl.model.chunks import chunk_from_json
 from tracl.model.paths import (NewConcept, create_learning_path,
                                learner_concepts_by_chunk, path_detail,
                                path_summaries, path_title)
+from tracl.model.questions import pick_questions, question_record
+from tracl.model.rubrics import QuestionError, question_problems
 from tracl.search import ChunkStoreUnavailable, LearningChunkStore
 from tracl.search.pipeline import SearchPipeline
 from tracl.util import iso
 
 #: Question difficulty of a path created without one (the middle of 1-5).
 DEFAULT_DIFFICULTY = 3
+
+#: Times the provider is asked for a chunk's question when what it writes
+#: breaks the rubric rules: once more, then the chunk is skipped.
+QUESTION_ATTEMPTS = 2
 
 #: A created path: its id, its concepts as the API shows them (`ticket_id`,
 #: `concept`, `subject`, `question`, `prerequisites`, `reused`), in the
@@ -113,9 +128,21 @@ class LearningPaths(Component):
             self.env, sub, [c['chunk_id'] for c in found])
         chunks = [chunk_from_json(c) for c in found]
         fresh = [c for c in chunks if c['id'] not in existing]
-        questions, skipped = self._questions(fresh, query, difficulty)
+        stored = pick_questions(self.env, [c['id'] for c in fresh], {
+            c['id']: difficulty or c['difficulty_level'] for c in fresh})
+        written, skipped = self._questions(
+            [c for c in fresh if c['id'] not in stored], query, difficulty)
+        author = self._author()
+        questions = {chunk_id: (question, question.id, question.author)
+                     for chunk_id, question in stored.items()}
+        for chunk_id, question in written.items():
+            # A provider that writes no rubric at all still gets its
+            # question asked, kept in the ticket alone (nothing stored).
+            questions[chunk_id] = (question, None,
+                                   author if question.key_points else None)
         concepts = [NewConcept(chunk, hit['relevance'], hit['cosine'],
-                               questions.get(chunk['id']))
+                               *questions.get(chunk['id'],
+                                              (None, None, None)))
                     for chunk, hit in zip(chunks, found)
                     if chunk['id'] in existing or chunk['id'] in questions]
         if not concepts:
@@ -187,15 +214,34 @@ class LearningPaths(Component):
         takes. Returns `({chunk_id: GeneratedQuestion}, skipped)`."""
         provider = LearningLLM(self.env).provider
 
+        def ask(chunk):
+            question = provider.generate_question(
+                chunk['concept'], chunk['content'],
+                difficulty or chunk['difficulty_level'], query)
+            if question.key_points:
+                problems = question_problems(
+                    question_record(chunk['id'], question), chunk['content'])
+                if problems:
+                    raise QuestionError(_("its rubric breaks the rules: "
+                                          "%(problems)s",
+                                          problems='; '.join(problems)))
+            return question
+
         def write(chunk):
-            try:
-                return chunk['id'], provider.generate_question(
-                    chunk['concept'], chunk['content'],
-                    difficulty or chunk['difficulty_level'], query), None
-            except (LLMUnavailable, ValueError) as e:
-                self.log.warning("No question for chunk %s: %s",
-                                 chunk['id'], e)
-                return chunk['id'], None, str(e) or type(e).__name__
+            for attempt in range(QUESTION_ATTEMPTS):
+                try:
+                    return chunk['id'], ask(chunk), None
+                except QuestionError as e:
+                    # A model may write a sound rubric when asked again.
+                    self.log.warning("Question for chunk %s refused "
+                                     "(attempt %d): %s", chunk['id'],
+                                     attempt + 1, e)
+                    error = e
+                except (LLMUnavailable, ValueError) as e:
+                    self.log.warning("No question for chunk %s: %s",
+                                     chunk['id'], e)
+                    return chunk['id'], None, str(e) or type(e).__name__
+            return chunk['id'], None, str(error)
         workers = min(provider.concurrent_calls(), self.question_concurrency,
                       len(chunks))
         if workers > 1:
@@ -209,6 +255,20 @@ class LearningPaths(Component):
                                 error=error)}
                    for cid, q, error in results if q is None]
         return questions, skipped
+
+    def _author(self):
+        """Who writes the questions the provider writes: its class and
+        model, as `describe()` names them, for the question store."""
+        provider = LearningLLM(self.env).provider
+        name = type(provider).__name__
+        if name.endswith('LLMProvider'):
+            name = name[:-len('LLMProvider')]
+        # OpenAICompatible -> open_ai_compatible, Anthropic -> anthropic
+        name = re.sub(r'(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])',
+                      '_', name).lower()
+        model = getattr(provider, 'model', None)
+        return ('%s:%s' % (name, model) if isinstance(model, str) and model
+                else name)[:200]
 
     def _write(self, sub, query, difficulty, concepts):
         store = LearningChunkStore(self.env).store

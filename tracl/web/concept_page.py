@@ -153,6 +153,7 @@ class ConceptPage(Component):
                     for a in progress['attempts']]
         panel_data = {
             'concept': concept,
+            'question_id': concept.question_id,
             'state': state,
             'read_only': read_only,
             'status': progress['status'],
@@ -182,6 +183,8 @@ class ConceptPage(Component):
         add_script_data(req, tracl_concept={
             'panel': str(panel),
             'ticket_id': concept.ticket_id,
+            # The question on the page, sent back with the answer.
+            'question_id': concept.question_id,
             'state': state,
             'read_only': read_only,
             'restrict_form': not read_only and ADMIN not in req.perm,

@@ -13,7 +13,8 @@ from trac.util.translation import _
 from tracl.api import IApiEndpointProvider
 from tracl.llm import LLMUnavailable
 from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MAX_NOTES,
-                              MIN_ANSWER, ConceptLocked, StudyLoop)
+                              MIN_ANSWER, ConceptLocked, QuestionChanged,
+                              StudyLoop)
 from tracl.web.api import ApiError, Endpoint, reader_sub
 from tracl.web.openapi import api_errors
 
@@ -30,7 +31,13 @@ SUBMIT_REQUEST = {
         'answer': {'type': 'string', 'minLength': MIN_ANSWER,
                    'maxLength': MAX_ANSWER},
         'time_spent_seconds': {'type': 'integer', 'minimum': 0,
-                               'maximum': MAX_REPORTED_SECONDS}},
+                               'maximum': MAX_REPORTED_SECONDS},
+        'question_id': {
+            'type': 'integer', 'minimum': 1,
+            'description': 'The question answered, as the concept page '
+                           'gave it (default: the current one). When it is '
+                           'no longer the current question the answer is '
+                           'refused with 409 question_changed.'}},
 }
 
 SUBMIT_RESPONSE = {
@@ -42,7 +49,12 @@ SUBMIT_RESPONSE = {
         'score': {'type': 'number', 'minimum': 0, 'maximum': 1},
         'best_score': {'type': 'number', 'minimum': 0, 'maximum': 1},
         'feedback': {'type': 'string'}, 'status': _STATUS,
-        'mastered': {'type': 'boolean'}, 'ticket_status': {'type': 'string'}},
+        'mastered': {'type': 'boolean'}, 'ticket_status': {'type': 'string'},
+        'question_id': {
+            'type': ['integer', 'null'],
+            'description': 'The question the answer was graded against '
+                           '(null for a concept made before questions '
+                           'were stored, which asks its ticket question).'}},
 }
 
 PROGRESS_RESPONSE = {
@@ -136,7 +148,10 @@ class ProgressApi(Component):
     # Handlers
 
     @api_errors(**{'404': 'No such concept',
-                   '409': 'A prerequisite is not mastered yet',
+                   '409': 'A prerequisite is not mastered yet '
+                          '(prerequisites_not_mastered), or question_id is '
+                          'not the question the concept asks now '
+                          '(question_changed, with current_question_id)',
                    '503': 'The grader is unavailable; nothing was '
                           'recorded'})
     def _submit(self, req, call):
@@ -154,10 +169,23 @@ class ProgressApi(Component):
                                   "from 0 to %(max)d.",
                                   max=MAX_REPORTED_SECONDS),
                            code='invalid_time')
+        question_id = call.body.get('question_id')
+        if question_id is not None and (not _whole_number(question_id) or
+                                        question_id < 1):
+            raise ApiError(400, _("question_id is the whole number that "
+                                  "names the question answered."),
+                           code='invalid_question_id')
         loop = StudyLoop(self.env)
         concept = self._concept(call.sub, call.params['ticket_id'])
         try:
-            result = loop.submit(call.sub, concept, answer.strip(), seconds)
+            result = loop.submit(call.sub, concept, answer.strip(), seconds,
+                                 question_id=question_id)
+        except QuestionChanged as e:
+            raise ApiError(409, _("This concept asks another question now: "
+                                  "reload the page to read it, then answer "
+                                  "it. Your answer was not recorded."),
+                           code='question_changed',
+                           current_question_id=e.current, answer=answer)
         except ConceptLocked as e:
             raise ApiError(409, _("Master the prerequisites of this concept "
                                   "first."), code='prerequisites_not_mastered',
@@ -184,7 +212,8 @@ class ProgressApi(Component):
                 'score': result.score, 'best_score': result.best_score,
                 'feedback': result.feedback, 'status': result.status,
                 'mastered': result.mastered,
-                'ticket_status': result.ticket_status}
+                'ticket_status': result.ticket_status,
+                'question_id': result.question_id}
 
     @api_errors(**{'404': 'No such concept'})
     def _get(self, req, call):
