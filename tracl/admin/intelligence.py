@@ -15,11 +15,20 @@ from trac.util.translation import _
 from tracl.admin.options import parse_options
 from tracl.corpus import load_starter_corpus, read_jsonl
 from tracl.llm import MASTERY_THRESHOLD, LearningLLM, LLMUnavailable
-from tracl.llm.metrics import agreement
+from tracl.llm.metrics import (agreement, false_mastery_rate,
+                                false_refusal_rate)
+from tracl.model.questions import chunk_questions
 
 #: Columns `grade-eval` needs.
 GRADE_EVAL_COLUMNS = ('question', 'reference_answer', 'student_answer',
                       'score01')
+
+#: The figures `grade-eval` prints, in order: today's agreement first,
+#: then how the mastery decision errs each way.
+GRADE_EVAL_FIGURES = ('pearson', 'spearman', 'rmse', 'mastery_accuracy',
+                      'auc', 'bias', 'balanced_accuracy',
+                      'false_mastery_rate', 'false_refusal_rate',
+                      'confident_accuracy', 'uncertain_share')
 
 
 class IntelligenceAdminCommands(Component):
@@ -40,14 +49,21 @@ class IntelligenceAdminCommands(Component):
                points, misconceptions) the provider writes for a chunk (of
                the starter corpus by default)""",
                None, self._question)
-        yield ('learning grade-eval', '<file.csv> [--json]',
+        yield ('learning grade-eval', '<file.csv> [--json] [--rows]',
                """Grade marked answers and print how the grades agree
 
-               The CSV needs the columns question, reference_answer,
-               student_answer and score01 (the human mark, 0..1). Prints n,
-               Pearson, Spearman, RMSE, the accuracy of the mastery decision
-               (score >= 0.8) and, when the marks are 0 or 1, the AUC. With
-               --json the last line is those figures as JSON.""",
+               The CSV needs the columns student_answer and score01 (the
+               human mark, 0..1) and either question and reference_answer
+               or chunk_id (graded against the chunk's first stored question
+               and its rubric; a chunk without one is reported and skipped).
+               Prints n, Pearson, Spearman, RMSE, the accuracy of the
+               mastery decision (score >= [learning] mastery_threshold),
+               the AUC when the marks are 0 or 1, the bias (mean score minus
+               mean mark), the balanced accuracy and the false mastery and
+               false refusal rates, and the agreement per kind when there
+               is a kind column. --rows prints every answer's grade. With
+               --json the last line is those figures as JSON (with --rows,
+               a rows list in input order).""",
                None, self._grade_eval)
 
     # Commands
@@ -94,42 +110,82 @@ class IntelligenceAdminCommands(Component):
             printout(_("Misconceptions: none"))
 
     def _grade_eval(self, *args):
-        positional = [a for a in args if a != '--json']
+        flags = ('--json', '--rows')
+        positional = [a for a in args if a not in flags]
         if len(positional) != 1:
             raise AdminCommandError(_("Usage: learning grade-eval <file.csv> "
-                                      "[--json]"), show_usage=True)
-        rows = self._read_marked_answers(positional[0])
+                                      "[--json] [--rows]"), show_usage=True)
+        rows, columns = self._read_marked_answers(positional[0])
+        threshold = self.config.getfloat('learning', 'mastery_threshold',
+                                         MASTERY_THRESHOLD)
         provider = LearningLLM(self.env).provider
-        scores, marks = [], []
+        graded, unknown = [], []
+        questions = {}
         started = time.monotonic()
         for number, row in enumerate(rows, 1):
+            asked = self._asked_question(row, questions)
+            if isinstance(asked, str):
+                unknown.append((number, asked))
+                row['grade'], row['problem'] = None, asked
+                continue
+            question, expected, rubric = asked
+            extra = {} if rubric is None else {'rubric': rubric}
             try:
-                evaluation = provider.evaluate(row['question'],
-                                               row['reference_answer'],
-                                               row['student_answer'], '')
+                evaluation = provider.evaluate(question, expected,
+                                               row['student_answer'], '',
+                                               **extra)
             except LLMUnavailable as e:
                 raise AdminCommandError(_("The provider stopped answering "
                                           "at row %(n)d: %(error)s",
                                           n=number, error=e))
-            scores.append(evaluation.score)
-            marks.append(row['mark'])
+            row['grade'] = evaluation
+            graded.append(row)
             if number % 500 == 0:
                 sys.stderr.write('%d/%d graded\n' % (number, len(rows)))
-        figures = agreement(scores, marks, MASTERY_THRESHOLD)
+        for number, problem in unknown:
+            printout(_("row %(n)d: %(problem)s", n=number, problem=problem))
+        if not graded:
+            raise AdminCommandError(_("No answer could be graded: "
+                                      "%(n)d rows name no known question.",
+                                      n=len(unknown)))
+        scores = [row['grade'].score for row in graded]
+        marks = [row['mark'] for row in graded]
+        figures = agreement(scores, marks, threshold)
+        # Graders do not say yet how sure they are of a grade: the
+        # confidence figures stay empty until an evaluation carries one.
+        figures.update(confident_accuracy=None, uncertain_share=None)
         seconds = time.monotonic() - started
         printout(_("Graded %(n)d answers with %(provider)s in %(s).1f s",
                    n=figures['n'], provider=provider.describe(), s=seconds))
-        for name in ('pearson', 'spearman', 'rmse', 'mastery_accuracy',
-                     'auc'):
-            value = figures[name]
-            printout('  %-17s %s' % (name, '-' if value is None or (
-                isinstance(value, float) and math.isnan(value))
-                else '%.4f' % value))
+        if unknown:
+            printout(_("%(n)d rows not graded (no known question).",
+                       n=len(unknown)))
+        for name in GRADE_EVAL_FIGURES:
+            printout('  %-19s %s' % (name, _figure(figures[name])))
+        by_kind = None
+        if 'kind' in columns:
+            by_kind = _kind_agreement(graded, threshold)
+            printout(_("Agreement of the mastery decision by kind:"))
+            for kind, kind_figures in by_kind.items():
+                printout('  %-19s %s  (n=%d, false mastery %s, false '
+                         'refusal %s)' % (
+                             kind, _figure(kind_figures['agreement']),
+                             kind_figures['n'],
+                             _figure(kind_figures['false_mastery_rate']),
+                             _figure(kind_figures['false_refusal_rate'])))
+        if '--rows' in args:
+            for number, row in enumerate(rows, 1):
+                printout(_row_line(number, row, threshold))
         if '--json' in args:
-            printout(json.dumps({k: (None if isinstance(v, float) and
-                                     math.isnan(v) else v)
-                                 for k, v in figures.items()},
-                                sort_keys=True))
+            result = {k: _json_number(v) for k, v in figures.items()}
+            if by_kind is not None:
+                result['by_kind'] = {
+                    kind: {k: _json_number(v) for k, v in f.items()}
+                    for kind, f in by_kind.items()}
+            if '--rows' in args:
+                result['rows'] = [_row_json(row, columns, threshold)
+                                  for row in rows]
+            printout(json.dumps(result, sort_keys=True))
 
     # Internal methods
 
@@ -155,16 +211,44 @@ class IntelligenceAdminCommands(Component):
                                   id=chunk_id,
                                   corpus=corpus or _("the starter corpus")))
 
+    def _asked_question(self, row, questions):
+        """`(question, expected answer, rubric)` that `row` answers, or
+        why it has none: rows that carry their question and reference are
+        graded against them without a rubric, rows naming a chunk against
+        that chunk's first question (the one a learner meets first) and its
+        rubric. `questions` caches the chunks already looked up."""
+        if row.get('question') and row.get('reference_answer'):
+            return row['question'], row['reference_answer'], None
+        chunk_id = (row.get('chunk_id') or '').strip()
+        if not chunk_id:
+            return _("no question and reference_answer, and no chunk_id")
+        if chunk_id not in questions:
+            stored = chunk_questions(self.env, chunk_id)
+            questions[chunk_id] = min(stored, key=lambda q: q.id) \
+                if stored else None
+        first = questions[chunk_id]
+        if first is None:
+            return _("chunk %(id)s has no question", id=chunk_id)
+        return first.question, first.expected_answer, first.rubric
+
     def _read_marked_answers(self, path):
+        """The rows of the CSV at `path` (each with its `mark`) and its
+        columns. A row names its question either by question and
+        reference_answer or by chunk_id, so a file needs one of the two."""
         try:
             with open(path, newline='', encoding='utf-8') as f:
                 reader = csv.DictReader(f)
+                columns = tuple(reader.fieldnames or ())
                 missing = [c for c in GRADE_EVAL_COLUMNS
-                           if c not in (reader.fieldnames or ())]
+                           if c not in columns]
+                if 'chunk_id' in columns:
+                    missing = [c for c in missing
+                               if c not in ('question', 'reference_answer')]
                 if missing:
                     raise AdminCommandError(_(
-                        "%(path)s lacks the columns %(columns)s.", path=path,
-                        columns=', '.join(missing)))
+                        "%(path)s lacks the columns %(columns)s (a chunk_id "
+                        "column can replace question and reference_answer).",
+                        path=path, columns=', '.join(missing)))
                 rows = []
                 for number, row in enumerate(reader, 2):
                     try:
@@ -179,6 +263,72 @@ class IntelligenceAdminCommands(Component):
         except OSError as e:
             raise AdminCommandError(_("Cannot read %(path)s: %(error)s",
                                       path=path, error=e.strerror))
+        except (UnicodeDecodeError, csv.Error) as e:
+            raise AdminCommandError(_("Cannot read %(path)s as CSV: "
+                                      "%(error)s", path=path, error=e))
         if not rows:
             raise AdminCommandError(_("%(path)s has no answers.", path=path))
-        return rows
+        return rows, columns
+
+
+def _json_number(value):
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _figure(value):
+    value = _json_number(value)
+    return '-' if value is None else '%.4f' % value
+
+
+def _kind_agreement(graded, threshold):
+    """`{kind: figures}` of the graded rows, kinds in input order: how
+    often the mastery decision agrees with the marks for each kind of
+    answer, and how it errs."""
+    kinds = {}
+    for row in graded:
+        kinds.setdefault(row.get('kind') or '', []).append(row)
+    result = {}
+    for kind, kind_rows in kinds.items():
+        scores = [row['grade'].score for row in kind_rows]
+        marks = [row['mark'] for row in kind_rows]
+        result[kind] = {
+            'n': len(kind_rows),
+            'agreement': sum((s >= threshold) == (m >= threshold)
+                             for s, m in zip(scores, marks))
+            / float(len(kind_rows)),
+            'false_mastery_rate': false_mastery_rate(scores, marks,
+                                                     threshold),
+            'false_refusal_rate': false_refusal_rate(scores, marks,
+                                                     threshold)}
+    return result
+
+
+def _row_line(number, row, threshold):
+    """One answer's grade as `--rows` prints it."""
+    where = ' '.join(row[c] for c in ('chunk_id', 'kind') if row.get(c))
+    grade = row['grade']
+    if grade is None:
+        return _("row %(n)d %(where)s: not graded: %(problem)s", n=number,
+                 where=where, problem=row['problem'])
+    return _("row %(n)d %(where)s: score %(score).2f, %(verdict)s "
+             "(mark %(mark)g). %(feedback)s", n=number, where=where,
+             score=grade.score, mark=row['mark'],
+             verdict=_("mastered") if grade.score >= threshold
+             else _("not mastered"),
+             feedback=' '.join(grade.feedback.split()))
+
+
+def _row_json(row, columns, threshold):
+    """One answer's grade in the `rows` of `--json --rows`: an answer
+    that could not be graded keeps its place with an empty score."""
+    grade = row['grade']
+    result = {'score': None if grade is None else grade.score,
+              'mastered': None if grade is None
+              else grade.score >= threshold,
+              'feedback': _("Not graded: %(problem)s.",
+                            problem=row['problem']) if grade is None
+              else grade.feedback}
+    for column in ('chunk_id', 'kind'):
+        if column in columns:
+            result[column] = row.get(column)
+    return result
