@@ -39,17 +39,26 @@ sys.path.insert(0, REPO)
 from common import machine, measure, report  # noqa: E402
 
 from tracl.llm import MASTERY_THRESHOLD  # noqa: E402
-from tracl.llm.metrics import auc, pearson, rmse, spearman  # noqa: E402
-from tracl.llm.offline_grader import (FEATURES, LogisticModel,  # noqa: E402
+from tracl.llm.metrics import (auc, balanced_accuracy,  # noqa: E402
+                               best_threshold, bias, false_mastery_rate,
+                               false_refusal_rate, pearson, rmse, spearman)
+from tracl.llm.offline_grader import (FEATURES, GUARD_CAPS,  # noqa: E402
+                                      Calibration, LogisticModel,
                                       OfflineGrader, calibrate)
 
 DEFAULT_DATA = os.path.join(REPO, '..', 'shared', 'data', 'scientsbank',
                             'train.csv')
+STARTER_DATA = os.path.join(REPO, 'tests', 'data', 'grading',
+                            'starter_answers.csv')
 SEED = 20130
 FOLDS = 5
 #: L2 penalty of the logistic fit, on standardised features.
 L2 = 1.0
 BASELINE_FEATURES = ('similarity',)
+#: The features of the first-round grader (offline-grader-1), scored with
+#: its calibration and guards alone (`today_score`): "today's score" the
+#: figures compare with.
+TODAY_FEATURES = FEATURES[:5]
 
 
 def load_rows(path):
@@ -103,29 +112,92 @@ def analyse_all(grader, rows):
     return analysed
 
 
-def cross_validate(features, labels, fold, names, guarded):
-    """Scores of every answer by the model of the folds it is not in."""
+def cross_validate(features, labels, fold, names, guarded, fitted=True):
+    """Scores of every answer by the model of the folds it is not in.
+    `guarded`: the grader's rules apply (guards, errors, full coverage);
+    `fitted`: the calibration is fitted on the same folds as the model
+    (else the first round's fixed one, and its guards alone)."""
     scores = np.zeros(len(labels))
     X = matrix(features, names)
     for k in sorted(set(fold)):
         train, test = fold != k, fold == k
         model = fit_logistic(X[train], labels[train])
+        p = probabilities(model, X)
+        calibration = fit_calibration(
+            [features[i] for i in np.flatnonzero(train)], p[train],
+            labels[train]) if fitted else None
         for i in np.flatnonzero(test):
-            z = model.intercept + X[i] @ np.array(model.coefficients)
-            p = 1 / (1 + np.exp(-z))
-            scores[i] = OfflineGrader.score(features[i], p) if guarded \
-                else round(calibrate(p), 4)
+            if not fitted:
+                scores[i] = today_score(features[i], p[i], guarded)
+            elif not guarded:
+                scores[i] = round(calibrate(p[i], calibration), 4)
+            else:
+                scores[i] = OfflineGrader.score(features[i], p[i],
+                                                calibration)
     return scores
+
+
+def probabilities(model, X):
+    z = model.intercept + X @ np.array(model.coefficients)
+    return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
+
+
+def today_score(features, probability, guarded=True):
+    """The first round's score: its map (quadratic up to 0.8 at
+    probability 0.5, then linear) and its guards, no rubric rules."""
+    p = min(1.0, max(0.0, probability))
+    score = MASTERY_THRESHOLD * (p / 0.5) ** 2 if p <= 0.5 else \
+        MASTERY_THRESHOLD + (1 - MASTERY_THRESHOLD) * (p - 0.5) / 0.5
+    if guarded:
+        for guard in features['guards']:
+            score *= GUARD_CAPS[guard]
+        if not features['content_words']:
+            score = 0.0
+    return round(score, 4)
+
+
+def fit_calibration(features, p, labels):
+    """The monotone map from probability to score for these answers: the
+    probability whose cut has the best balanced accuracy goes on the
+    mastery threshold (the rules included: an answer that covers every
+    key point masters anyway, one with an error never does), and the
+    steepness below it is chosen so that the mean score matches the mean
+    mark (above it the map stays a straight line)."""
+    p, labels = np.asarray(p, float), np.asarray(labels, float)
+
+    def scores(calibration):
+        return np.array([OfflineGrader.score(f, q, calibration)
+                         for f, q in zip(features, p)])
+    candidates = np.unique(np.round(np.quantile(p, np.linspace(
+        0.2, 0.9, 71)), 4))
+    decision = max(candidates, key=lambda d: balanced_accuracy(
+        scores(Calibration(float(d), 2.0, 1.0)), labels, MASTERY_THRESHOLD))
+    low, high = 0.05, 20.0
+    for _ in range(30):
+        below = (low * high) ** 0.5
+        if scores(Calibration(float(decision), below, 1.0)).mean() > \
+                labels.mean():
+            low = below
+        else:
+            high = below
+    return Calibration(round(float(decision), 4), round(below, 3), 1.0)
 
 
 def print_figures(label, scores, labels, fold):
     per_fold = [auc(scores[fold == k], labels[fold == k])
                 for k in sorted(set(fold))]
     accuracy = np.mean((scores >= MASTERY_THRESHOLD) == (labels == 1))
+    cut, best = best_threshold(scores, labels, MASTERY_THRESHOLD)
     print('  %-26s AUC %.3f  accuracy %.3f  Pearson %.3f  Spearman %.3f  '
           'RMSE %.3f' % (label, auc(scores, labels), accuracy,
                          pearson(scores, labels), spearman(scores, labels),
                          rmse(scores, labels)))
+    print('  %-26s bias %+.3f  balanced accuracy %.3f (best threshold %.3f '
+          'reaches %.3f)  false mastery %.3f  false refusal %.3f' % (
+              '', bias(scores, labels),
+              balanced_accuracy(scores, labels, MASTERY_THRESHOLD), cut,
+              best, false_mastery_rate(scores, labels, MASTERY_THRESHOLD),
+              false_refusal_rate(scores, labels, MASTERY_THRESHOLD)))
     print('  %-26s per-fold AUC %s  (mean %.3f)' % (
         '', ' '.join('%.3f' % a for a in per_fold), np.mean(per_fold)))
 
@@ -141,7 +213,8 @@ def print_guards(features, labels):
     print('  instructions removed from %d answers' % removed)
 
 
-def print_constants(model, n, cv_auc, baseline_auc, cv_accuracy):
+def print_constants(model, calibration, n, cv_auc, baseline_auc,
+                    cv_accuracy):
     print('Constants for tracl/llm/offline_grader.py (fitted on all %d '
           'answers; grouped CV: AUC %.3f, baseline %.3f, accuracy %.3f):'
           % (n, cv_auc, baseline_auc, cv_accuracy))
@@ -150,6 +223,7 @@ def print_constants(model, n, cv_auc, baseline_auc, cv_accuracy):
                                             for c in model.coefficients))
     for name, c in zip(FEATURES, model.coefficients):
         print('    # %-22s %+.3f' % (name, c))
+    print('CALIBRATION = Calibration(%.4f, %.4f, %.1f)' % calibration)
 
 
 def bench_latency(embedder, rows):
@@ -173,6 +247,79 @@ def bench_latency(embedder, rows):
            measure(lambda: grade_next(False), len(sample) * 2))
     report('grade, first answer to a question',
            measure(lambda: grade_next(True), len(sample)))
+
+
+def starter_questions():
+    """The first question of each chunk in the starter question files, as
+    (question, expected answer, `Rubric`) by chunk id."""
+    import glob
+    import json
+    from tracl.model.rubrics import KeyPoint, Misconception, Rubric
+    questions = {}
+    for path in sorted(glob.glob(os.path.join(REPO, 'tracl', 'data',
+                                              'questions', '*.jsonl'))):
+        with open(path, encoding='utf-8') as f:
+            for line in f:
+                q = json.loads(line)
+                questions.setdefault(q['chunk_id'], (
+                    q['question'], q['expected_answer'], Rubric(
+                        [KeyPoint(k['point'], k['sources'])
+                         for k in q['key_points']],
+                        [Misconception(m['claim'], m['correction'])
+                         for m in q['misconceptions']])))
+    return questions
+
+
+def starter_eval(embedder, path=STARTER_DATA):
+    """Agreement with the hand-marked answers to starter questions, by
+    kind of answer, graded against each question's rubric; and the time
+    to grade an answer with a rubric, the question's embeddings kept (as
+    submit-answer does after the first answer to a question) and not."""
+    if not os.path.exists(path):
+        return
+    questions = starter_questions()
+    rows = load_rows(path)
+    grader = OfflineGrader(embedder)
+    kinds, scores, marks = {}, [], []
+    for row in rows:
+        result = grader.grade(*questions[row['chunk_id']][:2],
+                              row['student_answer'],
+                              questions[row['chunk_id']][2])
+        mark = float(row['score01'])
+        scores.append(result.score)
+        marks.append(mark)
+        agree = (result.score >= MASTERY_THRESHOLD) == (mark >= 0.5)
+        kinds.setdefault(row['kind'], []).append(agree)
+    scores, marks = np.array(scores), np.array(marks)
+    print('Starter questions with rubrics (%s): %d answers' % (
+        os.path.relpath(path, REPO), len(rows)))
+    for kind, agreed in sorted(kinds.items()):
+        print('  %-16s %3d answers, agreement %.3f' % (
+            kind, len(agreed), np.mean(agreed)))
+    agreed = np.array([a for kind in kinds.values() for a in kind])
+    copied = np.array([r['kind'] == 'copied' for r in rows])
+    in_order = np.array([(s >= MASTERY_THRESHOLD) == (m >= 0.5)
+                         for s, m in zip(scores, marks)])
+    print('  agreement %.3f (%.3f without the copied answers, which the '
+          'study loop judges)  bias %+.3f  balanced accuracy %.3f  '
+          'false mastery %.3f  false refusal %.3f' % (
+              agreed.mean(), in_order[~copied].mean(), bias(scores, marks),
+              balanced_accuracy(scores, marks, MASTERY_THRESHOLD),
+              false_mastery_rate(scores, marks, MASTERY_THRESHOLD),
+              false_refusal_rate(scores, marks, MASTERY_THRESHOLD)))
+    state = {'i': 0}
+
+    def grade_next(fresh):
+        row = rows[state['i'] % len(rows)]
+        state['i'] += 1
+        question, expected, rubric = questions[row['chunk_id']]
+        (OfflineGrader(embedder) if fresh else grader).grade(
+            question, expected, row['student_answer'], rubric)
+    print('Latency per answer with a rubric (%s):' % machine())
+    report('grade, question embedded before',
+           measure(lambda: grade_next(False), len(rows) * 2))
+    report('grade, first answer to a question',
+           measure(lambda: grade_next(True), len(rows)))
 
 
 def cosine_features(embedder, rows):
@@ -222,22 +369,29 @@ def main(argv=None):
           'mastery at score >= %.1f:' % (args.folds, args.seed,
                                          MASTERY_THRESHOLD))
     baseline = cross_validate(cosines, labels, fold, BASELINE_FEATURES,
-                              guarded=False)
+                              guarded=False, fitted=False)
+    today = cross_validate(features, labels, fold, TODAY_FEATURES,
+                           guarded=True, fitted=False)
     graded = cross_validate(features, labels, fold, FEATURES, guarded=True)
     unguarded = cross_validate(features, labels, fold, FEATURES,
                                guarded=False)
     print_figures('cosine-only baseline', baseline, labels, fold)
+    print_figures('first-round grader', today, labels, fold)
     print_figures('grader', graded, labels, fold)
-    print_figures('grader without guards', unguarded, labels, fold)
+    print_figures('grader without rules', unguarded, labels, fold)
     print_guards(features, labels)
 
     if args.fit:
-        model = fit_logistic(matrix(features, FEATURES), labels)
-        print_constants(model, len(rows), auc(graded, labels),
+        X = matrix(features, FEATURES)
+        model = fit_logistic(X, labels)
+        calibration = fit_calibration(features, probabilities(model, X),
+                                      labels)
+        print_constants(model, calibration, len(rows), auc(graded, labels),
                         auc(baseline, labels),
                         np.mean((graded >= MASTERY_THRESHOLD) ==
                                 (labels == 1)))
     bench_latency(embedder, rows)
+    starter_eval(embedder)
 
 
 if __name__ == '__main__':

@@ -42,3 +42,18 @@ def test_agreement_reports_mastery_accuracy_at_the_threshold():
 
 def test_agreement_has_no_auc_for_graded_marks():
     assert agreement([0.1, 0.5, 0.9], [0.0, 0.5, 1.0], 0.8)['auc'] is None
+
+
+def test_bias_balanced_accuracy_and_the_false_rates():
+    from tracl.llm.metrics import (balanced_accuracy, best_threshold, bias,
+                                   false_mastery_rate, false_refusal_rate)
+    scores, marks = [0.9, 0.7, 0.85, 0.2], [1, 1, 0, 0]
+    assert bias(scores, marks) == pytest.approx(0.1625)
+    assert false_mastery_rate(scores, marks, 0.8) == 0.5
+    assert false_refusal_rate(scores, marks, 0.8) == 0.5
+    assert balanced_accuracy(scores, marks, 0.8) == 0.5
+    cut, best = best_threshold(scores, marks, 0.8)
+    assert (cut, best) == (0.7, 0.75)
+    figures = agreement(scores, marks, 0.8)
+    assert figures['bias'] == pytest.approx(0.1625)
+    assert figures['balanced_accuracy'] == 0.5

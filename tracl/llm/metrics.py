@@ -50,8 +50,9 @@ def auc(scores, labels):
 
 def agreement(scores, marks, threshold):
     """The figures of `learning grade-eval --json`: n, pearson, spearman,
-    rmse, mastery_accuracy (score >= threshold vs mark >= threshold) and
-    auc (when the marks are binary)."""
+    rmse, mastery_accuracy (score >= threshold vs mark >= threshold), auc
+    (when the marks are binary), bias, balanced_accuracy and the false
+    mastery and false refusal rates."""
     scores, marks = np.asarray(scores, float), np.asarray(marks, float)
     binary = bool(len(marks)) and set(np.unique(marks)) <= {0.0, 1.0}
     return {
@@ -63,4 +64,54 @@ def agreement(scores, marks, threshold):
                                           (marks >= threshold)))
         if len(scores) else float('nan'),
         'auc': auc(scores, marks) if binary else None,
+        'bias': bias(scores, marks),
+        'balanced_accuracy': balanced_accuracy(scores, marks, threshold),
+        'false_mastery_rate': false_mastery_rate(scores, marks, threshold),
+        'false_refusal_rate': false_refusal_rate(scores, marks, threshold),
     }
+
+
+def bias(scores, marks):
+    """Mean score minus mean mark: how far the grader is harsher
+    (negative) or kinder (positive) than the markers on average."""
+    scores, marks = np.asarray(scores, float), np.asarray(marks, float)
+    return float(scores.mean() - marks.mean()) if len(scores) \
+        else float('nan')
+
+
+def false_mastery_rate(scores, marks, threshold):
+    """Share of the answers the markers refuse that the grader masters."""
+    scores, marks = np.asarray(scores, float), np.asarray(marks, float)
+    refused = marks < threshold
+    return float(np.mean(scores[refused] >= threshold)) if refused.any() \
+        else float('nan')
+
+
+def false_refusal_rate(scores, marks, threshold):
+    """Share of the answers the markers accept that the grader refuses."""
+    scores, marks = np.asarray(scores, float), np.asarray(marks, float)
+    accepted = marks >= threshold
+    return float(np.mean(scores[accepted] < threshold)) if accepted.any() \
+        else float('nan')
+
+
+def balanced_accuracy(scores, marks, threshold):
+    """Mean of the rates of right decisions on accepted and on refused
+    answers (the mastery decision: score >= threshold); a grader that
+    always says the same thing gets 0.5, whatever the class balance."""
+    return 1.0 - (false_mastery_rate(scores, marks, threshold) +
+                  false_refusal_rate(scores, marks, threshold)) / 2.0
+
+
+def best_threshold(scores, marks, threshold):
+    """The cut on `scores` with the highest balanced accuracy against
+    marks >= `threshold`, and that balanced accuracy: what moving the
+    mastery threshold alone could reach."""
+    scores, marks = np.asarray(scores, float), np.asarray(marks, float)
+    accepted = (marks >= threshold).astype(float)
+    best = (float('nan'), float('nan'))
+    for cut in np.unique(scores):
+        ba = balanced_accuracy((scores >= cut).astype(float), accepted, 0.5)
+        if not ba <= best[1]:
+            best = (float(cut), ba)
+    return best

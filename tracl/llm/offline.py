@@ -102,13 +102,19 @@ class OfflineLLMProvider(Component):
         return GeneratedQuestion(question, expected, difficulty,
                                  key_points=points)
 
-    def evaluate(self, question, expected_answer, answer, context):
-        result = self.grader.grade(question, expected_answer, answer)
+    def evaluate(self, question, expected_answer, answer, context,
+                 rubric=None):
+        # Without a rubric the grader derives key points from the
+        # expected answer, as for questions written before rubrics.
+        result = self.grader.grade(question, expected_answer, answer,
+                                   rubric)
         return Evaluation(score=result.score, feedback=result.feedback,
                           grader='offline', grader_version=result.version,
                           model=self._embedder().model_name(),
                           raw_output=json.dumps(result.features,
-                                                sort_keys=True))
+                                                sort_keys=True),
+                          evidence=tuple(result.evidence),
+                          errors=tuple(result.errors))
 
     def concurrent_calls(self):
         # Everything is computed in this process: threads would only take

@@ -1,5 +1,6 @@
-"""Grading a learner's answer without a network: how close it comes to the
-expected answer in meaning and how many of its key terms it covers,
+"""Grading a learner's answer without a network: which key points of the
+question's rubric it covers in meaning, whether it states a misconception
+or contradicts a key point, and a score that estimates a teacher's mark,
 calibrated on human-marked answers. Deterministic; standard library and
 numpy only, with any embedder that has `embed(texts)` (`IEmbedder`).
 
@@ -8,21 +9,30 @@ How a grade is made:
 1. Text addressed to the grader ("ignore previous instructions", "give
    full marks", "you are now ...") is cut out of the answer before anything
    else reads it: the answer is data, so such text adds nothing.
-2. Five features compare the answer with the expected answer and the
-   question (`FEATURES`). A logistic model with global coefficients (no
-   per-question parameter) turns them into the probability that a human
-   marker accepts the answer.
-3. A monotone map puts the model's decision threshold (probability 0.5)
-   on `MASTERY_THRESHOLD`, so "score >= 0.8" means "the model would
-   accept it".
-4. Guards cap the score of answers that cannot show understanding whatever
-   the features say: empty-ish answers, copies of the question and keyword
-   salad.
-5. Feedback names up to three key ideas of the expected answer the answer
-   has and up to three it misses.
+2. The answer's sentences and clauses are embedded once and matched with
+   the rubric (`tracl.llm.rubric_grading`): each key point covered, partly
+   covered or missing, and the misconceptions stated or key points
+   contradicted (`tracl.llm.contradiction`). Without a rubric the key
+   points are the expected answer's sentences.
+3. Features compare the answer with the expected answer, the question and
+   the key points (`FEATURES`). A logistic model with global coefficients
+   (no per-question parameter) turns them into the probability that a
+   human marker accepts the answer.
+4. A monotone map (`Calibration`) turns that probability into a score
+   that estimates the mark: the probability at which accepting best
+   separates right from wrong answers lands on `MASTERY_THRESHOLD`, and the
+   mean score matches the mean mark.
+5. Rules the features cannot overrule: guards cap the score of answers
+   that cannot show understanding (empty-ish answers, copies of the
+   question, keyword salad); an error keeps the score below mastery; an
+   answer that covers every key point with no error and no guard masters,
+   however terse.
+6. Feedback in whole sentences: what is right, what is wrong with its
+   correction, what is missing, quoting the key points.
 
-Only sentences are embedded: the expected answer's once per grader (kept,
-and `prepare` embeds them ahead of the first answer), then the answer's.
+Only sentences are embedded: the expected answer's and the rubric's once
+per question (kept, and `prepare` embeds them ahead of the first answer),
+then the answer's, in one call.
 
 The coefficients come from `bench/grading_eval.py --fit` on SciEntsBank
 (`data/scientsbank/train.csv`); the same script measures, by 5-fold
@@ -34,20 +44,20 @@ import difflib
 import math
 import re
 import threading
-import unicodedata
 from collections import OrderedDict, namedtuple
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from tracl.llm import MASTERY_THRESHOLD
+from tracl.llm import rubric_grading
+from tracl.llm.text import (  # noqa: F401 (names this module always had)
+    GENERIC_WORDS, LIST_WORDS, STOPWORDS, clauses, content_stems, is_content,
+    normalise, sentences, stem, words)
 
-#: Changes whenever a grade could change: features, coefficients, guards.
-GRADER_VERSION = 'offline-grader-1'
-
-#: Model probability at which an answer counts as right; mapped to
-#: `MASTERY_THRESHOLD` on the score scale.
-DECISION_PROBABILITY = 0.5
+#: Changes whenever a grade could change: features, coefficients, guards,
+#: rubric matching. Past attempts keep the version they were graded with.
+GRADER_VERSION = 'offline-grader-2'
 
 #: The features the logistic model reads, in the order of its coefficients.
 FEATURES = (
@@ -69,18 +79,22 @@ FEATURES = (
 # Fitted by `bench/grading_eval.py --fit` on all 4,969 answers of
 # SciEntsBank train.csv (SemEval-2013 task 7, Dzikovska et al. 2013; built
 # on SciEntsBank, Nielsen et al. 2008), L2 = 1 on standardised features.
-# Before that, 5-fold cross-validation grouped by question_id (seed 20130:
-# no question on both sides) measured on questions the model was not
-# fitted on: AUC 0.767 against 0.674 for the cosine-only baseline, and
-# accuracy 0.716 at score >= 0.8 (majority class 0.596). Features kept
-# because they raised the grouped-CV AUC; tried and dropped: plain cosine,
-# the max of sentence cosines, IDF weights over the references, negation
-# mismatch, bigram coverage, interactions (no gain), absolute lengths
-# (function-word share and relative length do as well, whatever the size
-# of the texts), and cosine to the question and word-level embedding
-# coverage (+0.001 and +0.002 AUC, not worth their embeddings' time).
 INTERCEPT = -2.860
 COEFFICIENTS = (1.888, 2.331, 0.837, 1.987, 0.826)
+
+#: The monotone map from probability to score (`calibrate`): `decision`
+#: is the probability put on `MASTERY_THRESHOLD`, `below` how fast the
+#: score falls under it, `above` the power of the curve over it.
+Calibration = namedtuple('Calibration', 'decision below above')
+CALIBRATION = Calibration(0.4077, 5.385, 1.0)
+
+#: Model probability at which an answer counts as right; mapped to
+#: `MASTERY_THRESHOLD` on the score scale.
+DECISION_PROBABILITY = CALIBRATION.decision
+
+#: Highest score an answer with an error (a stated misconception, a
+#: contradicted key point) keeps: below mastery, whatever else is right.
+ERROR_CAP = 0.6
 
 #: The guards, each with the highest score it leaves.
 GUARD_CAPS = {'empty': 0.1, 'copy': 0.3, 'salad': 0.3}
@@ -101,16 +115,12 @@ COPY_NOVELTY = 0.2
 #: Keyword salad: at least this many words and no function word but
 #: those that join items of a list.
 SALAD_MIN_WORDS = 3
-LIST_WORDS = frozenset(['and', 'or', 'also', 'etc', 'plus', 'then'])
 
 #: Characters of an answer that are graded (the rest is ignored), so that
 #: a very long text cannot hold a request up.
 MAX_ANSWER_CHARS = 4000
 
-#: Key ideas named in feedback, each way.
-FEEDBACK_IDEAS = 3
-
-#: Expected answers whose sentence embeddings are kept.
+#: Questions whose expected answer and rubric embeddings are kept.
 EXPECTED_CACHE_SIZE = 256
 
 LogisticModel = namedtuple('LogisticModel', 'intercept coefficients')
@@ -129,6 +139,10 @@ class GradeResult:
     feedback: str
     features: dict = field(default_factory=dict)
     rubric_version: str = GRADER_VERSION
+    #: A `PointGrade` per key point, in the rubric's order.
+    evidence: tuple = ()
+    #: Stated misconceptions and contradicted key points (`Misconception`s).
+    errors: tuple = ()
 
     @property
     def version(self):
@@ -136,98 +150,6 @@ class GradeResult:
 
 
 # -- Words
-
-STOPWORDS = frozenset("""
-a about above after again against all also am an and any are aren't as at be
-because been before being below between both but by can can't cannot could
-couldn't did didn't do does doesn't doing don't down during each either else
-etc even every few for from further had hadn't has hasn't have haven't having
-he he'd he'll he's her here hers herself him himself his how i i'd i'll i'm
-i've if in into is isn't it it's its itself just let's lot lots many may me
-might more most much must my myself neither no nor not now of off oh ok okay
-on once one ones only or other ought our ours ourselves out over own really
-same shall she she'd she'll she's should shouldn't so some such than that
-that's the their theirs them themselves then there there's these they they'd
-they'll they're they've thing things this those through thus to too under
-until up upon us very was wasn't we we'd we'll we're we've well were weren't
-what what's when where which while who whom whose why will with won't would
-wouldn't yeah yes you you'd you'll you're you've your yours yourself
-yourselves
-""".split())
-
-#: Words too general to be named as a key idea in feedback.
-GENERIC_WORDS = frozenset("""
-make makes made making use uses used using see seen saw show shows showed
-shown way ways like called call get gets got leave leaves leaving left put
-take takes took tell tells told know knows knew need needs needed able
-process place part kind type example form case fact idea turn turns
-find finds found give gives given keep keeps kept
-""".split())
-
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_TOKEN = re.compile(r"[A-Za-z0-9]+(?:['\u2019][A-Za-z]+)?|[^\sA-Za-z0-9]")
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\s*\n+\s*")
-_VOWEL = re.compile('[aeiouy]')
-_SUFFIXES = (
-    ('ational', 'at'), ('ations', 'at'), ('ation', 'at'), ('itions', 'it'),
-    ('ition', 'it'), ('tions', 't'), ('tion', 't'), ('sions', 's'),
-    ('sion', 's'), ('ments', ''), ('ment', ''), ('ness', ''), ('ities', ''),
-    ('ity', ''), ('ingly', ''), ('edly', ''), ('ies', 'y'), ('ied', 'y'),
-    ('sses', 'ss'), ('ing', ''), ('ed', ''), ('ly', ''), ('est', ''),
-    ('er', ''), ('es', ''), ('s', ''))
-
-
-def normalise(text):
-    text = unicodedata.normalize('NFKC', text or '')
-    return text.replace('\u2019', "'").replace('\u2018', "'")
-
-
-def words(text):
-    """The words of `text`, lower case."""
-    return _WORD.findall(normalise(text).lower())
-
-
-def sentences(text):
-    """The sentences of `text` that have at least one word."""
-    parts = _SENTENCE_END.split(normalise(text).strip())
-    return [p.strip() for p in parts if _WORD.search(p.lower())]
-
-
-def is_content(word):
-    return word not in STOPWORDS and (len(word) > 1 or word.isdigit())
-
-
-def stem(word):
-    """A light suffix stripper, enough for vibrates / vibration /
-    vibrating, higher / high, evaporated / evaporation."""
-    if word.endswith("'s"):
-        word = word[:-2]
-    if len(word) <= 3 or word.isdigit():
-        return word
-    for suffix, replacement in _SUFFIXES:
-        if not word.endswith(suffix):
-            continue
-        if suffix == 's' and word.endswith(('ss', 'us', 'is')):
-            continue
-        base = word[:-len(suffix)] + replacement
-        if suffix in ('er', 'est') and len(base) < 4:
-            continue
-        if len(base) >= 3 and _VOWEL.search(base):
-            if suffix in ('ing', 'ed', 'er', 'est') and len(base) > 3 and \
-                    base[-1] == base[-2] and base[-1] not in 'lsz':
-                base = base[:-1]
-            word = base
-            break
-    if word.endswith('e') and len(word) > 4:
-        word = word[:-1]
-    if word.endswith('y') and len(word) > 3:
-        word = word[:-1] + 'i'
-    return word
-
-
-def content_stems(tokens):
-    return [stem(t) for t in tokens if is_content(t)]
-
 
 def question_overlap(tokens, question):
     """How much the words `tokens` repeat the question's, in order: the
@@ -289,66 +211,39 @@ def remove_instructions(answer):
     return ' '.join(kept), removed
 
 
-# -- Key ideas of the expected answer
-
-KeyIdea = namedtuple('KeyIdea', 'phrase stems')
-
-
-def key_ideas(expected_answer, question_stems):
-    """The expected answer's key ideas, in order: runs of content words
-    (split at function words, general words and punctuation), each with
-    the stems that the question does not already give. Runs that only
-    repeat the question are not key ideas."""
-    ideas, seen = [], set()
-    for sentence in sentences(expected_answer):
-        run = []
-        for token in _TOKEN.findall(sentence) + ['.']:
-            word = token.lower().replace('\u2019', "'")
-            if _WORD.fullmatch(word) and is_content(word) and \
-                    word not in GENERIC_WORDS:
-                run.append(token)
-                continue
-            new = tuple(dict.fromkeys(
-                stem(w.lower()) for w in run
-                if stem(w.lower()) not in question_stems))
-            if new and not set(new) <= seen:
-                seen.update(new)
-                ideas.append(KeyIdea(' '.join(run), frozenset(new)))
-            run = []
-    return ideas
-
-
-def covers(idea, answer_stems):
-    """Whether the answer has at least half of a key idea's own stems."""
-    return 2 * len(idea.stems & answer_stems) >= len(idea.stems)
-
-
 # -- The grader
 
 class OfflineGrader(object):
-    """Grades answers against expected answers with an embedder.
+    """Grades answers against expected answers and rubrics with an
+    embedder.
 
     `embedder` is anything with `embed(texts)` returning unit rows
-    (`IEmbedder`); `model` defaults to the calibrated `MODEL`."""
+    (`IEmbedder`); `model` and `calibration` default to the fitted
+    `MODEL` and `CALIBRATION`."""
 
-    def __init__(self, embedder, model=MODEL):
+    def __init__(self, embedder, model=MODEL, calibration=None):
         self.embedder = embedder
         self.model = model
-        self._expected = OrderedDict()
+        self.calibration = calibration or CALIBRATION
+        self._references = OrderedDict()
         self._lock = threading.Lock()
 
-    def grade(self, question, expected_answer, answer):
-        """A `GradeResult` of `answer` to `question`."""
-        features, ideas = self.analyse(question, expected_answer, answer)
+    def grade(self, question, expected_answer, answer, rubric=None):
+        """A `GradeResult` of `answer` to `question`, against `rubric` (a
+        `tracl.model.rubrics.Rubric`) when given, else against key points
+        derived from `expected_answer`."""
+        features, evidence, errors = self.analyse(
+            question, expected_answer, answer, rubric)
         probability = self.probability(features)
-        score = self.score(features, probability)
+        score = self.score(features, probability, self.calibration)
         features['probability'] = round(probability, 4)
-        return GradeResult(score, self.feedback(features, ideas, score),
-                           features, GRADER_VERSION)
+        return GradeResult(score, self.feedback(features, evidence, errors,
+                                                score, rubric),
+                           features, GRADER_VERSION, evidence, errors)
 
-    def analyse(self, question, expected_answer, answer):
-        """The features and guard flags of `answer` (a dict), and the key
-        ideas of the expected answer with whether the answer covers them."""
+    def analyse(self, question, expected_answer, answer, rubric=None):
+        """The features and guard flags of `answer` (a dict), the evidence
+        (a `PointGrade` per key point) and the errors (`Misconception`s)."""
         if not words(expected_answer):
             raise ValueError("An answer can only be graded against an "
                              "expected answer with words in it.")
@@ -361,15 +256,37 @@ class OfflineGrader(object):
         new_stems = [s for s in expected_stems
                      if s not in question_stems] or expected_stems
         n_content = sum(1 for t in tokens if is_content(t))
+        ref, expected_vectors, ref_vectors = self._reference(
+            expected_answer, rubric)
+        answer_sentences = sentences(text)
+        pieces = answer_sentences + [c for s in answer_sentences
+                                     for c in clauses(s)]
+        piece_vectors = np.asarray(self.embedder.embed(pieces),
+                                   dtype=np.float32) if pieces else \
+            np.zeros((0, expected_vectors.shape[1]), dtype=np.float32)
+        sentence_vectors = piece_vectors[:len(answer_sentences)]
+        evidence, errors, best = rubric_grading.match(
+            ref, ref_vectors, pieces, piece_vectors, question_stems)
         features = {
-            'sentence_coverage': self._sentence_coverage(expected_answer,
-                                                         text),
+            'sentence_coverage': float(
+                (expected_vectors @ sentence_vectors.T).max(1).mean())
+            if len(answer_sentences) else 0.0,
             'key_term_coverage': _share(new_stems, answer_stems),
             'answer_on_reference': _share(answer_stems, set(expected_stems)),
             'function_word_share':
                 (len(tokens) - n_content) / max(len(tokens), 1),
             'relative_length': min(0.0, math.log(
                 (1 + n_content) / (1 + len(content_stems(expected_tokens))))),
+            'point_coverage': rubric_grading.point_coverage(evidence),
+            'all_points_covered': bool(evidence) and all(
+                g.status == rubric_grading.COVERED for g in evidence),
+            'errors': len(errors),
+            'points_covered': sum(1 for g in evidence
+                                  if g.status == rubric_grading.COVERED),
+            'missing_share': sum(1 for g in evidence
+                                 if g.status == rubric_grading.MISSING)
+            / max(len(evidence), 1),
+            'weakest_point': min(best) if best else 0.0,
             'novelty': _share(answer_stems, answer_stems - question_stems),
             'question_overlap': question_overlap(tokens, question),
             'content_words': n_content,
@@ -377,15 +294,14 @@ class OfflineGrader(object):
         }
         features['guards'] = self._guards(features, tokens, answer_stems,
                                           set(new_stems))
-        ideas = [(idea, covers(idea, answer_stems))
-                 for idea in key_ideas(expected_answer, question_stems)]
         return {k: round(v, 4) if isinstance(v, float) else v
-                for k, v in features.items()}, ideas
+                for k, v in features.items()}, evidence, errors
 
-    def prepare(self, expected_answer):
-        """Embed `expected_answer` ahead of its first answer (when its
-        question is written, say): grading then embeds the answer only."""
-        self._expected_vectors(expected_answer)
+    def prepare(self, expected_answer, rubric=None):
+        """Embed `expected_answer` and `rubric` ahead of the first answer
+        (when the question is written, say): grading then embeds the
+        answer only."""
+        self._reference(expected_answer, rubric)
 
     def probability(self, features):
         """The model's probability that a human marker accepts the answer."""
@@ -395,11 +311,18 @@ class OfflineGrader(object):
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     @staticmethod
-    def score(features, probability):
-        """The calibrated score of `probability`, scaled down into
-        [0, cap] by each guard that holds (so guarded answers keep their
-        order among themselves)."""
-        score = calibrate(probability)
+    def score(features, probability, calibration=None):
+        """The calibrated score of `probability`, then the rules: every
+        key point covered without error or guard masters; an error keeps
+        the score below mastery; each guard that holds scales it down into
+        [0, cap] (so guarded answers keep their order among themselves)."""
+        score = calibrate(probability, calibration)
+        if features['all_points_covered'] and not features['errors'] and \
+                not features['guards']:
+            score = max(score, MASTERY_THRESHOLD)
+        if features['errors']:
+            score = min(score, ERROR_CAP)
+
         for guard in features['guards']:
             score *= GUARD_CAPS[guard]
         if not features['content_words']:
@@ -408,30 +331,26 @@ class OfflineGrader(object):
 
     # Internal methods
 
-    def _sentence_coverage(self, expected_answer, text):
-        """Mean over the expected answer's sentences of the best cosine
-        with one of the answer's sentences."""
-        if not words(text):
-            return 0.0
-        expected = self._expected_vectors(expected_answer)
-        answer = np.asarray(self.embedder.embed(sentences(text)),
-                            dtype=np.float32)
-        return float((expected @ answer.T).max(1).mean())
-
-    def _expected_vectors(self, expected_answer):
-        """The embeddings of the expected answer's sentences, embedded
-        together (so always alike) and kept for the next answers."""
+    def _reference(self, expected_answer, rubric):
+        """The key points and misconceptions of the question, the
+        embeddings of the expected answer's sentences and of the rubric's
+        texts: embedded together in one call (so always alike) and kept
+        for the next answers to the same question."""
+        ref = rubric_grading.reference(expected_answer, rubric)
+        key = (expected_answer, ref)
         with self._lock:
-            cached = self._expected.get(expected_answer)
+            cached = self._references.get(key)
             if cached is not None:
-                self._expected.move_to_end(expected_answer)
+                self._references.move_to_end(key)
                 return cached
-        cached = np.asarray(self.embedder.embed(sentences(expected_answer)),
-                            dtype=np.float32)
+        expected = sentences(expected_answer)
+        vectors = np.asarray(self.embedder.embed(
+            expected + rubric_grading.reference_texts(ref)), dtype=np.float32)
+        cached = (ref, vectors[:len(expected)], vectors[len(expected):])
         with self._lock:
-            self._expected[expected_answer] = cached
-            while len(self._expected) > EXPECTED_CACHE_SIZE:
-                self._expected.popitem(last=False)
+            self._references[key] = cached
+            while len(self._references) > EXPECTED_CACHE_SIZE:
+                self._references.popitem(last=False)
         return cached
 
     @staticmethod
@@ -452,9 +371,9 @@ class OfflineGrader(object):
         return guards
 
     @staticmethod
-    def feedback(features, ideas, score):
-        """Plain sentences: what the answer got right, which key ideas
-        are missing, and what the guards found."""
+    def feedback(features, evidence, errors, score, rubric=None):
+        """Whole sentences: what the guards found, what the answer has
+        right, what is wrong and what is missing."""
         guards = features['guards']
         lines = []
         if features['instructions_removed']:
@@ -469,36 +388,37 @@ class OfflineGrader(object):
         if 'salad' in guards:
             lines.append("The answer lists terms without saying how they "
                          "relate; write them into sentences that explain.")
-        present = [idea.phrase for idea, has in ideas if has]
-        missing = [idea.phrase for idea, has in ideas if not has]
-        if present:
-            lines.append("What you got right: you mention %s."
-                         % _enumerate(present[:FEEDBACK_IDEAS], 'and'))
         mastered = score >= MASTERY_THRESHOLD
-        if missing:
-            lines.append("%s %s." % (
-                "To be complete, it could also mention" if mastered
-                else "Key ideas missing:",
-                _enumerate(missing[:FEEDBACK_IDEAS], 'and')))
+        misconceptions = tuple(rubric.misconceptions) if rubric else ()
+        lines.extend(rubric_grading.feedback_sentences(
+            evidence, errors, mastered, misconceptions))
         if mastered:
             lines.append("This answer shows mastery.")
-        elif not present and not guards:
-            lines.append("The answer does not yet reach the key ideas of "
-                         "the expected answer.")
+        elif errors:
+            lines.append("Correct what is wrong before this concept counts "
+                         "as mastered.")
         return ' '.join(lines)
 
 
-def calibrate(probability):
+def calibrate(probability, calibration=None):
     """Map the model's probability onto the score scale, monotone, with
-    `DECISION_PROBABILITY` on `MASTERY_THRESHOLD`: quadratic below it
-    (uncertain answers stay near the threshold, clear misses fall towards
-    0: RMSE 0.457 against 0.468 for a straight line, Pearson 0.452
-    against 0.437, in the grouped CV) and linear above it."""
-    p, t, m = min(1.0, max(0.0, probability)), DECISION_PROBABILITY, \
-        MASTERY_THRESHOLD
-    if p <= t:
-        return m * (p / t) ** 2
-    return m + (1 - m) * (p - t) / (1 - t)
+    the calibration's decision probability on `MASTERY_THRESHOLD`. Below
+    it the score falls exponentially in log-odds
+    (`threshold * exp(-below * (logit(decision) - logit(p)))`: clear
+    misses go towards 0 yet keep their order, so the mean score can match
+    the mean mark without ties at 0); above it, a power curve up to 1."""
+    decision, below, above = calibration or CALIBRATION
+    p, m = min(1.0, max(0.0, probability)), MASTERY_THRESHOLD
+    if p <= 0.0:
+        return 0.0
+    if p <= decision:
+        return m * math.exp(-below * (_logit(decision) - _logit(p)))
+    return m + (1 - m) * ((p - decision) / (1 - decision)) ** above
+
+
+def _logit(p):
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return math.log(p / (1 - p))
 
 
 def _share(items, found):
@@ -506,10 +426,3 @@ def _share(items, found):
     if not items:
         return 0.0
     return sum(1 for item in items if item in found) / len(items)
-
-
-def _enumerate(phrases, conjunction):
-    phrases = ['"%s"' % p for p in phrases]
-    if len(phrases) == 1:
-        return phrases[0]
-    return '%s %s %s' % (', '.join(phrases[:-1]), conjunction, phrases[-1])

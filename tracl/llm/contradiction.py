@@ -1,0 +1,188 @@
+"""Rules that tell when a sentence of an answer says the opposite of a
+statement (a key point, or a misconception's correction).
+
+Sentence embeddings cannot do this alone: MiniLM puts a sentence and its
+negation at a cosine of about 0.9, so "is commutative" and "is not
+commutative" look alike to it. The grader first finds the answer sentence
+that talks about the same thing as the statement (by cosine and shared
+words), then these rules look for what flips its meaning:
+
+- a negated term: a word one side negates ("not", "never", "cannot",
+  "doesn't", ...) and the other states plainly;
+- a polarity pair: one side says "increases", "faster", "public",
+  "local" where the other says "decreases", "slower", "private",
+  "global" (`POLARITY_PAIRS`);
+- swapped terms: the same two terms in the opposite order around a word
+  that orders them ("A before B" against "B before A"), or the same
+  letters in the opposite order ("AB" against "BA");
+- a quantifier: the answer says "always", "never", "all", "must" where the
+  statement hedges ("in general not", "usually", "some", "can").
+
+No inference model runs offline; these rules are deliberately narrow, so a
+rule that fires is a strong signal and a rule that misses leaves the grade
+to the key points.
+"""
+
+import re
+
+from tracl.llm.text import all_stems, content_stems, stem, words
+
+#: Words that negate what follows them (within `NEGATION_REACH` words);
+#: any word ending in "n't" does too, misspelt or not ("dosen't").
+#: "Without" is left out: "without changing its direction" and "keeps its
+#: direction" agree.
+#: "Rather than" and "instead of" negate too: "appended rather than
+#: edited" says "not edited".
+NEGATIONS = frozenset("""
+not no never cannot neither nor none nothing unlike rather instead
+""".split())
+NEGATION_REACH = 3
+
+#: Words of opposite meaning; each side a word or its stem.
+POLARITY_PAIRS = (
+    ('increase', 'decrease'), ('increase', 'reduce'), ('rise', 'fall'),
+    ('raise', 'lower'), ('higher', 'lower'), ('more', 'less'),
+    ('more', 'fewer'), ('larger', 'smaller'), ('bigger', 'smaller'),
+    ('large', 'small'), ('big', 'small'), ('long', 'short'),
+    ('longer', 'shorter'), ('faster', 'slower'), ('fast', 'slow'),
+    ('maximum', 'minimum'), ('maximise', 'minimise'),
+    ('maximize', 'minimize'), ('max', 'min'), ('add', 'subtract'),
+    ('plus', 'minus'), ('public', 'private'), ('local', 'global'),
+    ('before', 'after'), ('first', 'last'), ('same', 'different'),
+    ('same', 'differ'), ('equal', 'differ'), ('equal', 'different'),
+    ('true', 'false'), ('correct', 'incorrect'), ('linear', 'nonlinear'),
+    ('source', 'destination'), ('sender', 'receiver'),
+    ('encrypt', 'decrypt'), ('inside', 'outside'), ('input', 'output'),
+    ('positive', 'negative'), ('upward', 'downward'), ('up', 'down'),
+    ('uphill', 'downhill'), ('towards', 'away'), ('toward', 'away'),
+    ('gain', 'loss'), ('accept', 'reject'), ('allow', 'block'),
+    ('open', 'closed'), ('random', 'deterministic'),
+    ('independent', 'dependent'), ('possible', 'impossible'),
+    ('easy', 'hard'), ('cheap', 'expensive'), ('strong', 'weak'),
+    ('include', 'exclude'), ('inner', 'outer'), ('absorb', 'release'),
+    ('absorb', 'emit'), ('gain', 'lose'), ('predicted', 'actual'),
+    ('commutative', 'noncommutative'), ('reversible', 'irreversible'),
+    ('symmetric', 'asymmetric'), ('synchronous', 'asynchronous'),
+    ('centralised', 'decentralised'), ('centralized', 'decentralized'),
+)
+
+#: A polarity pair only flips a claim when the two sentences share at
+#: least this share of the shorter one's content words: "too small: slow"
+#: and "too large: overshoots" are two claims, not one flipped.
+SHARED_WORDS = 0.5
+
+#: Words that assert without exception.
+ABSOLUTES = frozenset(['always', 'never', 'all', 'every', 'must',
+                       'guaranteed', 'guarantees', 'guarantee', 'certainly'])
+#: Words that hedge: the statement holds in general, not always.
+HEDGES = re.compile(r"\b(?:in general|generally|usually|often|typically|"
+                    r"sometimes|some|may|might|can|could|not always|"
+                    r"not necessarily|need not|possibly|tends? to|mostly|"
+                    r"depends? on|in most cases)\b", re.IGNORECASE)
+
+#: Words that order the two terms around them.
+ORDERING = frozenset(['before', 'after', 'than', 'precedes', 'follows',
+                      'into', 'to', 'from', 'by', 'over', 'then',
+                      'divided', 'times'])
+
+_LETTERS = re.compile(r"\b[A-Z](?:\s*[A-Z])+\b|\b[A-Z]{2,3}\b")
+
+
+def _stems_polarity():
+    table = {}
+    for a, b in POLARITY_PAIRS:
+        table.setdefault(stem(a), set()).add(stem(b))
+        table.setdefault(stem(b), set()).add(stem(a))
+    return table
+
+
+_OPPOSITES = _stems_polarity()
+
+
+def negated_stems(tokens):
+    """The content stems of `tokens` that a negation word governs."""
+    negated = set()
+    for i, token in enumerate(tokens):
+        if token in NEGATIONS or token.endswith("n't"):
+            for word in tokens[i + 1:i + 1 + NEGATION_REACH]:
+                s = stem(word)
+                if content_stems([word]) or s in _OPPOSITES:
+                    negated.add(s)
+    return negated
+
+
+def contradiction(sentence, statement):
+    """Why `sentence` says the opposite of `statement` (a short reason
+    such as 'negation'), or '' when no rule finds it does."""
+    a, b = words(sentence), words(statement)
+    a_all, b_all = all_stems(a), all_stems(b)
+    a_neg, b_neg = negated_stems(a), negated_stems(b)
+    # A term one side negates and the other states plainly; only when the
+    # other side negates nothing ("cannot scratch it" and "none of the
+    # tools could scratch it" say the same thing in two ways).
+    if (a_neg and not b_neg and a_neg & b_all) or \
+            (b_neg and not a_neg and b_neg & a_all):
+        return 'negation'
+    # A polarity pair, each word on its own side only, said of the same
+    # thing (a content word shared near both: "public key" against
+    # "private key"). Function words count: "more" against "less". A
+    # sentence that holds both words of a pair relates them ("the fewer
+    # drops, the more vitamin C"): its polarity words are not claims.
+    a_content, b_content = set(content_stems(a)), set(content_stems(b))
+    same_claim = len(a_content & b_content) >= \
+        SHARED_WORDS * min(len(a_content), len(b_content))
+    for i, word in enumerate(a):
+        s = stem(word)
+        if not same_claim or s in b_all or s in a_neg or \
+                _relational(a_all) or _relational(b_all):
+            continue
+        for j, other in enumerate(b):
+            o = stem(other)
+            if o in _OPPOSITES.get(s, ()) and o not in a_all and \
+                    o not in b_neg and _near(a, i) & _near(b, j):
+                return 'polarity'
+    if same_claim and (_swapped(a, b) or
+                       _swapped_letters(sentence, statement)):
+        return 'swap'
+    if same_claim and set(a) & ABSOLUTES - set(b) and \
+            HEDGES.search(statement) and not HEDGES.search(sentence):
+        return 'quantifier'
+    return ''
+
+
+def _relational(stems):
+    return any(_OPPOSITES.get(s, set()) & stems for s in stems)
+
+
+def _near(tokens, i, reach=3):
+    """The content stems within `reach` words of position `i`."""
+    return set(content_stems(tokens[max(0, i - reach):i] +
+                             tokens[i + 1:i + 1 + reach]))
+
+
+def _swapped(a, b):
+    """The same terms on opposite sides of the same ordering word: "the
+    private key is derived from the public key" against "the public key is
+    derived from the private key"."""
+    for word in ORDERING:
+        if word not in a or word not in b:
+            continue
+        i, j = a.index(word), b.index(word)
+        a_left, a_right = set(content_stems(a[:i])), set(content_stems(a[i:]))
+        b_left, b_right = set(content_stems(b[:j])), set(content_stems(b[j:]))
+        moved_right = (a_left - a_right) & (b_right - b_left)
+        moved_left = (a_right - a_left) & (b_left - b_right)
+        if moved_right and moved_left:
+            return True
+    return False
+
+
+def _swapped_letters(sentence, statement):
+    """The same capital letters in another order: "AB" against "BA", or
+    "AB ... BA" against "BA ... AB"."""
+    def groups(text):
+        return [m.group(0).replace(' ', '') for m in _LETTERS.finditer(text)]
+    a, b = groups(sentence), groups(statement)
+    if len(a) > 1 and sorted(a) == sorted(b) and a != b:
+        return True
+    return any(x[::-1] in b and x[::-1] != x and x not in b for x in a)

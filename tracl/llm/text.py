@@ -1,0 +1,122 @@
+"""Words of English text as the offline grader reads them: normalised
+words, sentences, content words and a light stemmer. Shared by the grader,
+its rubric matching and its contradiction rules."""
+
+import re
+import unicodedata
+
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are aren't as at be
+because been before being below between both but by can can't cannot could
+couldn't did didn't do does doesn't doing don't down during each either else
+etc even every few for from further had hadn't has hasn't have haven't having
+he he'd he'll he's her here hers herself him himself his how i i'd i'll i'm
+i've if in into is isn't it it's its itself just let's lot lots many may me
+might more most much must my myself neither no nor not now of off oh ok okay
+on once one ones only or other ought our ours ourselves out over own really
+same shall she she'd she'll she's should shouldn't so some such than that
+that's the their theirs them themselves then there there's these they they'd
+they'll they're they've thing things this those through thus to too under
+until up upon us very was wasn't we we'd we'll we're we've well were weren't
+what what's when where which while who whom whose why will with won't would
+wouldn't yeah yes you you'd you'll you're you've your yours yourself
+yourselves
+""".split())
+
+#: Words too general to be named as a key idea in feedback.
+GENERIC_WORDS = frozenset("""
+make makes made making use uses used using see seen saw show shows showed
+shown way ways like called call get gets got leave leaves leaving left put
+take takes took tell tells told know knows knew need needs needed able
+process place part kind type example form case fact idea turn turns
+find finds found give gives given keep keeps kept
+""".split())
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:['\u2019][A-Za-z]+)?|[^\sA-Za-z0-9]")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\s*\n+\s*")
+_VOWEL = re.compile('[aeiouy]')
+_SUFFIXES = (
+    ('ational', 'at'), ('ations', 'at'), ('ation', 'at'), ('itions', 'it'),
+    ('ition', 'it'), ('tions', 't'), ('tion', 't'), ('sions', 's'),
+    ('sion', 's'), ('ments', ''), ('ment', ''), ('ness', ''), ('ities', ''),
+    ('ity', ''), ('ingly', ''), ('edly', ''), ('ies', 'y'), ('ied', 'y'),
+    ('sses', 'ss'), ('ing', ''), ('ed', ''), ('ly', ''), ('est', ''),
+    ('er', ''), ('es', ''), ('s', ''))
+
+
+def normalise(text):
+    text = unicodedata.normalize('NFKC', text or '')
+    return text.replace('\u2019', "'").replace('\u2018', "'")
+
+
+def words(text):
+    """The words of `text`, lower case."""
+    return _WORD.findall(normalise(text).lower())
+
+
+def sentences(text):
+    """The sentences of `text` that have at least one word."""
+    parts = _SENTENCE_END.split(normalise(text).strip())
+    return [p.strip() for p in parts if _WORD.search(p.lower())]
+
+
+def is_content(word):
+    return word not in STOPWORDS and (len(word) > 1 or word.isdigit())
+
+
+def stem(word):
+    """A light suffix stripper, enough for vibrates / vibration /
+    vibrating, higher / high, evaporated / evaporation."""
+    if word.endswith("'s"):
+        word = word[:-2]
+    if len(word) <= 3 or word.isdigit():
+        return word
+    for suffix, replacement in _SUFFIXES:
+        if not word.endswith(suffix):
+            continue
+        if suffix == 's' and word.endswith(('ss', 'us', 'is')):
+            continue
+        base = word[:-len(suffix)] + replacement
+        if suffix in ('er', 'est') and len(base) < 4:
+            continue
+        if len(base) >= 3 and _VOWEL.search(base):
+            if suffix in ('ing', 'ed', 'er', 'est') and len(base) > 3 and \
+                    base[-1] == base[-2] and base[-1] not in 'lsz':
+                base = base[:-1]
+            word = base
+            break
+    if word.endswith('e') and len(word) > 4:
+        word = word[:-1]
+    if word.endswith('y') and len(word) > 3:
+        word = word[:-1] + 'i'
+    return word
+
+
+def content_stems(tokens):
+    return [stem(t) for t in tokens if is_content(t)]
+
+
+# Where a sentence splits into clauses that can stand alone: semicolons,
+# colons, and commas before a conjunction that starts a new statement.
+_CLAUSE_BREAK = re.compile(
+    r"\s*[;:]\s+|,\s+(?=(?:so|but|while|whereas|which|and then|because|"
+    r"since|although|though|hence|thus|yet)\b)", re.IGNORECASE)
+
+
+def clauses(sentence):
+    """The clauses of `sentence` with at least four words, two of them
+    content words, when it has more than one; else an empty list."""
+    parts = [p.strip(' ,') for p in _CLAUSE_BREAK.split(sentence)]
+    parts = [p for p in parts if len(words(p)) >= 4 and
+             sum(1 for w in words(p) if is_content(w)) >= 2]
+    return parts if len(parts) > 1 else []
+
+
+def all_stems(tokens):
+    """The stems of every word of `tokens`, function words included."""
+    return set(stem(t) for t in tokens)
+
+
+#: Function words that only join the items of a list.
+LIST_WORDS = frozenset(['and', 'or', 'also', 'etc', 'plus', 'then'])
