@@ -351,7 +351,7 @@ def test_create_makes_concept_tickets_owned_by_the_learner(env, alice):
         assert ticket['summary'] == chunk['concept']
         assert ticket['milestone'] == chunk['subject']
         assert ticket['question'] == ticket_json['question']
-        assert chunk['concept'] in ticket['question']
+        assert chunk['concept'].lower() in ticket['question'].lower()
         assert ticket['question_difficulty'] == \
             str(chunk['difficulty_level'])
         assert ticket['question_context'] == BLOCKCHAIN

@@ -15,6 +15,7 @@ from trac.core import Component
 
 from tracl.cache import LearningCache
 from tracl.llm import Evaluation, LearningLLM
+from tracl.model.rubrics import Misconception, PointGrade
 
 
 class AnswerGrader(Component):
@@ -30,13 +31,14 @@ class AnswerGrader(Component):
         (a `tracl.model.rubrics.Rubric`, None for a question stored
         without one); raises `LLMUnavailable`."""
         provider = LearningLLM(self.env).provider
-        key = self.cache_key(provider, question, expected_answer, answer)
+        key = self.cache_key(provider, question, expected_answer, answer,
+                             rubric)
         cache = LearningCache(self.env)
         if self.evaluation_ttl > 0:
             cached = cache.get(key)
             if cached is not None:
                 try:
-                    return Evaluation(**cached)
+                    return _evaluation(cached)
                 except TypeError:
                     pass  # written by another version: grade afresh
         # Without a rubric the call is the one every provider has always
@@ -50,7 +52,29 @@ class AnswerGrader(Component):
         return evaluation
 
     @staticmethod
-    def cache_key(provider, question, expected_answer, answer):
+    def cache_key(provider, question, expected_answer, answer, rubric=None):
+        # The rubric is part of what is graded: the same answer to the
+        # same question graded against another rubric is another grade.
         material = json.dumps([type(provider).__name__, provider.describe(),
-                               question, expected_answer, answer])
+                               question, expected_answer, answer,
+                               _rubric_material(rubric)])
         return 'evaluation:' + hashlib.sha256(material.encode()).hexdigest()
+
+
+def _rubric_material(rubric):
+    """`rubric` as plain lists for the cache key (None without one)."""
+    if rubric is None:
+        return None
+    return [[[k.point, list(k.sources)] for k in rubric.key_points],
+            [[m.claim, m.correction] for m in rubric.misconceptions]]
+
+
+def _evaluation(cached):
+    """The `Evaluation` a cache entry holds: evidence and errors come back
+    as lists from a cache that stores JSON, and are made tuples again."""
+    cached = dict(cached)
+    cached['evidence'] = tuple(PointGrade(*g)
+                               for g in cached.get('evidence') or ())
+    cached['errors'] = tuple(Misconception(*e)
+                             for e in cached.get('errors') or ())
+    return Evaluation(**cached)
