@@ -43,7 +43,7 @@ SUBMIT_REQUEST = {
 SUBMIT_RESPONSE = {
     'type': 'object',
     'required': ['ticket_id', 'attempt', 'score', 'best_score', 'feedback',
-                 'status', 'mastered', 'ticket_status'],
+                 'status', 'mastered', 'ticket_status', 'question_id'],
     'properties': {
         'ticket_id': {'type': 'integer'}, 'attempt': {'type': 'integer'},
         'score': {'type': 'number', 'minimum': 0, 'maximum': 1},
