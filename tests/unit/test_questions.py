@@ -156,10 +156,10 @@ def test_a_version_2_environment_upgrades_keeping_its_concepts(
         db(sql(env, """INSERT INTO {concept_metadata} (ticket_id, chunk_id,
                            expected_answer, created_at)
                        VALUES (7, 'bc_01', 'A digest.', 0)"""))
-    LearnerSetup = tracl.environment.LearningEnvironmentSetup
-    assert LearnerSetup(env).environment_needs_upgrade()
-    LearnerSetup(env).upgrade_environment()
-    assert not LearnerSetup(env).environment_needs_upgrade()
+    setup = tracl.environment.LearningEnvironmentSetup(env)
+    assert setup.environment_needs_upgrade()
+    setup.upgrade_environment()
+    assert not setup.environment_needs_upgrade()
 
     concept = load_concept(env, 7)
     assert (concept.question, concept.expected_answer) == \
