@@ -63,24 +63,27 @@ KNOWN_PREREQUISITE = 'Public-Key Cryptography'
 SUBJECT = 'Blockchain Fundamentals'
 
 #: Answers in the learner's own words (paraphrases of the starter corpus,
-#: not copies of it), which the offline grader scores about 0.9 and 0.86.
+#: not copies of it) to the concepts' starter questions, stating every key
+#: point of their rubrics: the offline grader scores them about 0.95 and 0.97.
 GOOD_ANSWERS = {
     'Public-Key Cryptography':
-        "Public-key (asymmetric) cryptography gives everyone a linked pair "
-        "of keys: a private key they keep secret and a public key anyone "
-        "may see. The public key is easy to work out from the private one, "
-        "but the reverse is infeasible, a one-way problem. In a blockchain "
-        "it is about identity and authorization, not secrecy: your address "
-        "comes from your public key and only the private key can spend "
-        "from it.",
+        "Every user has a private key that stays secret and a public "
+        "key that can be shared with anyone. The public key is easy to "
+        "compute from the private key, but getting the private key back "
+        "from the public key is computationally infeasible. In a "
+        "blockchain the pair is used for identity and authorization, "
+        "not for keeping data secret: the public key or its hash is "
+        "your address, and only the holder of the matching private key "
+        "can authorize spending the funds sent there.",
     'Cryptographic Hash Functions':
-        "A hash function turns data of any size into a short fixed-size "
-        "digest that works like a fingerprint. The same input always gives "
-        "the same digest, a tiny change to the input scrambles the whole "
-        "output, and nobody can feasibly find an input for a given digest "
-        "or two inputs with the same one. So recomputing the digest shows "
-        "cheaply whether data was tampered with, which blockchains use for "
-        "signatures, Merkle trees and linking blocks.",
+        "A hash function turns an input of any length into a short "
+        "fixed-length digest that acts like a fingerprint of the data. "
+        "It is deterministic, so anyone can recompute the digest of the "
+        "same data and compare. Changing even one bit of the input "
+        "changes about half of the digest bits unpredictably, and it is "
+        "infeasible to find another input with the same digest, so "
+        "altered data cannot keep the old digest. If the recomputed "
+        "digest no longer matches the stored one, the data was changed.",
 }
 
 #: An answer that shows no understanding (the offline grader: about 0.01).

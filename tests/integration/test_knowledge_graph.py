@@ -26,7 +26,7 @@ from trac.perm import PermissionSystem
 from trac.wiki.model import WikiPage
 
 from support.api_client import LearnerClient
-from support.study import make_path
+from support.study import GOOD_ANSWERS, make_path
 from tracl.graph import model, render
 from tracl.graph.dot import build_dot
 from tracl.graph.service import KnowledgeGraphs
@@ -43,22 +43,6 @@ IMAGE = '/learning/graph.png'
 GRAY, ORANGE, GREEN, LOCKED = '#d9d9d9', '#f5a623', '#4caf50', '#f2f2f2'
 
 WEAK_ANSWER = 'I think it is about computers somehow, and data.'
-GOOD_ANSWERS = {
-    'Distributed Ledgers': (
-        "A distributed ledger keeps the record of transactions on many "
-        "separate computers rather than one central authority. New entries "
-        "are only appended, so the history is extended, not edited, and "
-        "every node can check the whole record itself. Getting them to "
-        "agree is the hard part."),
-    'Merkle Trees': (
-        "A Merkle tree, also called a hash tree, sums up a big set of items "
-        "in one hash at the top, the Merkle root. Every parent hash depends "
-        "on its two children, so altering any one item changes all the "
-        "hashes up to the root, which therefore commits to the whole set. "
-        "Blockchains keep only the root in block headers so headers stay "
-        "small, and light clients can still prove a transaction was "
-        "included without downloading all of them."),
-}
 
 #: Hostile concept names: DOT syntax, `dot`'s escape sequences, HTML,
 #: link tricks, line breaks, control characters, entities, characters XML
@@ -322,7 +306,7 @@ def test_colours_follow_the_learners_progress(env, path, alice):
     master(env, ALICE, path, 'Distributed Ledgers')
     nodes = alice.graph().nodes()
     assert nodes[ledgers].fill == GREEN
-    assert re.match(r'^Distributed Ledgers: mastered, best score 9\d%$',
+    assert re.match(r'^Distributed Ledgers: mastered, best score ([89]\d|100)%$',
                     nodes[ledgers].title)
 
 

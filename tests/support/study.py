@@ -20,21 +20,29 @@ BLOCKCHAIN = 'I want to understand blockchain technology'
 LEDGERS, MERKLE, BLOCKS = ('Distributed Ledgers', 'Merkle Trees',
                            'Blocks and Chaining')
 
-#: Own-words answers (paraphrases, not copies, of the starter corpus) the
-#: offline grader scores above the mastery threshold (about 0.93 and 0.92).
+#: Own-words answers (paraphrases, not copies, of the starter corpus) to the
+#: concepts' starter questions, stating every key point of their rubrics:
+#: the offline grader masters them (about 0.95 and 0.93).
 GOOD_ANSWERS = {
-    LEDGERS: "A distributed ledger keeps the record of transactions on many "
-             "separate computers rather than one central authority. New "
-             "entries are only appended, so the history is extended, not "
-             "edited, and every node can check the whole record itself. "
-             "Getting them to agree is the hard part.",
-    MERKLE: "A Merkle tree, also called a hash tree, summarizes a big set of "
-            "items with one hash at the top, the Merkle root. Every parent "
-            "depends on its two children, so editing one item changes each "
-            "hash up to the root. A block header only needs to store the "
-            "root, and a light client can still verify that a transaction "
-            "is included without downloading all of them.",
+    LEDGERS: "A bank keeps a single central ledger that everyone has to "
+             "trust, but a distributed ledger is copied on many independent "
+             "computers, so there is no single point of trust or failure and "
+             "no institution can quietly alter the history. Each node keeps "
+             "its own copy and follows a shared protocol that decides which "
+             "new entries are valid and in what order they are added. The "
+             "hardest problem is agreement: the honest nodes must converge "
+             "on the same sequence of entries even when some participants "
+             "are offline, slow or dishonest.",
+    MERKLE: "You hash every transaction into a leaf, then pair up the "
+            "hashes, join each pair and hash it again, level by level, "
+            "until one root hash is left. Editing any transaction changes "
+            "every hash on its way up to the root, so the root commits to "
+            "the entire set. A Merkle proof needs only the transaction and "
+            "the sibling hashes along its path, about log2(n) hashes rather "
+            "than the whole block; the light client recomputes the path and "
+            "checks that it reaches the root kept in the block header.",
 }
+
 
 #: An answer that shows no understanding of anything.
 WEAK_ANSWER = "It is some kind of computer thing, I am not sure what it does."
