@@ -30,16 +30,7 @@ QUERY = 'I want to understand blockchain technology'
 KEYS = 'Public-Key Cryptography'
 
 #: Own-words answers the offline grader scores above the mastery threshold.
-GOOD_ANSWERS = {
-    **STUDY_ANSWERS,
-    KEYS: "Public-key (asymmetric) cryptography gives everyone a linked pair "
-          "of keys: a private key they keep secret and a public key anyone "
-          "may see. The public key is easy to work out from the private one, "
-          "but the reverse is infeasible, a one-way problem. In a blockchain "
-          "it is about identity and authorization, not secrecy: your address "
-          "comes from your public key and only the private key can spend "
-          "from it.",
-}
+GOOD_ANSWERS = STUDY_ANSWERS
 
 #: The default `[learning] mastery_threshold`, in percent.
 THRESHOLD = 80

@@ -184,7 +184,6 @@ def test_a_good_answer_in_own_words_masters_and_closes_the_concept(
 
     assert result['attempt'] == 2
     assert result['score'] >= MASTERY_THRESHOLD
-    assert result['score'] == pytest.approx(0.93, abs=0.03)
     assert result['best_score'] == result['score'] > weak['score']
     assert result['status'] == 'mastered'
     assert result['mastered'] is True

@@ -33,6 +33,15 @@ GOOD_ANSWERS = {
              "hardest problem is agreement: the honest nodes must converge "
              "on the same sequence of entries even when some participants "
              "are offline, slow or dishonest.",
+    'Public-Key Cryptography':
+        "Every user has a private key that stays secret and a public "
+        "key that can be shared with anyone. The public key is easy to "
+        "compute from the private key, but getting the private key back "
+        "from the public key is computationally infeasible. In a "
+        "blockchain the pair is used for identity and authorization, "
+        "not for keeping data secret: the public key or its hash is "
+        "your address, and only the holder of the matching private key "
+        "can authorize spending the funds sent there.",
     MERKLE: "You hash every transaction into a leaf, then pair up the "
             "hashes, join each pair and hash it again, level by level, "
             "until one root hash is left. Editing any transaction changes "
