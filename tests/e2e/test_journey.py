@@ -41,6 +41,8 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from support.study import GOOD_ANSWERS as STUDY_ANSWERS
+
 #: The learner of the journey, as an administrator creates them.
 USERNAME = 'alice'
 PASSWORD = 'Journey2Learn'
@@ -66,15 +68,7 @@ SUBJECT = 'Blockchain Fundamentals'
 #: not copies of it) to the concepts' starter questions, stating every key
 #: point of their rubrics: the offline grader scores them about 0.95 and 0.97.
 GOOD_ANSWERS = {
-    'Public-Key Cryptography':
-        "Every user has a private key that stays secret and a public "
-        "key that can be shared with anyone. The public key is easy to "
-        "compute from the private key, but getting the private key back "
-        "from the public key is computationally infeasible. In a "
-        "blockchain the pair is used for identity and authorization, "
-        "not for keeping data secret: the public key or its hash is "
-        "your address, and only the holder of the matching private key "
-        "can authorize spending the funds sent there.",
+    'Public-Key Cryptography': STUDY_ANSWERS['Public-Key Cryptography'],
     'Cryptographic Hash Functions':
         "A hash function turns an input of any length into a short "
         "fixed-length digest that acts like a fingerprint of the data. "
