@@ -251,7 +251,8 @@ def bench_latency(embedder, rows):
 
 def starter_questions():
     """The first question of each chunk in the starter question files, as
-    (question, expected answer, `Rubric`) by chunk id."""
+    (question, expected answer, `Rubric`) by chunk id (for timing the
+    grader alone)."""
     import glob
     import json
     from tracl.model.rubrics import KeyPoint, Misconception, Rubric
@@ -270,43 +271,58 @@ def starter_questions():
     return questions
 
 
+def product_grade_eval(path):
+    """`learning grade-eval --json --rows` on `path` in a new environment
+    holding the starter corpus and its questions: the figures a learner's
+    grades get, the copy check and every question's grading rubric
+    included. Returns the parsed JSON."""
+    import contextlib
+    import io
+    import json
+    from support.corpus import fill_store
+    from support.envs import destroy_env, learning_env
+    from tracl.admin.intelligence import IntelligenceAdminCommands
+    from tracl.admin.questions import QuestionAdminCommands
+    env = learning_env()
+    try:
+        fill_store(env)
+        QuestionAdminCommands(env).import_starter()
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            IntelligenceAdminCommands(env)._grade_eval(path, '--json',
+                                                       '--rows')
+        return json.loads(out.getvalue().strip().splitlines()[-1])
+    finally:
+        destroy_env(env)
+
+
 def starter_eval(embedder, path=STARTER_DATA):
     """Agreement with the hand-marked answers to starter questions, by
-    kind of answer, graded against each question's rubric; and the time
+    kind of answer, as `learning grade-eval` grades them; and the time
     to grade an answer with a rubric, the question's embeddings kept (as
     submit-answer does after the first answer to a question) and not."""
     if not os.path.exists(path):
         return
-    questions = starter_questions()
     rows = load_rows(path)
-    grader = OfflineGrader(embedder)
-    kinds, scores, marks = {}, [], []
-    for row in rows:
-        result = grader.grade(*questions[row['chunk_id']][:2],
-                              row['student_answer'],
-                              questions[row['chunk_id']][2])
-        mark = float(row['score01'])
-        scores.append(result.score)
-        marks.append(mark)
-        agree = (result.score >= MASTERY_THRESHOLD) == (mark >= 0.5)
-        kinds.setdefault(row['kind'], []).append(agree)
-    scores, marks = np.array(scores), np.array(marks)
-    print('Starter questions with rubrics (%s): %d answers' % (
-        os.path.relpath(path, REPO), len(rows)))
-    for kind, agreed in sorted(kinds.items()):
-        print('  %-16s %3d answers, agreement %.3f' % (
-            kind, len(agreed), np.mean(agreed)))
-    agreed = np.array([a for kind in kinds.values() for a in kind])
-    copied = np.array([r['kind'] == 'copied' for r in rows])
-    in_order = np.array([(s >= MASTERY_THRESHOLD) == (m >= 0.5)
-                         for s, m in zip(scores, marks)])
-    print('  agreement %.3f (%.3f without the copied answers, which the '
-          'study loop judges)  bias %+.3f  balanced accuracy %.3f  '
+    result = product_grade_eval(path)
+    scores = np.array([r['score'] for r in result['rows']])
+    marks = np.array([float(r['score01']) for r in rows])
+    agree = (scores >= MASTERY_THRESHOLD) == (marks >= 0.5)
+    print('Starter questions with rubrics, as learning grade-eval grades '
+          'them (%s): %d answers' % (os.path.relpath(path, REPO), len(rows)))
+    for kind in sorted(set(r['kind'] for r in rows)):
+        of_kind = np.array([r['kind'] == kind for r in rows])
+        print('  %-16s %3d answers, agreement %.3f, mastered %d' % (
+            kind, of_kind.sum(), agree[of_kind].mean(),
+            (scores[of_kind] >= MASTERY_THRESHOLD).sum()))
+    print('  agreement %.3f  bias %+.3f  balanced accuracy %.3f  '
           'false mastery %.3f  false refusal %.3f' % (
-              agreed.mean(), in_order[~copied].mean(), bias(scores, marks),
+              agree.mean(), bias(scores, marks),
               balanced_accuracy(scores, marks, MASTERY_THRESHOLD),
               false_mastery_rate(scores, marks, MASTERY_THRESHOLD),
               false_refusal_rate(scores, marks, MASTERY_THRESHOLD)))
+    questions = starter_questions()
+    grader = OfflineGrader(embedder)
     state = {'i': 0}
 
     def grade_next(fresh):

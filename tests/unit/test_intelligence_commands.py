@@ -10,6 +10,7 @@ from trac.admin.api import AdminCommandError, AdminCommandManager
 from trac.test import EnvironmentStub
 
 import support.envs  # noqa: F401 (loads TracLearn's modules)
+from support.corpus import fill_store
 from support.providers import scripted_provider
 from tracl.corpus import load_starter_corpus, load_starter_questions
 from tracl.llm import Evaluation
@@ -199,7 +200,13 @@ def test_a_chunk_row_is_graded_against_the_chunks_first_question_and_rubric(
     for question, expected, _, rubric in calls['asked']:
         assert question == first.question
         assert expected == first.expected_answer
-        assert rubric == first.rubric and rubric.key_points
+        # The first question's key points; its misconceptions first, then
+        # those of the chunk's other question.
+        assert rubric.key_points == first.rubric.key_points
+        known = list(rubric.misconceptions)
+        assert known[:len(first.rubric.misconceptions)] == \
+            list(first.rubric.misconceptions)
+        assert set(second.rubric.misconceptions) <= set(known)
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert figures['n'] == 5
     assert figures['bias'] == pytest.approx(0.08)
@@ -210,6 +217,30 @@ def test_a_chunk_row_is_graded_against_the_chunks_first_question_and_rubric(
     assert figures['confident_accuracy'] is None
     assert figures['uncertain_share'] is None
     assert 'rows' not in figures
+
+
+def test_a_chunk_row_copied_from_the_chunk_is_capped_as_in_the_study_loop(
+        graded, tmp_path, capsys):
+    run, calls, env = graded
+    stored_questions(env, CHUNK)
+    fill_store(env)
+    content = {c['id']: c['content'] for c in load_starter_corpus()}[CHUNK]
+    copied = ' '.join(content.split()[:60])
+    calls['answer_scores'].update({copied: 0.95, 'own words': 0.95})
+    path = tmp_path / 'chunks.csv'
+    write_chunk_csv(path, [
+        {'chunk_id': CHUNK, 'kind': 'copied', 'student_answer': copied,
+         'score01': '0'},
+        {'chunk_id': CHUNK, 'kind': 'own', 'student_answer': 'own words',
+         'score01': '1'}])
+    run(str(path), '--json', '--rows')
+    rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])[
+        'rows']
+    assert rows[0]['score'] == pytest.approx(0.4)
+    assert not rows[0]['mastered']
+    assert 'own words' in rows[0]['feedback']
+    assert rows[1]['score'] == pytest.approx(0.95)
+    assert rows[1]['mastered']
 
 
 def test_an_unknown_chunk_is_reported_and_the_other_rows_graded(

@@ -4,7 +4,7 @@ expected answer. Pure functions: no environment."""
 
 import pytest
 
-from tracl.study.originality import copied_fraction
+from tracl.llm.originality import copied_fraction
 
 #: The starter corpus's 'Distributed Ledgers' concept: the beginning of its
 #: text, and the expected answer the offline provider writes for it.

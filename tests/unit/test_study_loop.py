@@ -367,7 +367,7 @@ def test_a_paraphrase_is_not_flagged(env, path):
     concept = concept_of(env, path, LEDGERS)
     evaluation = AnswerGrader(env).evaluate(
         concept.question, concept.expected_answer, GOOD[LEDGERS],
-        concept.context)
+        concept.context, rubric=concept.rubric)
     result = StudyLoop(env).submit(ALICE, concept, GOOD[LEDGERS])
     assert result.score == pytest.approx(evaluation.score)
     assert result.feedback == evaluation.feedback

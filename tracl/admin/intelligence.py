@@ -17,7 +17,9 @@ from tracl.corpus import load_starter_corpus, read_jsonl
 from tracl.llm import MASTERY_THRESHOLD, LearningLLM, LLMUnavailable
 from tracl.llm.metrics import (agreement, false_mastery_rate,
                                 false_refusal_rate)
-from tracl.model.questions import chunk_questions
+from tracl.llm.grading import AnswerGrader
+from tracl.model.questions import chunk_questions, grading_rubric
+from tracl.search import LearningChunkStore
 
 #: Columns `grade-eval` needs.
 GRADE_EVAL_COLUMNS = ('question', 'reference_answer', 'student_answer',
@@ -119,6 +121,7 @@ class IntelligenceAdminCommands(Component):
         threshold = self.config.getfloat('learning', 'mastery_threshold',
                                          MASTERY_THRESHOLD)
         provider = LearningLLM(self.env).provider
+        grader = AnswerGrader(self.env)
         graded, unknown = [], []
         questions = {}
         started = time.monotonic()
@@ -128,12 +131,11 @@ class IntelligenceAdminCommands(Component):
                 unknown.append((number, asked))
                 row['grade'], row['problem'] = None, asked
                 continue
-            question, expected, rubric = asked
-            extra = {} if rubric is None else {'rubric': rubric}
+            question, expected, rubric, content = asked
             try:
-                evaluation = provider.evaluate(question, expected,
-                                               row['student_answer'], '',
-                                               **extra)
+                evaluation = grader.grade(question, expected,
+                                          row['student_answer'], '',
+                                          rubric, content)
             except LLMUnavailable as e:
                 raise AdminCommandError(_("The provider stopped answering "
                                           "at row %(n)d: %(error)s",
@@ -212,24 +214,30 @@ class IntelligenceAdminCommands(Component):
                                   corpus=corpus or _("the starter corpus")))
 
     def _asked_question(self, row, questions):
-        """`(question, expected answer, rubric)` that `row` answers, or
-        why it has none: rows that carry their question and reference are
-        graded against them without a rubric, rows naming a chunk against
-        that chunk's first question (the one a learner meets first) and its
-        rubric. `questions` caches the chunks already looked up."""
+        """`(question, expected answer, rubric, chunk text)` that `row`
+        answers, or why it has none: rows that carry their question and
+        reference are graded against them without a rubric, rows naming a
+        chunk as a learner's answer to that chunk's first question (the
+        one a learner meets first) is: against its grading rubric, and
+        checked for text copied from the chunk. `questions` caches the
+        chunks already looked up."""
         if row.get('question') and row.get('reference_answer'):
-            return row['question'], row['reference_answer'], None
+            return row['question'], row['reference_answer'], None, ''
         chunk_id = (row.get('chunk_id') or '').strip()
         if not chunk_id:
             return _("no question and reference_answer, and no chunk_id")
         if chunk_id not in questions:
             stored = chunk_questions(self.env, chunk_id)
-            questions[chunk_id] = min(stored, key=lambda q: q.id) \
-                if stored else None
-        first = questions[chunk_id]
-        if first is None:
+            chunk = LearningChunkStore(self.env).store.get_chunks(
+                [chunk_id]).get(chunk_id) if stored else None
+            questions[chunk_id] = None if not stored else (
+                min(stored, key=lambda q: q.id), stored,
+                chunk['content'] if chunk is not None else '')
+        if questions[chunk_id] is None:
             return _("chunk %(id)s has no question", id=chunk_id)
-        return first.question, first.expected_answer, first.rubric
+        first, stored, content = questions[chunk_id]
+        return (first.question, first.expected_answer,
+                grading_rubric(first, stored), content)
 
     def _read_marked_answers(self, path):
         """The rows of the CSV at `path` (each with its `mark`) and its

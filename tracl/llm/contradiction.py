@@ -59,7 +59,10 @@ POLARITY_PAIRS = (
     ('open', 'closed'), ('random', 'deterministic'),
     ('independent', 'dependent'), ('possible', 'impossible'),
     ('easy', 'hard'), ('cheap', 'expensive'), ('strong', 'weak'),
-    ('include', 'exclude'), ('inner', 'outer'), ('absorb', 'release'),
+    ('high', 'low'), ('highest', 'lowest'), ('close', 'far'),
+    ('closer', 'farther'), ('closer', 'further'), ('near', 'far'),
+    ('heavy', 'light'), ('heavier', 'lighter'), ('hot', 'cold'),
+    ('little', 'big'), ('little', 'large'), ('include', 'exclude'), ('inner', 'outer'), ('absorb', 'release'),
     ('absorb', 'emit'), ('gain', 'lose'), ('predicted', 'actual'),
     ('commutative', 'noncommutative'), ('reversible', 'irreversible'),
     ('symmetric', 'asymmetric'), ('synchronous', 'asynchronous'),
@@ -118,10 +121,12 @@ def contradiction(sentence, statement):
     a_all, b_all = all_stems(a), all_stems(b)
     a_neg, b_neg = negated_stems(a), negated_stems(b)
     # A term one side negates and the other states plainly; only when the
-    # other side negates nothing ("cannot scratch it" and "none of the
-    # tools could scratch it" say the same thing in two ways).
-    if (a_neg and not b_neg and a_neg & b_all) or \
-            (b_neg and not a_neg and b_neg & a_all):
+    # other side has no negation word at all ("cannot scratch it" and
+    # "none of the tools could scratch it" say the same thing in two ways;
+    # "did not have a lot of it" and "contains little or no" too, though
+    # the first negates only function words).
+    if (a_neg and not _negates(b) and a_neg & b_all) or \
+            (b_neg and not _negates(a) and b_neg & a_all):
         return 'negation'
     # A polarity pair, each word on its own side only, said of the same
     # thing (a content word shared near both: "public key" against
@@ -131,6 +136,10 @@ def contradiction(sentence, statement):
     a_content, b_content = set(content_stems(a)), set(content_stems(b))
     same_claim = len(a_content & b_content) >= \
         SHARED_WORDS * min(len(a_content), len(b_content))
+    # Two flips say the same thing twice over ("a shorter string has a
+    # higher pitch" and "a longer string has a lower pitch"): only an odd
+    # number of them is a contradiction.
+    flips = set()
     for i, word in enumerate(a):
         s = stem(word)
         if not same_claim or s in b_all or s in a_neg or \
@@ -139,8 +148,11 @@ def contradiction(sentence, statement):
         for j, other in enumerate(b):
             o = stem(other)
             if o in _OPPOSITES.get(s, ()) and o not in a_all and \
-                    o not in b_neg and _near(a, i) & _near(b, j):
-                return 'polarity'
+                    o not in b_neg:
+                flips.add((s, o, bool(_near(a, i) & _near(b, j))))
+    if len(set((s, o) for s, o, _ in flips)) % 2 and \
+            any(near for _, _, near in flips):
+        return 'polarity'
     if same_claim and (_swapped(a, b) or
                        _swapped_letters(sentence, statement)):
         return 'swap'
@@ -148,6 +160,10 @@ def contradiction(sentence, statement):
             HEDGES.search(statement) and not HEDGES.search(sentence):
         return 'quantifier'
     return ''
+
+
+def _negates(tokens):
+    return any(t in NEGATIONS or t.endswith("n't") for t in tokens)
 
 
 def _relational(stems):

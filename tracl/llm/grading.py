@@ -1,4 +1,6 @@
-"""Grading an answer with the configured provider, cached.
+"""Grading an answer with the configured provider, cached, and the one
+rule every grade obeys whichever provider made it: an answer copied from
+the concept's text does not master it.
 
 An evaluation is cached under a hash of (provider, its description, which
 names its model and grader or prompt version, question, expected answer,
@@ -10,12 +12,14 @@ import dataclasses
 import hashlib
 import json
 
-from trac.config import IntOption
+from trac.config import FloatOption, IntOption
 from trac.core import Component
+from trac.util.translation import _
 
 from tracl.cache import LearningCache
-from tracl.llm import Evaluation, LearningLLM
+from tracl.llm import MASTERY_THRESHOLD, Evaluation, LearningLLM
 from tracl.model.rubrics import Misconception, PointGrade
+from tracl.llm.originality import copied_fraction
 
 
 class AnswerGrader(Component):
@@ -25,11 +29,39 @@ class AnswerGrader(Component):
     evaluation_ttl = IntOption('learning', 'evaluation_cache_ttl', 86400,
         """Seconds an evaluation of an answer is cached (0: not cached).""")
 
+    copied_answer_overlap = FloatOption('learning', 'copied_answer_overlap',
+                                        0.6,
+        """Fraction of an answer's four-word sequences found in the
+        concept's text or expected answer from which the answer counts as
+        copied: it is recorded, scored below the mastery threshold and the
+        learner is asked for their own words.""")
+
+    def grade(self, question, expected_answer, answer, context='',
+              rubric=None, content=''):
+        """The `Evaluation` of `answer` as a learner gets it: the
+        provider's (`evaluate`), unless the answer repeats `content` (the
+        concept's text) or the expected answer, in which case its score
+        stays at half the mastery threshold and the feedback asks for the
+        learner's own words. Raises `LLMUnavailable`."""
+        evaluation = self.evaluate(question, expected_answer, answer,
+                                   context, rubric)
+        if copied_fraction(answer, content, expected_answer) < \
+                self.copied_answer_overlap:
+            return evaluation
+        threshold = self.config.getfloat('learning', 'mastery_threshold',
+                                         MASTERY_THRESHOLD)
+        return dataclasses.replace(
+            evaluation, score=min(float(evaluation.score),
+                                  round(threshold / 2, 4)),
+            feedback=_("This answer repeats the concept's text rather than "
+                       "explaining it. Explain the idea in your own words, "
+                       "as you would to a friend."))
+
     def evaluate(self, question, expected_answer, answer, context='',
                  rubric=None):
-        """The `Evaluation` of `answer` against the question's `rubric`
-        (a `tracl.model.rubrics.Rubric`, None for a question stored
-        without one); raises `LLMUnavailable`."""
+        """The provider's `Evaluation` of `answer` against the question's
+        `rubric` (a `tracl.model.rubrics.Rubric`, None for a question
+        stored without one); raises `LLMUnavailable`."""
         provider = LearningLLM(self.env).provider
         key = self.cache_key(provider, question, expected_answer, answer,
                              rubric)

@@ -53,7 +53,7 @@ from tracl.llm import MASTERY_THRESHOLD
 from tracl.llm import rubric_grading
 from tracl.llm.text import (  # noqa: F401 (names this module always had)
     GENERIC_WORDS, LIST_WORDS, STOPWORDS, clauses, content_stems, is_content,
-    normalise, sentences, stem, words)
+    normalise, respell, sentences, spell_out, stem, vocabulary, words)
 
 #: Changes whenever a grade could change: features, coefficients, guards,
 #: rubric matching. Past attempts keep the version they were graded with.
@@ -248,6 +248,8 @@ class OfflineGrader(object):
             raise ValueError("An answer can only be graded against an "
                              "expected answer with words in it.")
         text, injected = remove_instructions((answer or '')[:MAX_ANSWER_CHARS])
+        text = spell_out(respell(text, self._vocabulary(
+            question, expected_answer, rubric)))
         tokens = words(text)
         answer_stems = set(content_stems(tokens))
         question_stems = set(content_stems(words(question)))
@@ -292,6 +294,13 @@ class OfflineGrader(object):
             'content_words': n_content,
             'instructions_removed': injected,
         }
+        if rubric is not None and rubric.key_points and \
+                not features['missing_share']:
+            # An answer that speaks to every key point of the question's
+            # rubric is short of nothing, however terse: its length is no
+            # evidence against it (the length feature was fitted on
+            # answers to one-sentence references, without rubrics).
+            features['relative_length'] = 0.0
         features['guards'] = self._guards(features, tokens, answer_stems,
                                           set(new_stems))
         return {k: round(v, 4) if isinstance(v, float) else v
@@ -352,6 +361,15 @@ class OfflineGrader(object):
             while len(self._references) > EXPECTED_CACHE_SIZE:
                 self._references.popitem(last=False)
         return cached
+
+    @staticmethod
+    def _vocabulary(question, expected_answer, rubric):
+        texts = [question, expected_answer]
+        if rubric is not None:
+            texts.extend(k.point for k in rubric.key_points)
+            for m in rubric.misconceptions or ():
+                texts.extend((m.claim, m.correction))
+        return vocabulary(*texts)
 
     @staticmethod
     def _guards(features, tokens, answer_stems, new_stems):

@@ -120,3 +120,104 @@ def all_stems(tokens):
 
 #: Function words that only join the items of a list.
 LIST_WORDS = frozenset(['and', 'or', 'also', 'etc', 'plus', 'then'])
+
+
+# -- Misspelt words
+
+#: Words shorter than this are never respelt: short words are too near
+#: each other ("rate" and "late") for a guess to be safe.
+RESPELL_MIN_LENGTH = 5
+#: How alike (difflib ratio) a misspelt word and the question's word must
+#: be: "propogation" and "propagation" are 0.91, "centriod" and "centroid"
+#: 0.88, "training" and "raining" 0.93 (too short a difference to trust,
+#: hence the length rule below).
+RESPELL_RATIO = 0.84
+
+_RESPELL_WORD = re.compile(r"[A-Za-z]+")
+
+
+def vocabulary(*texts):
+    """The words of `texts`, lower case: what an answer's misspelt words
+    are respelt to."""
+    return frozenset(w for text in texts for w in words(text))
+
+
+def respell(text, known):
+    """`text` with each word that is not in `known` (or a common English
+    function word) and looks like a misspelling of exactly one word of
+    `known` replaced by that word: learners misspell the terms the
+    question and the reference spell right ("gradiant", "propogation"),
+    and a misspelt term is lost to both the word counts and the
+    embedding. Words of `known` differing only by a letter added or
+    dropped at the end ("raining", "training") are never confused, since
+    both must be at least `RESPELL_MIN_LENGTH` long and alike in their
+    first two letters."""
+    if not known:
+        return text
+    candidates = [w for w in known if len(w) >= RESPELL_MIN_LENGTH]
+    if not candidates:
+        return text
+    cache = {}
+
+    def replace(match):
+        word = match.group(0)
+        lower = word.lower()
+        if lower in known or lower in STOPWORDS or \
+                len(lower) < RESPELL_MIN_LENGTH:
+            return word
+        if lower not in cache:
+            cache[lower] = _closest(lower, candidates)
+        found = cache[lower]
+        if found is None:
+            return word
+        return found.capitalize() if word[:1].isupper() else found
+    return _RESPELL_WORD.sub(replace, text)
+
+
+def _closest(word, candidates):
+    import difflib
+    best, best_ratio, ties = None, RESPELL_RATIO, 0
+    for candidate in candidates:
+        if candidate[:2] != word[:2] or \
+                abs(len(candidate) - len(word)) > 2:
+            continue
+        ratio = difflib.SequenceMatcher(None, word, candidate).ratio()
+        if ratio > best_ratio:
+            best, best_ratio, ties = candidate, ratio, 0
+        elif ratio == best_ratio and best is not None:
+            ties += 1
+    # A word as near two known words as each other is left alone.
+    return best if not ties else None
+
+
+# -- Notes written as notation
+
+#: Shorthand learners write in terse answers, and the words it stands for.
+_SHORTHAND = (
+    # Not "|->": a ket.
+    (re.compile(r"\s*(?:(?<!\|)->|=>|\u2192|\u21d2)\s*"), ' becomes '),
+    (re.compile(r"\s*<-\s*"), ' is set to '),
+    (re.compile(r"\s+=\s+|(?<=\w)=(?=\w)"), ' equals '),
+    (re.compile(r"(?<![\w.])~\s*(?=\d)"), 'about '),
+    (re.compile(r"\s+&\s+"), ' and '),
+    (re.compile(r"\bw/o\b", re.IGNORECASE), 'without'),
+    (re.compile(r"\bw/(?=\s)", re.IGNORECASE), 'with'),
+    (re.compile(r"\bb/c\b", re.IGNORECASE), 'because'),
+    (re.compile(r"\bvs\.?(?=\s)", re.IGNORECASE), 'versus'),
+)
+#: "Term: what it is" at the start of a sentence or after a semicolon: a
+#: definition written as a note ("Recall: share of real positives found").
+_NOTE_DEFINITION = re.compile(
+    r"(^|[.;!?]\s+)([A-Z]?[\w'()-]+(?:\s+[\w'()-]+){0,3}):\s+(?=\w)")
+
+
+def spell_out(text):
+    """`text` with note-taking shorthand written out in words ("X: Y" as
+    "X is Y", "->" as "becomes", "=" as "equals", "~5" as "about 5"), so
+    that a terse answer reads as the sentences its meaning is compared
+    with."""
+    text = _NOTE_DEFINITION.sub(lambda m: '%s%s is ' % (m.group(1),
+                                                        m.group(2)), text)
+    for pattern, replacement in _SHORTHAND:
+        text = pattern.sub(replacement, text)
+    return text

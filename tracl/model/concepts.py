@@ -25,12 +25,14 @@ must clear `completed_at` too.
 from collections import namedtuple
 
 from tracl.environment import CONCEPT_TICKET_TYPE
-from tracl.model.questions import rubric_from_json
+from tracl.model.questions import chunk_questions, grading_rubric
 from tracl.schema import sql
 
 #: A concept ticket as the study loop needs it. `question`, `difficulty`
 #: and `expected_answer` are those of the question the concept asks now:
-#: the stored question `question_id` with its `Rubric` (`rubric`), or, for
+#: the stored question `question_id` with the `Rubric` its answers are
+#: graded by (`rubric`: its key points, and the misconceptions of every
+#: question of its chunk, `grading_rubric`), or, for
 #: a concept made before questions were stored, the question of its ticket
 #: fields (`question_id` and `rubric` None).
 Concept = namedtuple('Concept', [
@@ -80,7 +82,7 @@ def load_concept(env, ticket_id):
         rows = db(sql(env, """
             SELECT t.owner, t.summary, t.milestone, t.status, t.description,
                    cm.expected_answer, q.id, q.question, q.difficulty,
-                   q.expected_answer, q.rubric
+                   q.expected_answer, q.chunk_id
             FROM ticket t
             LEFT JOIN {concept_metadata} cm ON cm.ticket_id = t.id
             LEFT JOIN {questions} q ON q.id = cm.question_id
@@ -88,7 +90,8 @@ def load_concept(env, ticket_id):
         if not rows:
             return None
         owner, name, subject, status, description, expected, question_id, \
-            question, question_difficulty, question_expected, rubric = rows[0]
+            question, question_difficulty, question_expected, chunk_id = \
+            rows[0]
         custom = dict(db("""
             SELECT name, value FROM ticket_custom
             WHERE ticket=%s AND name IN ('question', 'question_difficulty',
@@ -96,11 +99,16 @@ def load_concept(env, ticket_id):
                          (ticket_id,)))
     if question_id is not None:
         # The ticket keeps the first question; the stored one is current.
+        # Its answers are graded against the misconceptions of all the
+        # chunk's questions.
+        siblings = chunk_questions(env, chunk_id)
+        asked = [q for q in siblings if q.id == int(question_id)]
         return Concept(ticket_id, owner, name, subject, status, question,
                        int(question_difficulty),
                        custom.get('question_context') or '',
                        concept_text(description), question_expected,
-                       int(question_id), rubric_from_json(rubric))
+                       int(question_id),
+                       grading_rubric(asked[0], siblings))
     try:
         difficulty = int(custom.get('question_difficulty') or 0) or None
     except ValueError:

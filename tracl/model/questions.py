@@ -115,6 +115,30 @@ def chunk_questions(env, chunk_id):
     return [_row(row) for row in rows]
 
 
+def grading_rubric(stored, siblings):
+    """The `Rubric` an answer to `stored` is graded by: its own key
+    points, and its misconceptions followed by those of `siblings` (the
+    other questions of its chunk). A false claim about the chunk is wrong
+    whichever of its questions the learner answers: "matrix
+    multiplication is commutative" must not master the question that
+    asks only how a product is computed."""
+    known = list(stored.rubric.misconceptions)
+    for other in siblings:
+        if other.id != stored.id:
+            known.extend(m for m in other.rubric.misconceptions
+                         if m not in known)
+    return Rubric(stored.rubric.key_points, tuple(known))
+
+
+def load_grading_rubric(env, question_id):
+    """`grading_rubric` of the stored question `question_id` (None when
+    there is no such question)."""
+    stored = load_question(env, question_id)
+    if stored is None:
+        return None
+    return grading_rubric(stored, chunk_questions(env, stored.chunk_id))
+
+
 def pick_question(env, chunk_id, difficulty):
     """The question of chunk `chunk_id` to ask at `difficulty`, or None
     when the chunk has none."""

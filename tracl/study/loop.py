@@ -16,7 +16,6 @@ from tracl.cache import PROGRESS_TTL, LearningCache, progress_key
 from tracl.llm import MASTERY_THRESHOLD
 from tracl.llm.grading import AnswerGrader
 from tracl.model import concepts, progress as model
-from tracl.study.originality import copied_fraction
 from tracl.util import iso
 
 #: Answer lengths the API accepts (contract).
@@ -66,13 +65,6 @@ class StudyLoop(Component):
         """Show the expected answer on a concept's page once the learner
         has mastered it (never before).""")
 
-    copied_answer_overlap = FloatOption('learning', 'copied_answer_overlap',
-                                        0.6,
-        """Fraction of an answer's four-word sequences found in the
-        concept's text or expected answer from which the answer counts as
-        copied: it is recorded, scored below the mastery threshold and the
-        learner is asked for their own words.""")
-
     max_reported_seconds = IntOption('learning', 'max_reported_seconds',
                                      3600,
         """Most study time, in seconds, one submission may add to a
@@ -108,21 +100,14 @@ class StudyLoop(Component):
             # Graded against another question's rubric, the answer would
             # get a grade that means nothing.
             raise QuestionChanged(question_id, concept.question_id)
-        evaluation = AnswerGrader(self.env).evaluate(
+        evaluation = AnswerGrader(self.env).grade(
             concept.question, concept.expected_answer, answer,
-            concept.context, rubric=concept.rubric)
+            concept.context, rubric=concept.rubric, content=concept.content)
         score = min(1.0, max(0.0, float(evaluation.score)))
-        feedback = evaluation.feedback
-        threshold = self.mastery_threshold
-        if copied_fraction(answer, concept.content, concept.expected_answer) \
-                >= self.copied_answer_overlap:
-            score = min(score, round(threshold / 2, 4))
-            feedback = _("This answer repeats the concept's text rather "
-                         "than explaining it. Explain the idea in your own "
-                         "words, as you would to a friend.")
         result = model.record_attempt(
-            self.env, sub, concept, answer, evaluation, score, feedback,
-            seconds, self.max_reported_seconds, threshold, self._comment)
+            self.env, sub, concept, answer, evaluation, score,
+            evaluation.feedback, seconds, self.max_reported_seconds,
+            self.mastery_threshold, self._comment)
         self._changed(sub, concept.ticket_id, status_changed=True)
         return result
 
