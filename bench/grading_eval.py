@@ -43,8 +43,9 @@ from tracl.llm.metrics import (auc, balanced_accuracy,  # noqa: E402
                                best_threshold, bias, false_mastery_rate,
                                false_refusal_rate, pearson, rmse, spearman)
 from tracl.llm.offline_grader import (FEATURES, GUARD_CAPS,  # noqa: E402
-                                      Calibration, LogisticModel,
-                                      OfflineGrader, calibrate)
+                                      SCORE_DIGITS, Calibration,
+                                      LogisticModel, OfflineGrader,
+                                      calibrate)
 
 DEFAULT_DATA = os.path.join(REPO, '..', 'shared', 'data', 'scientsbank',
                             'train.csv')
@@ -54,6 +55,8 @@ SEED = 20130
 FOLDS = 5
 #: L2 penalty of the logistic fit, on standardised features.
 L2 = 1.0
+#: Balanced accuracy within which a decision probability counts as best.
+PLATEAU = 0.005
 BASELINE_FEATURES = ('similarity',)
 #: The features of the first-round grader (offline-grader-1), scored with
 #: its calibration and guards alone (`today_score`): "today's score" the
@@ -130,7 +133,7 @@ def cross_validate(features, labels, fold, names, guarded, fitted=True):
             if not fitted:
                 scores[i] = today_score(features[i], p[i], guarded)
             elif not guarded:
-                scores[i] = round(calibrate(p[i], calibration), 4)
+                scores[i] = round(calibrate(p[i], calibration), SCORE_DIGITS)
             else:
                 scores[i] = OfflineGrader.score(features[i], p[i],
                                                 calibration)
@@ -158,7 +161,8 @@ def today_score(features, probability, guarded=True):
 
 def fit_calibration(features, p, labels):
     """The monotone map from probability to score for these answers: the
-    probability whose cut has the best balanced accuracy goes on the
+    probability whose cut has the best balanced accuracy (the middle of
+    the near-best ones) goes on the
     mastery threshold (the rules included: an answer that covers every
     key point masters anyway, one with an error never does), and the
     steepness below it is chosen so that the mean score matches the mean
@@ -170,8 +174,14 @@ def fit_calibration(features, p, labels):
                          for f, q in zip(features, p)])
     candidates = np.unique(np.round(np.quantile(p, np.linspace(
         0.2, 0.9, 71)), 4))
-    decision = max(candidates, key=lambda d: balanced_accuracy(
-        scores(Calibration(float(d), 2.0, 1.0)), labels, MASTERY_THRESHOLD))
+    accuracies = np.array([balanced_accuracy(
+        scores(Calibration(float(d), 2.0, 1.0)), labels, MASTERY_THRESHOLD)
+        for d in candidates])
+    # The optimum is flat and its argmax jumps between folds: take the
+    # middle of the candidates within `PLATEAU` of the best, so that one
+    # fold's decision is not another's by chance.
+    decision = float(np.median(
+        candidates[accuracies >= accuracies.max() - PLATEAU]))
     low, high = 0.05, 20.0
     for _ in range(30):
         below = (low * high) ** 0.5

@@ -114,9 +114,12 @@ def negated_stems(tokens):
     return negated
 
 
-def contradiction(sentence, statement):
+def contradiction(sentence, statement, odd_flips=True):
     """Why `sentence` says the opposite of `statement` (a short reason
-    such as 'negation'), or '' when no rule finds it does."""
+    such as 'negation'), or '' when no rule finds it does. With
+    `odd_flips` false, any word against its opposite counts, even two
+    ("too small: slow" against "larger: faster" is the other side of the
+    claim, not the claim)."""
     a, b = words(sentence), words(statement)
     a_all, b_all = all_stems(a), all_stems(b)
     a_neg, b_neg = negated_stems(a), negated_stems(b)
@@ -150,9 +153,12 @@ def contradiction(sentence, statement):
             if o in _OPPOSITES.get(s, ()) and o not in a_all and \
                     o not in b_neg:
                 flips.add((s, o, bool(_near(a, i) & _near(b, j))))
-    if len(set((s, o) for s, o, _ in flips)) % 2 and \
+    pairs = len(set((s, o) for s, o, _ in flips))
+    if (pairs % 2 or (pairs and not odd_flips)) and \
             any(near for _, _, near in flips):
         return 'polarity'
+    if _flipped_modifier(a, b):
+        return 'modifier'
     if same_claim and (_swapped(a, b) or
                        _swapped_letters(sentence, statement)):
         return 'swap'
@@ -160,6 +166,30 @@ def contradiction(sentence, statement):
             HEDGES.search(statement) and not HEDGES.search(sentence):
         return 'quantifier'
     return ''
+
+
+def _flipped_modifier(a, b):
+    """One side puts a word, the other its opposite, before the same
+    content word, and neither side has both: "the global optimum"
+    against "a poor local optimum", "low error" against "high error". The
+    shared noun says both talk about the same thing, however little else
+    they share."""
+    a_all, b_all = all_stems(a), all_stems(b)
+    if _relational(a_all) or _relational(b_all):
+        return False
+    follows = {}
+    for i, word in enumerate(b[:-1]):
+        if content_stems([b[i + 1]]):
+            follows.setdefault(stem(b[i + 1]), set()).add(stem(word))
+    for i, word in enumerate(a[:-1]):
+        s = stem(word)
+        if not content_stems([a[i + 1]]) or s in b_all:
+            continue
+        before = follows.get(stem(a[i + 1]), ())
+        if any(o in _OPPOSITES.get(s, ()) and o not in a_all
+               for o in before):
+            return True
+    return False
 
 
 def _negates(tokens):

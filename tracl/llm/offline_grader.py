@@ -57,7 +57,7 @@ from tracl.llm.text import (  # noqa: F401 (names this module always had)
 
 #: Changes whenever a grade could change: features, coefficients, guards,
 #: rubric matching. Past attempts keep the version they were graded with.
-GRADER_VERSION = 'offline-grader-2'
+GRADER_VERSION = 'offline-grader-3'
 
 #: The features the logistic model reads, in the order of its coefficients.
 FEATURES = (
@@ -79,14 +79,14 @@ FEATURES = (
 # Fitted by `bench/grading_eval.py --fit` on all 4,969 answers of
 # SciEntsBank train.csv (SemEval-2013 task 7, Dzikovska et al. 2013; built
 # on SciEntsBank, Nielsen et al. 2008), L2 = 1 on standardised features.
-INTERCEPT = -2.860
-COEFFICIENTS = (1.888, 2.331, 0.837, 1.987, 0.826)
+INTERCEPT = -2.848
+COEFFICIENTS = (1.851, 2.330, 0.861, 1.989, 0.846)
 
 #: The monotone map from probability to score (`calibrate`): `decision`
 #: is the probability put on `MASTERY_THRESHOLD`, `below` how fast the
 #: score falls under it, `above` the power of the curve over it.
 Calibration = namedtuple('Calibration', 'decision below above')
-CALIBRATION = Calibration(0.4077, 5.385, 1.0)
+CALIBRATION = Calibration(0.3960, 7.572, 1.0)
 
 #: Model probability at which an answer counts as right; mapped to
 #: `MASTERY_THRESHOLD` on the score scale.
@@ -119,6 +119,10 @@ SALAD_MIN_WORDS = 3
 #: Characters of an answer that are graded (the rest is ignored), so that
 #: a very long text cannot hold a request up.
 MAX_ANSWER_CHARS = 4000
+
+#: Decimals a score keeps: clear misses lie close to 0 and keep their
+#: order there (four decimals made hundreds of them tie at 0).
+SCORE_DIGITS = 6
 
 #: Questions whose expected answer and rubric embeddings are kept.
 EXPECTED_CACHE_SIZE = 256
@@ -336,7 +340,7 @@ class OfflineGrader(object):
             score *= GUARD_CAPS[guard]
         if not features['content_words']:
             score = 0.0
-        return round(score, 4)
+        return round(score, SCORE_DIGITS)
 
     # Internal methods
 

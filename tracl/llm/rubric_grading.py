@@ -48,6 +48,10 @@ SAME_TOPIC_COSINE = 0.6
 #: is nearer still, since key points are many and wrong flags cost a
 #: right answer its mastery.
 CONTRADICTS_POINT_COSINE = 0.7
+#: Opposite words before the same noun ("global optimum" against "local
+#: optimum") are a narrow rule: it reads pieces this near a key point,
+#: when the key point is the one they come nearest.
+MODIFIER_COSINE = PARTIAL_COSINE
 #: A misconception is stated by a piece at least this close to its claim
 #: and closer to the claim than to its correction by this margin.
 CLAIM_COSINE = 0.72
@@ -160,8 +164,8 @@ def match(ref, vectors, pieces, piece_vectors, question_stems):
             set(content_stems(words(point)))
         share = len(own & answer_stems) / len(own) if own else 0.0
         contradicting = [k for k in np.flatnonzero(
-            cosines >= CONTRADICTS_POINT_COSINE)
-            if contradiction(pieces[k], point)]
+            cosines >= MODIFIER_COSINE)
+            if _contradicts(pieces[k], point, cosines[k])]
         if contradicting:
             k = max(contradicting, key=lambda k: cosines[k])
             errors.append(Misconception(quote(pieces[k]), point))
@@ -179,6 +183,16 @@ def match(ref, vectors, pieces, piece_vectors, question_stems):
                   piece_vectors):
             errors.append(misconception)
     return tuple(evidence), tuple(_unique(errors)), best
+
+
+def _contradicts(piece, point, cosine):
+    """Whether `piece`, at `cosine` from key point `point` (or at most
+    `PARTIAL_COSINE` when it speaks to another key point), contradicts
+    it."""
+    reason = contradiction(piece, point)
+    if reason == 'modifier':
+        return cosine > PARTIAL_COSINE
+    return bool(reason) and cosine >= CONTRADICTS_POINT_COSINE
 
 
 def stated(misconception, claim_vector, correction_vector, pieces,
@@ -201,7 +215,7 @@ def stated(misconception, claim_vector, correction_vector, pieces,
         # Every way of stating the claim needs a piece this near it: the
         # cheap test first, the rules only for the pieces that pass it.
         if to_claim[k] < min(CLAIM_COSINE, NEAR_CLAIM_COSINE) or \
-                contradiction(piece, misconception.claim):
+                contradiction(piece, misconception.claim, odd_flips=False):
             continue
         has = set(content_stems(words(piece)))
         claim_share = _share(claim_only, has)

@@ -101,7 +101,8 @@ def content_stems(tokens):
 # colons, and commas before a conjunction that starts a new statement.
 _CLAUSE_BREAK = re.compile(
     r"\s*[;:]\s+|,\s+(?=(?:so|but|while|whereas|which|and then|because|"
-    r"since|although|though|hence|thus|yet)\b)", re.IGNORECASE)
+    r"since|although|though|hence|thus|yet)\b)|\s+(?=(?:but|whereas)\s)",
+    re.IGNORECASE)
 
 
 def clauses(sentence):
@@ -127,11 +128,6 @@ LIST_WORDS = frozenset(['and', 'or', 'also', 'etc', 'plus', 'then'])
 #: Words shorter than this are never respelt: short words are too near
 #: each other ("rate" and "late") for a guess to be safe.
 RESPELL_MIN_LENGTH = 5
-#: How alike (difflib ratio) a misspelt word and the question's word must
-#: be: "propogation" and "propagation" are 0.91, "centriod" and "centroid"
-#: 0.88, "training" and "raining" 0.93 (too short a difference to trust,
-#: hence the length rule below).
-RESPELL_RATIO = 0.84
 
 _RESPELL_WORD = re.compile(r"[A-Za-z]+")
 
@@ -144,16 +140,13 @@ def vocabulary(*texts):
 
 def respell(text, known):
     """`text` with each word that is not in `known` (or a common English
-    function word) and looks like a misspelling of exactly one word of
-    `known` replaced by that word: learners misspell the terms the
-    question and the reference spell right ("gradiant", "propogation"),
-    and a misspelt term is lost to both the word counts and the
-    embedding. Words of `known` differing only by a letter added or
-    dropped at the end ("raining", "training") are never confused, since
-    both must be at least `RESPELL_MIN_LENGTH` long and alike in their
-    first two letters."""
-    if not known:
-        return text
+    function word) and is one slip away from exactly one word of `known`
+    (a letter dropped, added or changed, or two neighbours swapped)
+    replaced by that word: learners misspell the terms the question and
+    the reference spell right ("gradiant", "propogation", "centriod"), and
+    a misspelt term is lost to both the word counts and the embedding.
+    One slip only: words of opposite meaning differ by more ("hypotonic"
+    and "hypertonic", "intracellular" and "intercellular")."""
     candidates = [w for w in known if len(w) >= RESPELL_MIN_LENGTH]
     if not candidates:
         return text
@@ -166,7 +159,8 @@ def respell(text, known):
                 len(lower) < RESPELL_MIN_LENGTH:
             return word
         if lower not in cache:
-            cache[lower] = _closest(lower, candidates)
+            near = [c for c in candidates if _one_slip(lower, c)]
+            cache[lower] = near[0] if len(near) == 1 else None
         found = cache[lower]
         if found is None:
             return word
@@ -174,20 +168,23 @@ def respell(text, known):
     return _RESPELL_WORD.sub(replace, text)
 
 
-def _closest(word, candidates):
-    import difflib
-    best, best_ratio, ties = None, RESPELL_RATIO, 0
-    for candidate in candidates:
-        if candidate[:2] != word[:2] or \
-                abs(len(candidate) - len(word)) > 2:
-            continue
-        ratio = difflib.SequenceMatcher(None, word, candidate).ratio()
-        if ratio > best_ratio:
-            best, best_ratio, ties = candidate, ratio, 0
-        elif ratio == best_ratio and best is not None:
-            ties += 1
-    # A word as near two known words as each other is left alone.
-    return best if not ties else None
+def _one_slip(a, b):
+    """Whether `a` and `b` differ by one edit: a letter dropped, added or
+    changed, or two neighbouring letters swapped; not a letter added at
+    the end, which makes another form of the word ("large" and "larger")."""
+    if a == b or abs(len(a) - len(b)) > 1 or a.startswith(b) or \
+            b.startswith(a):
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) < len(b):
+        return a[i:] == b[i + 1:]
+    return a[i + 1:] == b[i + 1:] or (
+        i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i] and
+        a[i + 2:] == b[i + 2:])
 
 
 # -- Notes written as notation

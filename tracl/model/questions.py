@@ -127,7 +127,9 @@ def grading_rubric(stored, siblings):
         if other.id != stored.id:
             known.extend(m for m in other.rubric.misconceptions
                          if m not in known)
-    return Rubric(stored.rubric.key_points, tuple(known))
+    if len(known) == len(stored.rubric.misconceptions):
+        return stored.rubric
+    return Rubric(stored.rubric.key_points, known)
 
 
 def load_grading_rubric(env, question_id):
