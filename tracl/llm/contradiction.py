@@ -37,6 +37,14 @@ NEGATIONS = frozenset("""
 not no never cannot neither nor none nothing unlike rather instead
 """.split())
 NEGATION_REACH = 3
+#: Words that deny what they govern without a negation word: a side
+#: holding one is not "plain" ("keep delayed segments from being
+#: mistaken" and "are not mistaken" agree).
+IMPLICIT_NEGATIONS = frozenset("""
+prevent prevents prevented preventing keep keeps kept stop stops stopped
+avoid avoids avoided hard impossible unable fail fails failed without
+lack lacks lacking nobody nowhere hardly
+""".split())
 
 #: Words of opposite meaning; each side a word or its stem.
 POLARITY_PAIRS = (
@@ -103,15 +111,20 @@ _OPPOSITES = _stems_polarity()
 
 
 def negated_stems(tokens):
-    """The content stems of `tokens` that a negation word governs."""
-    negated = set()
+    """The content stems of `tokens` that a negation word governs, and
+    that the text does not also state plainly elsewhere ("a vector has
+    size and direction; a number with no direction is a scalar" says
+    nothing against "direction")."""
+    negated, governed = set(), set()
     for i, token in enumerate(tokens):
         if token in NEGATIONS or token.endswith("n't"):
-            for word in tokens[i + 1:i + 1 + NEGATION_REACH]:
-                s = stem(word)
-                if content_stems([word]) or s in _OPPOSITES:
+            for j in range(i + 1, min(len(tokens), i + 1 + NEGATION_REACH)):
+                s = stem(tokens[j])
+                if content_stems([tokens[j]]) or s in _OPPOSITES:
                     negated.add(s)
-    return negated
+                    governed.add(j)
+    plain = set(stem(t) for j, t in enumerate(tokens) if j not in governed)
+    return negated - plain
 
 
 def contradiction(sentence, statement, odd_flips=True):
@@ -159,6 +172,8 @@ def contradiction(sentence, statement, odd_flips=True):
         return 'polarity'
     if _flipped_modifier(a, b):
         return 'modifier'
+    if _other_result(a, b):
+        return 'number'
     if same_claim and (_swapped(a, b) or
                        _swapped_letters(sentence, statement)):
         return 'swap'
@@ -192,8 +207,49 @@ def _flipped_modifier(a, b):
     return False
 
 
+#: Words of a calculation between a term and its value: "the norm is
+#: the square root of 1 + 4 + 4, which is 3".
+_CALCULATION = frozenset('''
+is are equals equal plus minus times of the a square root which sum
+divided by over so about approximately gives makes
+'''.split())
+
+
+def results(tokens):
+    """`{stem: value}`: the number each term is said to be ("the norm is
+    1 + 4 + 4 = 9" gives the norm 9; "the norm of u is 3" gives 3), the
+    last number of the calculation that follows "is" or "equals"."""
+    found = {}
+    for i, token in enumerate(tokens):
+        if token.isdigit() or not content_stems([token]):
+            continue
+        j = i + 1
+        if tokens[j:j + 1] == ['of'] and j + 2 < len(tokens):
+            j += 2  # "the norm of u is 3"
+        if tokens[j:j + 1] not in (['is'], ['equals'], ['are']):
+            continue
+        value = None
+        for word in tokens[j + 1:]:
+            if word.isdigit():
+                value = word
+            elif word not in _CALCULATION:
+                break
+        if value is not None:
+            found.setdefault(stem(token), value)
+    return found
+
+
+def _other_result(a, b):
+    """The same term said to be another number: "the norm is 9" against
+    "the norm of u is 3" (and 3 nowhere in the first)."""
+    a_results, b_results = results(a), results(b)
+    return any(term in a_results and a_results[term] != value and
+               value not in a for term, value in b_results.items())
+
+
 def _negates(tokens):
-    return any(t in NEGATIONS or t.endswith("n't") for t in tokens)
+    return any(t in NEGATIONS or t in IMPLICIT_NEGATIONS or
+               t.endswith("n't") for t in tokens)
 
 
 def _relational(stems):
@@ -211,7 +267,10 @@ def _swapped(a, b):
     private key is derived from the public key" against "the public key is
     derived from the private key"."""
     for word in ORDERING:
-        if word not in a or word not in b:
+        # A word that orders twice on a side ("assign each point to its
+        # centroid, move each centroid to its mean") does not say which
+        # terms it orders.
+        if a.count(word) != 1 or b.count(word) != 1:
             continue
         i, j = a.index(word), b.index(word)
         a_left, a_right = set(content_stems(a[:i])), set(content_stems(a[i:]))

@@ -59,6 +59,11 @@ CLAIM_MARGIN = 0.06
 #: The words and contradiction checks below only read a piece at least
 #: this close to the claim: further away, it talks about something else.
 NEAR_CLAIM_COSINE = 0.68
+#: Or by a piece at least this near the claim that has every word only
+#: the claim has, none only the correction has, and this share of the
+#: claim's words: one term swapped for another.
+SWAPPED_TERM_COSINE = 0.55
+SWAPPED_TERM_SHARE = 0.6
 #: Or by a piece on the topic with at least this share of the words only
 #: the claim has, and a larger share of them than of those only the
 #: correction has.
@@ -197,8 +202,8 @@ def _contradicts(piece, point, cosine):
 
 def stated(misconception, claim_vector, correction_vector, pieces,
            piece_vectors):
-    """How one of `pieces` states `misconception` ('meaning', 'words' or
-    'contradiction'; '' when none does), without denying the
+    """How one of `pieces` states `misconception` ('term', 'meaning',
+    'words' or 'contradiction'; '' when none does), without denying the
     claim: it is close to the claim and closer to it than to the
     correction; or, on the topic, it uses more of the words only the
     claim has than of the words only the correction has (claim and
@@ -214,23 +219,39 @@ def stated(misconception, claim_vector, correction_vector, pieces,
     for k, piece in enumerate(pieces):
         # Every way of stating the claim needs a piece this near it: the
         # cheap test first, the rules only for the pieces that pass it.
-        if to_claim[k] < min(CLAIM_COSINE, NEAR_CLAIM_COSINE) or \
+        if to_claim[k] < SWAPPED_TERM_COSINE or \
                 contradiction(piece, misconception.claim, odd_flips=False):
             continue
         has = set(content_stems(words(piece)))
         claim_share = _share(claim_only, has)
+        # The claim's own term where the correction has another ("the
+        # images form the rows" against "... the columns"), in a piece
+        # that says most of what the claim says.
+        if claim_only and correction_only and claim_only <= has and \
+                not correction_only & has and \
+                _share(claim_stems, has) >= SWAPPED_TERM_SHARE:
+            return 'term'
+        leaning = claim_share > _share(correction_only, has)
+        if to_claim[k] < min(CLAIM_COSINE, NEAR_CLAIM_COSINE):
+            # Less near, a piece whose words lean to the claim and that
+            # says the opposite of the correction still states it ("it
+            # suffers from the same shrinking gradients" against "it does
+            # not shrink gradients").
+            if leaning and contradiction(piece, misconception.correction):
+                return 'contradiction'
+            continue
         # Nearer the claim in meaning, unless its words side with the
         # correction ("That is recall, while precision divides by the
         # predicted positives" reads close to the claim it corrects).
         if to_claim[k] >= CLAIM_COSINE and \
                 to_claim[k] >= to_correction[k] + CLAIM_MARGIN and \
-                claim_share >= _share(correction_only, has):
+                claim_share >= _share(correction_only, has) and \
+                (claim_share or not claim_only):
             return 'meaning'
         if to_claim[k] < NEAR_CLAIM_COSINE:
             continue
         if claim_share >= DISTINCT_SHARE and \
-                len(claim_only & has) >= DISTINCT_WORDS and \
-                claim_share > _share(correction_only, has):
+                len(claim_only & has) >= DISTINCT_WORDS and leaning:
             return 'words'
         if contradiction(piece, misconception.correction):
             return 'contradiction'
