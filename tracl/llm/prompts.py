@@ -27,7 +27,7 @@ from tracl.llm import MASTERY_THRESHOLD
 from tracl.model import rubrics
 
 #: Recorded with every grade; change it with any prompt or schema change.
-PROMPT_VERSION = 'tracl-prompts-2'
+PROMPT_VERSION = 'tracl-prompts-3'
 
 #: How many academic sentences the search embeds and averages.
 SENTENCE_COUNT = 5
@@ -458,7 +458,7 @@ EVALUATION_SCHEMA = {
                            'answer states; empty if none or without a '
                            'rubric.',
             'items': {'type': 'integer', 'minimum': 1},
-            'maxItems': rubrics.MAX_MISCONCEPTIONS,
+            'maxItems': rubrics.MAX_GRADING_MISCONCEPTIONS,
         },
         'contradictions': {
             'type': 'array',

@@ -18,7 +18,8 @@ from collections import namedtuple
 
 from trac.util.datefmt import datetime_now, to_utimestamp, utc
 
-from tracl.model.rubrics import (KeyPoint, Misconception, Question,
+from tracl.model.rubrics import (MAX_GRADING_MISCONCEPTIONS, KeyPoint,
+                                 Misconception, Question,
                                  QuestionError, Rubric, check_question,
                                  question_problems)
 from tracl.schema import sql
@@ -129,7 +130,8 @@ def grading_rubric(stored, siblings):
                          if m not in known)
     if len(known) == len(stored.rubric.misconceptions):
         return stored.rubric
-    return Rubric(stored.rubric.key_points, known)
+    return Rubric(stored.rubric.key_points,
+                  known[:MAX_GRADING_MISCONCEPTIONS])
 
 
 def load_grading_rubric(env, question_id):

@@ -22,6 +22,9 @@ MIN_KEY_POINTS, MAX_KEY_POINTS = 2, 5
 
 #: Misconceptions a rubric may list.
 MAX_MISCONCEPTIONS = 3
+#: Most misconceptions an answer is graded against: its question's and
+#: those of the other questions of its chunk.
+MAX_GRADING_MISCONCEPTIONS = 12
 
 #: Bounds of a question, of an expected answer and of a rubric sentence,
 #: in characters: long enough to say something, short enough to read.
