@@ -189,3 +189,13 @@ def test_a_misspelt_key_term_counts_as_the_term_itself(grader):
     # not the question's): spelt wrong, they would not be found.
     assert coverage(misspelt) == coverage(right) > coverage(
         'Back finds the; each weight steps against it.')
+
+
+def test_a_sentences_own_colon_is_left_alone():
+    assert spell_out('There are two reasons: cost and speed.') == \
+        'There are two reasons: cost and speed.'
+
+
+def test_a_double_arrow_is_an_equivalence():
+    assert spell_out('p <=> q, and a <-> b') == \
+        'p is equivalent to q, and a is equivalent to b'

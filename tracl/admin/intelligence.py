@@ -19,7 +19,7 @@ from tracl.llm.metrics import (agreement, false_mastery_rate,
                                 false_refusal_rate)
 from tracl.llm.grading import AnswerGrader
 from tracl.model.questions import chunk_questions, grading_rubric
-from tracl.search import LearningChunkStore
+from tracl.search import ChunkStoreUnavailable, LearningChunkStore
 
 #: Columns `grade-eval` needs.
 GRADE_EVAL_COLUMNS = ('question', 'reference_answer', 'student_answer',
@@ -215,12 +215,12 @@ class IntelligenceAdminCommands(Component):
 
     def _asked_question(self, row, questions):
         """`(question, expected answer, rubric, chunk text)` that `row`
-        answers, or why it has none: rows that carry their question and
-        reference are graded against them without a rubric, rows naming a
-        chunk as a learner's answer to that chunk's first question (the
-        one a learner meets first) is: against its grading rubric, and
-        checked for text copied from the chunk. `questions` caches the
-        chunks already looked up."""
+        answers, or why it has none. A row that carries its question and
+        reference is graded against them without a rubric. A row naming a
+        chunk is graded as a learner's answer to the chunk's first
+        question (the one a learner meets first): against its grading
+        rubric, and checked for text copied from the chunk. `questions`
+        caches the chunks already looked up."""
         if row.get('question') and row.get('reference_answer'):
             return row['question'], row['reference_answer'], None, ''
         chunk_id = (row.get('chunk_id') or '').strip()
@@ -228,8 +228,12 @@ class IntelligenceAdminCommands(Component):
             return _("no question and reference_answer, and no chunk_id")
         if chunk_id not in questions:
             stored = chunk_questions(self.env, chunk_id)
-            chunk = LearningChunkStore(self.env).store.get_chunks(
-                [chunk_id]).get(chunk_id) if stored else None
+            try:
+                chunk = LearningChunkStore(self.env).store.get_chunks(
+                    [chunk_id]).get(chunk_id) if stored else None
+            except ChunkStoreUnavailable as e:
+                raise AdminCommandError(_("The chunk store is unavailable: "
+                                          "%(error)s", error=e))
             questions[chunk_id] = None if not stored else (
                 min(stored, key=lambda q: q.id), stored,
                 chunk['content'] if chunk is not None else '')

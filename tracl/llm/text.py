@@ -191,6 +191,7 @@ def _one_slip(a, b):
 
 #: Shorthand learners write in terse answers, and the words it stands for.
 _SHORTHAND = (
+    (re.compile(r"\s*(?:<->|<=>|\u2194|\u21d4)\s*"), ' is equivalent to '),
     # Not "|->": a ket.
     (re.compile(r"\s*(?:(?<!\|)->|=>|\u2192|\u21d2)\s*"), ' becomes '),
     (re.compile(r"\s*<-\s*"), ' is set to '),
@@ -212,9 +213,13 @@ def spell_out(text):
     """`text` with note-taking shorthand written out in words ("X: Y" as
     "X is Y", "->" as "becomes", "=" as "equals", "~5" as "about 5"), so
     that a terse answer reads as the sentences its meaning is compared
-    with."""
-    text = _NOTE_DEFINITION.sub(lambda m: '%s%s is ' % (m.group(1),
-                                                        m.group(2)), text)
+    with. A colon after a sentence's opening words ("There are two
+    reasons: ...") is a sentence's colon, not a note's."""
+    def definition(match):
+        if match.group(2).split()[0].lower() in STOPWORDS:
+            return match.group(0)
+        return '%s%s is ' % (match.group(1), match.group(2))
+    text = _NOTE_DEFINITION.sub(definition, text)
     for pattern, replacement in _SHORTHAND:
         text = pattern.sub(replacement, text)
     return text
