@@ -67,6 +67,7 @@ from trac.cache import CacheManager  # noqa: E402
 from trac.env import Environment  # noqa: E402
 
 import tracl.search.local_store  # noqa: E402,F401  (not an entry point yet)
+from tracl.admin.questions import QuestionAdminCommands  # noqa: E402
 from tracl.auth.emulator import free_port  # noqa: E402
 from tracl.llm.grading import AnswerGrader  # noqa: E402
 from tracl.schema import sql  # noqa: E402
@@ -234,6 +235,10 @@ def in_process(label, submissions, detail=True):
     try:
         started = time.perf_counter()
         chunks = fill_store(env)
+        # As `learning import --starter` does: concepts ask the starter
+        # questions and are graded against their hand-written rubrics
+        # (and their chunks' other questions' misconceptions).
+        QuestionAdminCommands(env).import_starter()
         bench = InProcess(env)
         concepts = bench.prepare(IN_PROCESS_LEARNERS)
         print('%s: %d starter chunks stored, %d learners with %d concepts '

@@ -13,7 +13,7 @@ import support.envs  # noqa: F401 (loads TracLearn's modules)
 from support.corpus import fill_store
 from support.providers import scripted_provider
 from tracl.corpus import load_starter_corpus, load_starter_questions
-from tracl.llm import Evaluation
+from tracl.llm import Confidence, Evaluation
 from tracl.model import questions
 
 
@@ -369,3 +369,27 @@ def test_an_unreadable_file_is_a_clear_error(graded, tmp_path):
     path.write_bytes(b'\xff\xfe\x00chunk_id\n')
     with pytest.raises(AdminCommandError, match='Cannot read'):
         run(str(path))
+
+
+def test_confidence_figures_come_from_the_grades(graded, tmp_path, capsys,
+                                                  monkeypatch):
+    run, calls, env = graded
+    stored_questions(env, CHUNK)
+    provider = scripted_provider(env)
+    levels = {'a1': 'high', 'a2': 'high', 'a3': 'low', 'b1': 'high',
+              'b2': 'medium'}
+
+    def evaluate(question, expected_answer, answer, context, rubric=None):
+        return Evaluation(score=calls['answer_scores'][answer],
+                          feedback='F.', grader='recording',
+                          grader_version='1',
+                          confidence=Confidence(levels[answer], 'Why.'))
+    monkeypatch.setattr(provider, 'evaluate', evaluate)
+    path = tmp_path / 'chunks.csv'
+    write_chunk_csv(path, tiny_rows(calls))
+    run(str(path), '--json')
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # High confidence: a1 (0.9, marked 1) and a2 (0.95, 1) right, b1
+    # (0.85, marked 0) wrong; one low of five.
+    assert figures['confident_accuracy'] == pytest.approx(2 / 3.0)
+    assert figures['uncertain_share'] == pytest.approx(1 / 5.0)

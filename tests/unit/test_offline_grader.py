@@ -16,7 +16,8 @@ from tracl.embedding import LearningEmbedder
 from tracl.llm import MASTERY_THRESHOLD
 from tracl.llm.offline_grader import (CALIBRATION, GRADER_VERSION,
                                       Calibration, LogisticModel,
-                                      OfflineGrader, calibrate)
+                                      OfflineGrader, calibrate, confidence)
+from tracl.model.rubrics import COVERED, MISSING, PointGrade
 
 BENCH = Path(__file__).resolve().parents[2] / 'bench' / 'grading_eval.py'
 
@@ -360,3 +361,43 @@ def test_agreement_figures_of_the_bench(bench):
     cut, best = bench.best_threshold(scores, labels, MASTERY_THRESHOLD)
     assert best >= bench.balanced_accuracy(scores, labels,
                                            MASTERY_THRESHOLD)
+
+
+# -- How sure a grade is
+
+def _features(**values):
+    features = {'guards': [], 'content_words': 20, 'errors': 0}
+    features.update(values)
+    return features
+
+
+COVERED_ALL = (PointGrade('a', COVERED, '1'), PointGrade('b', COVERED, '2'))
+ONE_MISSING = (PointGrade('a', COVERED, '1'), PointGrade('b', MISSING, '2'))
+
+
+@pytest.mark.parametrize('features, evidence, score, accepts, level', [
+    # Rules that refuse: sure when the model would refuse too.
+    (_features(guards=['empty']), (), 0.05, False, 'high'),
+    (_features(errors=1), ONE_MISSING, 0.5, False, 'high'),
+    (_features(errors=1), COVERED_ALL, 0.6, True, 'medium'),
+    # Far from the threshold: sure when the key points agree.
+    (_features(), COVERED_ALL, 0.97, True, 'high'),
+    (_features(), ONE_MISSING, 0.2, False, 'high'),
+    (_features(), ONE_MISSING, 0.97, True, 'medium'),
+    (_features(), COVERED_ALL, 0.3, False, 'medium'),
+    # Near the threshold: a close call, low when the key points disagree.
+    (_features(), COVERED_ALL, 0.83, True, 'medium'),
+    (_features(), ONE_MISSING, 0.83, True, 'low'),
+    (_features(), COVERED_ALL, 0.75, False, 'low'),
+])
+def test_confidence(features, evidence, score, accepts, level):
+    found = confidence(features, evidence, score, accepts)
+    assert found.level == level
+    assert found.reason.endswith('.')
+
+
+def test_the_margin_decides_what_is_a_close_call():
+    assert confidence(_features(), ONE_MISSING, 0.95, True,
+                      margin=0.1).level == 'medium'
+    assert confidence(_features(), ONE_MISSING, 0.95, True,
+                      margin=0.2).level == 'low'

@@ -14,7 +14,7 @@ from trac.test import EnvironmentStub
 import support.envs  # noqa: F401 (loads TracLearn's modules)
 from support.envs import destroy_env
 from tracl.embedding import LearningEmbedder
-from tracl.llm import MASTERY_THRESHOLD
+from tracl.llm import CONFIDENCE_LEVELS, MASTERY_THRESHOLD
 from tracl.llm.contradiction import contradiction
 from tracl.llm.grading import AnswerGrader
 from tracl.llm.offline import OfflineLLMProvider
@@ -435,3 +435,31 @@ def test_the_cache_key_includes_the_rubric(env):
                                    r)
             for r in (None, rubric, Rubric(rubric.key_points[:2], []))}
     assert len(keys) == 3
+
+
+def test_an_evaluation_comes_back_from_the_cache_with_its_confidence(env):
+    question, expected, rubric = PRODUCT
+    grader = AnswerGrader(env)
+    first = grader.evaluate(question, expected, PRODUCT_WRONG, '', rubric)
+    again = grader.evaluate(question, expected, PRODUCT_WRONG, '', rubric)
+    assert first.confidence is not None
+    assert again.confidence == first.confidence
+    assert again.confidence.level in CONFIDENCE_LEVELS
+    assert again.errors == first.errors
+
+
+def test_the_close_call_margin_is_part_of_the_cache_key(env):
+    provider = OfflineLLMProvider(env)
+    question, expected, rubric = PRODUCT
+    assert AnswerGrader.cache_key(provider, question, expected, 'x', rubric,
+                                  0.1) != \
+        AnswerGrader.cache_key(provider, question, expected, 'x', rubric,
+                               0.2)
+
+
+def test_a_copied_answer_is_refused_with_high_confidence(env):
+    question, expected, rubric = PRODUCT
+    result = AnswerGrader(env).grade(question, expected, expected, '',
+                                     rubric, content=expected)
+    assert result.score < MASTERY_THRESHOLD
+    assert result.confidence.level == 'high'

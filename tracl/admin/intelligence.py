@@ -153,9 +153,7 @@ class IntelligenceAdminCommands(Component):
         scores = [row['grade'].score for row in graded]
         marks = [row['mark'] for row in graded]
         figures = agreement(scores, marks, threshold)
-        # Graders do not say yet how sure they are of a grade: the
-        # confidence figures stay empty until an evaluation carries one.
-        figures.update(confident_accuracy=None, uncertain_share=None)
+        figures.update(_confidence_figures(graded, threshold))
         seconds = time.monotonic() - started
         printout(_("Graded %(n)d answers with %(provider)s in %(s).1f s",
                    n=figures['n'], provider=provider.describe(), s=seconds))
@@ -290,6 +288,24 @@ def _json_number(value):
 def _figure(value):
     value = _json_number(value)
     return '-' if value is None else '%.4f' % value
+
+
+def _confidence_figures(graded, threshold):
+    """How the grader's confidence bears out: the accuracy of the mastery
+    decision on the grades it is highly confident of, and the share of
+    grades of low confidence (None when the grader does not say)."""
+    rated = [row for row in graded if row['grade'].confidence is not None]
+    if not rated:
+        return {'confident_accuracy': None, 'uncertain_share': None}
+    confident = [row for row in rated
+                 if row['grade'].confidence.level == 'high']
+    return {
+        'confident_accuracy': sum(
+            (row['grade'].score >= threshold) == (row['mark'] >= threshold)
+            for row in confident) / float(len(confident))
+        if confident else None,
+        'uncertain_share': sum(row['grade'].confidence.level == 'low'
+                               for row in rated) / float(len(rated))}
 
 
 def _kind_agreement(graded, threshold):

@@ -10,6 +10,7 @@ questions and grade answers (`ILLMProvider`), and the shapes they return.
 - `grading`: the study-independent parts of grading (caching, records).
 """
 
+from collections import namedtuple
 from dataclasses import dataclass, field
 
 from trac.config import ExtensionOption
@@ -45,6 +46,18 @@ class GeneratedQuestion:
     misconceptions: tuple = ()
 
 
+#: How sure a grade is: `level` is 'high', 'medium' or 'low', `reason`
+#: a sentence saying why.
+Confidence = namedtuple('Confidence', ['level', 'reason'])
+
+#: The confidence levels, surest first.
+CONFIDENCE_LEVELS = ('high', 'medium', 'low')
+
+#: Default of `[learning] uncertain_margin`: a score this near the
+#: mastery threshold is a close call.
+UNCERTAIN_MARGIN = 0.1
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """A graded answer, with what it takes to audit and regrade it."""
@@ -62,6 +75,9 @@ class Evaluation:
     #: contradict a key point: a tuple of `tracl.model.rubrics.Misconception`
     #: (the learner's claim as the rubric words it, and its correction).
     errors: tuple = ()
+    #: How sure the grader is of the verdict (a `Confidence`), or None
+    #: for a grader that does not say.
+    confidence: Confidence = None
 
 
 class LearningLLM(Component):

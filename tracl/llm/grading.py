@@ -17,7 +17,8 @@ from trac.core import Component
 from trac.util.translation import _
 
 from tracl.cache import LearningCache
-from tracl.llm import MASTERY_THRESHOLD, Evaluation, LearningLLM
+from tracl.llm import (MASTERY_THRESHOLD, UNCERTAIN_MARGIN, Confidence,
+                       Evaluation, LearningLLM)
 from tracl.model.rubrics import Misconception, PointGrade
 from tracl.llm.originality import copied_fraction
 
@@ -28,6 +29,11 @@ class AnswerGrader(Component):
 
     evaluation_ttl = IntOption('learning', 'evaluation_cache_ttl', 86400,
         """Seconds an evaluation of an answer is cached (0: not cached).""")
+
+    uncertain_margin = FloatOption('learning', 'uncertain_margin',
+                                   UNCERTAIN_MARGIN,
+        """A grade within this distance of the mastery threshold is a
+        close call: the grader's confidence in it is at most medium.""")
 
     copied_answer_overlap = FloatOption('learning', 'copied_answer_overlap',
                                         0.6,
@@ -55,7 +61,9 @@ class AnswerGrader(Component):
                                   round(threshold / 2, 4)),
             feedback=_("This answer repeats the concept's text rather than "
                        "explaining it. Explain the idea in your own words, "
-                       "as you would to a friend."))
+                       "as you would to a friend."),
+            confidence=Confidence('high', _("The answer repeats the "
+                                            "concept's text.")))
 
     def evaluate(self, question, expected_answer, answer, context='',
                  rubric=None):
@@ -64,7 +72,7 @@ class AnswerGrader(Component):
         stored without one); raises `LLMUnavailable`."""
         provider = LearningLLM(self.env).provider
         key = self.cache_key(provider, question, expected_answer, answer,
-                             rubric)
+                             rubric, self.uncertain_margin)
         cache = LearningCache(self.env)
         if self.evaluation_ttl > 0:
             cached = cache.get(key)
@@ -84,12 +92,14 @@ class AnswerGrader(Component):
         return evaluation
 
     @staticmethod
-    def cache_key(provider, question, expected_answer, answer, rubric=None):
+    def cache_key(provider, question, expected_answer, answer, rubric=None,
+                  margin=UNCERTAIN_MARGIN):
         # The rubric is part of what is graded: the same answer to the
         # same question graded against another rubric is another grade.
+        # The margin of a close call decides the grade's confidence.
         material = json.dumps([type(provider).__name__, provider.describe(),
                                question, expected_answer, answer,
-                               _rubric_material(rubric)])
+                               _rubric_material(rubric), margin])
         return 'evaluation:' + hashlib.sha256(material.encode()).hexdigest()
 
 
@@ -109,4 +119,6 @@ def _evaluation(cached):
                                for g in cached.get('evidence') or ())
     cached['errors'] = tuple(Misconception(*e)
                              for e in cached.get('errors') or ())
+    if cached.get('confidence'):
+        cached['confidence'] = Confidence(*cached['confidence'])
     return Evaluation(**cached)

@@ -16,7 +16,8 @@ from trac.core import Component, implements
 
 from tracl.api import ILLMProvider
 from tracl.embedding import EmbeddingUnavailable, LearningEmbedder
-from tracl.llm import Evaluation, GeneratedQuestion, LLMUnavailable
+from tracl.llm import (UNCERTAIN_MARGIN, Evaluation, GeneratedQuestion,
+                       LLMUnavailable)
 from tracl.llm import offline_questions
 from tracl.llm.offline_questions import (  # noqa: F401 (callers' names)
     MAX_EXPECTED_ANSWER, MIN_EXPECTED_ANSWER)
@@ -106,15 +107,18 @@ class OfflineLLMProvider(Component):
                  rubric=None):
         # Without a rubric the grader derives key points from the
         # expected answer, as for questions written before rubrics.
-        result = self.grader.grade(question, expected_answer, answer,
-                                   rubric)
+        result = self.grader.grade(
+            question, expected_answer, answer, rubric,
+            self.config.getfloat('learning', 'uncertain_margin',
+                                 UNCERTAIN_MARGIN))
         return Evaluation(score=result.score, feedback=result.feedback,
                           grader='offline', grader_version=result.version,
                           model=self._embedder().model_name(),
                           raw_output=json.dumps(result.features,
                                                 sort_keys=True),
                           evidence=tuple(result.evidence),
-                          errors=tuple(result.errors))
+                          errors=tuple(result.errors),
+                          confidence=result.confidence)
 
     def concurrent_calls(self):
         # Everything is computed in this process: threads would only take

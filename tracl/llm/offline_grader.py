@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tracl.llm import MASTERY_THRESHOLD
+from tracl.llm import MASTERY_THRESHOLD, UNCERTAIN_MARGIN, Confidence
 from tracl.llm import rubric_grading
 from tracl.llm.text import (  # noqa: F401 (names this module always had)
     GENERIC_WORDS, LIST_WORDS, STOPWORDS, clauses, content_stems, is_content,
@@ -147,6 +147,8 @@ class GradeResult:
     evidence: tuple = ()
     #: Stated misconceptions and contradicted key points (`Misconception`s).
     errors: tuple = ()
+    #: How sure the verdict is (`tracl.llm.Confidence`).
+    confidence: tuple = None
 
     @property
     def version(self):
@@ -232,10 +234,12 @@ class OfflineGrader(object):
         self._references = OrderedDict()
         self._lock = threading.Lock()
 
-    def grade(self, question, expected_answer, answer, rubric=None):
+    def grade(self, question, expected_answer, answer, rubric=None,
+              margin=UNCERTAIN_MARGIN):
         """A `GradeResult` of `answer` to `question`, against `rubric` (a
         `tracl.model.rubrics.Rubric`) when given, else against key points
-        derived from `expected_answer`."""
+        derived from `expected_answer`; a score within `margin` of the
+        mastery threshold is a close call."""
         features, evidence, errors = self.analyse(
             question, expected_answer, answer, rubric)
         probability = self.probability(features)
@@ -243,7 +247,10 @@ class OfflineGrader(object):
         features['probability'] = round(probability, 4)
         return GradeResult(score, self.feedback(features, evidence, errors,
                                                 score, rubric),
-                           features, GRADER_VERSION, evidence, errors)
+                           features, GRADER_VERSION, evidence, errors,
+                           confidence(features, evidence, score,
+                                      probability >=
+                                      self.calibration.decision, margin))
 
     def analyse(self, question, expected_answer, answer, rubric=None):
         """The features and guard flags of `answer` (a dict), the evidence
@@ -420,6 +427,49 @@ class OfflineGrader(object):
             lines.append("Correct what is wrong before this concept counts "
                          "as mastered.")
         return ' '.join(lines)
+
+
+def confidence(features, evidence, score, model_accepts,
+               margin=UNCERTAIN_MARGIN):
+    """How sure the verdict `score` is, as a `Confidence`: from how far
+    the score lies from the mastery threshold and whether the judgements
+    behind it agree (the key points against the verdict, the word-level
+    model against the rules that overrule it).
+
+    - Guards and errors are rules: a refusal they make is sure when the
+      model would have refused too.
+    - A mastery with a key point missing, or a refusal with every key
+      point at least partly given and no error, is a verdict the key
+      points argue against.
+    - A score within `margin` of the threshold is a close call: low when
+      the key points argue against the verdict, medium when they agree."""
+    mastered = score >= MASTERY_THRESHOLD
+    if features['guards'] or not features['content_words']:
+        return Confidence('high', "The answer cannot show understanding: "
+                                  "it is too short, repeats the question or "
+                                  "lists terms.")
+    missing = any(g.status == rubric_grading.MISSING for g in evidence)
+    if features['errors']:
+        if model_accepts:
+            return Confidence('medium', "An error keeps the answer below "
+                                        "mastery, though the rest of it "
+                                        "reads like a good answer.")
+        return Confidence('high', "The answer states something wrong.")
+    against = missing if mastered else (bool(evidence) and not missing)
+    near = abs(score - MASTERY_THRESHOLD) < margin
+    if near and against:
+        return Confidence('low', "A close call: the score is near the "
+                                 "mastery threshold and the key points "
+                                 "argue the other way.")
+    if near:
+        return Confidence('medium', "A close call: the score is near the "
+                                    "mastery threshold.")
+    if against:
+        return Confidence('medium', "The score is clear, but %s." % (
+            "a key point seems to be missing" if mastered else
+            "every key point is at least partly there"))
+    return Confidence('high', "The score is far from the mastery threshold "
+                              "and the key points agree.")
 
 
 def calibrate(probability, calibration=None):
