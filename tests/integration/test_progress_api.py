@@ -35,12 +35,13 @@ SUBJECT = 'Blockchain Fundamentals'
 
 #: The fields of each response (contract).
 SUBMIT_FIELDS = {'ticket_id', 'attempt', 'score', 'best_score', 'feedback',
-                 'status', 'mastered', 'ticket_status', 'question_id'}
+                 'status', 'mastered', 'ticket_status', 'question_id',
+                 'evidence', 'errors', 'confidence'}
 PROGRESS_FIELDS = {'ticket_id', 'status', 'score', 'best_score',
                    'time_spent_minutes', 'notes', 'started_at',
                    'last_accessed', 'completed_at', 'attempts'}
 ATTEMPT_FIELDS = {'attempt', 'answer', 'score', 'feedback', 'grader',
-                  'created_at'}
+                  'created_at', 'evidence', 'errors', 'confidence'}
 SUBJECT_FIELDS = {'subject', 'total', 'not_started', 'studying', 'mastered',
                   'completion'}
 

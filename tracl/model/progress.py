@@ -15,12 +15,15 @@ from trac.util.datefmt import datetime_now, from_utimestamp, to_utimestamp, \
 
 from tracl.environment import CONCEPT_TICKET_TYPE
 from tracl.model.concepts import learner_status
+from tracl.model.evidence import (NO_EVIDENCE, evidence_from_row,
+                                  evidence_json)
 from tracl.schema import dialect, sql
 
 #: What recording an attempt did.
 AttemptResult = namedtuple('AttemptResult', [
     'ticket_id', 'attempt', 'score', 'best_score', 'feedback', 'status',
-    'mastered', 'ticket_status', 'question_id'], defaults=(None,))
+    'mastered', 'ticket_status', 'question_id', 'evidence'],
+    defaults=(None, NO_EVIDENCE))
 
 
 def _time(value):
@@ -39,7 +42,8 @@ def read_progress(env, sub, ticket_id):
                   (sub, ticket_id))
         attempts = db(sql(env, """
             SELECT attempt, answer, score, feedback, grader, created_at,
-                   time_spent_seconds
+                   time_spent_seconds, evidence, confidence,
+                   confidence_reason
             FROM {attempts} WHERE cognito_user_id=%s AND ticket_id=%s
             ORDER BY attempt DESC"""), (sub, ticket_id))
     status, score, best, minutes, notes, started, accessed, completed, \
@@ -56,8 +60,10 @@ def read_progress(env, sub, ticket_id):
         'attempts': [{'attempt': n, 'answer': answer, 'score': float(s),
                       'feedback': fb or '', 'grader': grader,
                       'created_at': from_utimestamp(created),
-                      'time_spent_seconds': secs}
-                     for n, answer, s, fb, grader, created, secs in attempts],
+                      'time_spent_seconds': secs,
+                      'evidence': evidence_from_row(evidence, level, reason)}
+                     for n, answer, s, fb, grader, created, secs, evidence,
+                     level, reason in attempts],
     }
 
 
@@ -101,7 +107,8 @@ def _lock_progress_row(env, db, sub, ticket_id):
 
 
 def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
-                   seconds, max_seconds, threshold, comment):
+                   seconds, max_seconds, threshold, comment,
+                   evidence=NO_EVIDENCE):
     """Record a graded answer in ONE transaction and return an
     `AttemptResult`.
 
@@ -113,7 +120,7 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
     (`comment(attempt, score, newly_mastered)`) for Trac's timeline. A
     mastered concept stays mastered. `score` and `feedback` are what the
     study loop decided (the grader's, or capped), `evaluation` the grader's
-    record.
+    record, `evidence` what the grade rests on (`tracl.model.evidence`).
     """
     with env.db_transaction as db:
         status, best, started, completed, last = \
@@ -137,11 +144,15 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
         db(sql(env, """
             INSERT INTO {attempts} (cognito_user_id, ticket_id, attempt,
                 answer, score, feedback, grader, grader_version, model,
-                raw_output, time_spent_seconds, created_at, question_id)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""),
+                raw_output, time_spent_seconds, created_at, question_id,
+                evidence, confidence, confidence_reason)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                    %s, %s, %s)"""),
            (sub, concept.ticket_id, attempt, answer, score, feedback,
             evaluation.grader, evaluation.grader_version, evaluation.model,
-            evaluation.raw_output, seconds, now, concept.question_id))
+            evaluation.raw_output, seconds, now, concept.question_id,
+            evidence_json(evidence), evidence.confidence,
+            evidence.confidence_reason))
         db(sql(env, """
             UPDATE {progress}
             SET status=%s, started_at=%s, last_accessed=%s, completed_at=%s,
@@ -161,7 +172,7 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
                                          status != 'mastered'), now_dt)
     return AttemptResult(concept.ticket_id, attempt, score, best, feedback,
                          new_status, mastered, ticket['status'],
-                         concept.question_id)
+                         concept.question_id, evidence)
 
 
 def add_time(env, sub, ticket_id, seconds, max_seconds):

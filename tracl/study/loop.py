@@ -16,6 +16,7 @@ from tracl.cache import PROGRESS_TTL, LearningCache, progress_key
 from tracl.llm import MASTERY_THRESHOLD
 from tracl.llm.grading import AnswerGrader
 from tracl.model import concepts, progress as model
+from tracl.model.evidence import evidence_api, evidence_of
 from tracl.util import iso
 
 #: Answer lengths the API accepts (contract).
@@ -107,7 +108,8 @@ class StudyLoop(Component):
         result = model.record_attempt(
             self.env, sub, concept, answer, evaluation, score,
             evaluation.feedback, seconds, self.max_reported_seconds,
-            self.mastery_threshold, self._comment)
+            self.mastery_threshold, self._comment,
+            evidence_of(evaluation, concept.content))
         self._changed(sub, concept.ticket_id, status_changed=True)
         return result
 
@@ -133,7 +135,8 @@ class StudyLoop(Component):
             'started_at': iso(read['started_at']),
             'last_accessed': iso(read['last_accessed']),
             'completed_at': iso(read['completed_at']),
-            'attempts': [dict(a, created_at=iso(a['created_at']))
+            'attempts': [dict(a, created_at=iso(a['created_at']),
+                              **evidence_api(a['evidence']))
                          for a in read['attempts']]}
         cache.set(key, {'generation': generation, 'progress': payload},
                   PROGRESS_TTL)

@@ -12,6 +12,7 @@ from trac.util.translation import _
 
 from tracl.api import IApiEndpointProvider
 from tracl.llm import LLMUnavailable
+from tracl.model.evidence import evidence_api
 from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MAX_NOTES,
                               MIN_ANSWER, ConceptLocked, QuestionChanged,
                               StudyLoop)
@@ -40,11 +41,46 @@ SUBMIT_REQUEST = {
                            'refused with 409 question_changed.'}},
 }
 
+#: What a grade rests on, in submit-answer's response and each attempt.
+EVIDENCE_PROPERTIES = {
+    'evidence': {
+        'type': 'array',
+        'description': "Each key point of the question's rubric, in order: "
+                       'how far the answer gives it, and the sentences of '
+                       "the concept's text it comes from (what to reread; "
+                       'empty when unknown). Empty for a grade without a '
+                       'rubric or from before rubrics.',
+        'items': {
+            'type': 'object', 'required': ['point', 'status', 'source'],
+            'properties': {
+                'point': {'type': 'string'},
+                'status': {'enum': ['covered', 'partial', 'missing']},
+                'source': {'type': 'string'}}}},
+    'errors': {
+        'type': 'array',
+        'description': 'Misconceptions the answer states and key points it '
+                       'contradicts, each with its correction. Any of them '
+                       'keeps the grade below mastery.',
+        'items': {
+            'type': 'object', 'required': ['claim', 'correction'],
+            'properties': {'claim': {'type': 'string'},
+                           'correction': {'type': 'string'}}}},
+    'confidence': {
+        'type': ['object', 'null'],
+        'description': 'How sure the grader is of the verdict (null for a '
+                       'grader that does not say, or a grade from before '
+                       'confidence was kept).',
+        'required': ['level', 'reason'],
+        'properties': {'level': {'enum': ['high', 'medium', 'low']},
+                       'reason': {'type': 'string'}}},
+}
+
 SUBMIT_RESPONSE = {
     'type': 'object',
     'required': ['ticket_id', 'attempt', 'score', 'best_score', 'feedback',
-                 'status', 'mastered', 'ticket_status', 'question_id'],
-    'properties': {
+                 'status', 'mastered', 'ticket_status', 'question_id',
+                 'evidence', 'errors', 'confidence'],
+    'properties': dict(EVIDENCE_PROPERTIES, **{
         'ticket_id': {'type': 'integer'}, 'attempt': {'type': 'integer'},
         'score': {'type': 'number', 'minimum': 0, 'maximum': 1},
         'best_score': {'type': 'number', 'minimum': 0, 'maximum': 1},
@@ -54,7 +90,7 @@ SUBMIT_RESPONSE = {
             'type': ['integer', 'null'],
             'description': 'The question the answer was graded against '
                            '(null for a concept made before questions '
-                           'were stored, which asks its ticket question).'}},
+                           'were stored, which asks its ticket question).'}}),
 }
 
 PROGRESS_RESPONSE = {
@@ -71,12 +107,12 @@ PROGRESS_RESPONSE = {
         'attempts': {'type': 'array', 'items': {
             'type': 'object',
             'required': ['attempt', 'answer', 'score', 'feedback', 'grader',
-                         'created_at'],
-            'properties': {
+                         'created_at', 'evidence', 'errors', 'confidence'],
+            'properties': dict(EVIDENCE_PROPERTIES, **{
                 'attempt': {'type': 'integer'}, 'answer': {'type': 'string'},
                 'score': {'type': 'number'}, 'feedback': {'type': 'string'},
                 'grader': {'type': 'string'},
-                'created_at': {'type': 'string'}}}}},
+                'created_at': {'type': 'string'}})}}},
 }
 
 NOTES_SCHEMA = {
@@ -106,7 +142,7 @@ SUBJECTS_RESPONSE = {
 
 _PROGRESS_FIELDS = tuple(PROGRESS_RESPONSE['required'])
 _ATTEMPT_FIELDS = ('attempt', 'answer', 'score', 'feedback', 'grader',
-                   'created_at')
+                   'created_at', 'evidence', 'errors', 'confidence')
 
 
 def _whole_number(value):
@@ -208,12 +244,13 @@ class ProgressApi(Component):
             raise ApiError(503, _("Your answer could not be saved; nothing "
                                   "was recorded. Please submit it again."),
                            code='database_unavailable', answer=answer)
-        return {'ticket_id': result.ticket_id, 'attempt': result.attempt,
-                'score': result.score, 'best_score': result.best_score,
-                'feedback': result.feedback, 'status': result.status,
-                'mastered': result.mastered,
-                'ticket_status': result.ticket_status,
-                'question_id': result.question_id}
+        return dict(evidence_api(result.evidence),
+                    ticket_id=result.ticket_id, attempt=result.attempt,
+                    score=result.score, best_score=result.best_score,
+                    feedback=result.feedback, status=result.status,
+                    mastered=result.mastered,
+                    ticket_status=result.ticket_status,
+                    question_id=result.question_id)
 
     @api_errors(**{'404': 'No such concept'})
     def _get(self, req, call):
