@@ -24,8 +24,11 @@ from support.study import (BLOCKS, GOOD_ANSWERS, LEDGERS, MERKLE,
 from support.web import call
 from tracl.auth.idp import CognitoIdentityProvider
 from tracl.llm import MASTERY_THRESHOLD
-from tracl.model.concepts import concept_text
+from tracl.model.concepts import concept_text, load_concept
+from tracl.model.questions import rubric_json
+from tracl.model.rubrics import Misconception, Rubric
 from tracl.schema import sql
+from tracl.study.loop import StudyLoop
 
 API = '/api/v1'
 
@@ -824,3 +827,62 @@ def test_the_openapi_document_lists_the_progress_operations(env):
         ('/progress/{ticket_id}/notes', 'put'),
         ('/progress/{ticket_id}/heartbeat', 'post'),
         ('/progress', 'get')])
+
+
+# What a grade rests on ------------------------------------------------------
+
+def test_a_grade_comes_with_its_evidence_and_confidence(env, alice):
+    ticket_id = alice.concept(LEDGERS)
+    concept = load_concept(env, ticket_id)
+    assert concept.rubric is not None and concept.rubric.key_points
+
+    result = ok(alice.submit(ticket_id, WEAK_ANSWER))
+
+    # Every key point, in the rubric's order, with its status and the
+    # concept's own sentences as its source.
+    assert [e['point'] for e in result['evidence']] == \
+        [k.point for k in concept.rubric.key_points]
+    text = ' '.join(concept.content.split())
+    for item in result['evidence']:
+        assert item['status'] in ('covered', 'partial', 'missing')
+        assert item['source'] and ' '.join(item['source'].split()) in text
+    assert set(result['confidence']) == {'level', 'reason'}
+    assert result['confidence']['level'] in ('high', 'medium', 'low')
+    assert result['confidence']['reason'].endswith('.')
+    # The history has the same, read back from the database.
+    attempt = ok(alice.progress(ticket_id))['attempts'][0]
+    for name in ('evidence', 'errors', 'confidence'):
+        assert attempt[name] == result[name]
+
+
+def test_a_stated_misconception_is_listed_with_its_correction(env, alice):
+    ticket_id = alice.concept(LEDGERS)
+    wrong = Misconception('A distributed ledger is kept by one central '
+                          'server that every node trusts.',
+                          'Every node keeps its own copy of the ledger and '
+                          'no single server is trusted.')
+    concept = load_concept(env, ticket_id)
+    with env.db_transaction as db:
+        db(sql(env, 'UPDATE {questions} SET rubric=%s WHERE id=%s'),
+           (rubric_json(Rubric(concept.rubric.key_points, [wrong])),
+            concept.question_id))
+
+    result = ok(alice.submit(ticket_id, wrong.claim + ' That is all.'))
+
+    assert {'claim': wrong.claim, 'correction': wrong.correction} in \
+        result['errors']
+    assert result['mastered'] is False
+
+
+def test_an_attempt_graded_before_evidence_was_kept_shows_none(env, alice):
+    ticket_id = alice.concept(LEDGERS)
+    ok(alice.submit(ticket_id, WEAK_ANSWER))
+    with env.db_transaction as db:
+        db(sql(env, """UPDATE {attempts} SET evidence=NULL, confidence=NULL,
+                       confidence_reason=NULL"""))
+    StudyLoop(env).heartbeat(ALICE, ticket_id, 1)   # drops the cached view
+
+    attempt = ok(alice.progress(ticket_id))['attempts'][0]
+
+    assert (attempt['evidence'], attempt['errors'], attempt['confidence']) \
+        == ([], [], None)
