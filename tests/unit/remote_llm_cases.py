@@ -356,6 +356,66 @@ class RemoteProviderCases(object):
             'itself", which is not right: Backpropagation only computes' \
             in evaluation.feedback
 
+    # -- Confidence: a close call is graded twice
+
+    def test_a_clear_grade_is_asked_once_and_sure(self, make_provider,
+                                                  recorded):
+        provider, server = make_provider(
+            recorded.with_output('evaluation', score=0.3))
+        evaluation = grade(provider, rubric=RUBRIC)
+        assert len(server.requests) == 1
+        assert evaluation.score == 0.3
+        assert evaluation.confidence.level == 'high'
+
+    @pytest.mark.parametrize('second_score, level, mean', [
+        (0.74, 'medium', 0.76),     # both below: the verdict agrees
+        (0.9, 'low', 0.84),         # one each side: they disagree
+    ])
+    def test_a_close_call_is_graded_again_independently(
+            self, make_provider, recorded, second_score, level, mean):
+        provider, server = make_provider(
+            recorded.with_output('evaluation', score=0.78),
+            recorded.with_output('evaluation', score=second_score))
+        evaluation = grade(provider, rubric=RUBRIC)
+        assert len(server.requests) == 2
+        first, second = (json.dumps(b) for b in server.bodies)
+        assert 'second examiner' not in first
+        assert 'second examiner' in second
+        # The second examiner is not shown the first grade.
+        assert '0.78' not in second
+        assert evaluation.score == pytest.approx(mean)
+        assert evaluation.confidence.level == level
+        assert evaluation.confidence.reason.endswith('.')
+
+    def test_the_close_call_margin_comes_from_trac_ini(self, make_provider,
+                                                       recorded):
+        provider, server = make_provider(
+            recorded.with_output('evaluation', score=0.65))
+        provider.env.config.set('learning', 'uncertain_margin', '0.2')
+        grade(provider, rubric=RUBRIC)
+        assert len(server.requests) == 2
+
+    def test_an_error_either_grading_finds_keeps_the_close_call_below(
+            self, make_provider, recorded):
+        stated = recorded.with_output('evaluation_misconception', score=0.82)
+        provider, server = make_provider(
+            recorded.with_output('evaluation', score=0.82), stated)
+        evaluation = grade(provider, rubric=RUBRIC)
+        assert len(server.requests) == 2
+        assert RUBRIC.misconceptions[0] in evaluation.errors
+        assert evaluation.score < MASTERY_THRESHOLD
+        assert 'Backpropagation updates the weights by itself' in \
+            evaluation.feedback
+
+    def test_a_failed_second_grading_leaves_the_first_with_low_confidence(
+            self, make_provider, recorded):
+        provider, server = make_provider(
+            recorded.with_output('evaluation', score=0.81),
+            recorded['bad_request'])
+        evaluation = grade(provider, rubric=RUBRIC)
+        assert evaluation.score == 0.81
+        assert evaluation.confidence.level == 'low'
+
     @pytest.mark.parametrize('threshold', [0.5, 0.9])
     def test_the_cap_follows_the_configured_mastery_threshold(
             self, make_provider, recorded, threshold):

@@ -166,6 +166,15 @@ answer that the learner left out or got wrong.
 
 """.format(mastery=MASTERY_THRESHOLD) + _DATA_RULES
 
+#: The system prompt of the second grading of a close call: the same
+#: examiner's rules, read as a second marker who checks each key point
+#: afresh (the first grade is not shown, so the two are independent).
+SECOND_EVALUATION_SYSTEM = EVALUATION_SYSTEM + """
+
+You are the second examiner of this answer: another examiner's grade was \
+close to the mastery threshold. Grade it afresh and independently; check \
+each key point against what the answer actually says before you score it."""
+
 
 # -- User messages
 

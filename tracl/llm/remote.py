@@ -28,6 +28,8 @@ A secret a provider sends (its API key) is taken out of every message
 before it is logged or raised.
 """
 
+import dataclasses
+import json
 import math
 import os
 import random
@@ -39,8 +41,8 @@ from trac.core import Component, implements
 
 from tracl.api import IHealthContributor, ILLMProvider
 from tracl.breaker import HALF_OPEN, OPEN, CircuitBreaker, ICircuitBreakers
-from tracl.llm import (MASTERY_THRESHOLD, Evaluation, GeneratedQuestion,
-                       LLMUnavailable)
+from tracl.llm import (MASTERY_THRESHOLD, UNCERTAIN_MARGIN, Confidence,
+                       Evaluation, GeneratedQuestion, LLMUnavailable)
 from tracl.llm import prompts
 from tracl.llm.text import content_stems, words
 from tracl.model import rubrics
@@ -234,11 +236,33 @@ class RemoteLLMProvider(Component):
                  rubric=None):
         if rubric is not None and not rubric.key_points:
             rubric = None  # nothing to grade against but the answer
+        message = prompts.evaluation_message(question, expected_answer,
+                                             answer, context, rubric)
+        first = self._grade(prompts.EVALUATION_SYSTEM, message, rubric)
+        threshold = self._mastery_threshold()
+        margin = self.config.getfloat('learning', 'uncertain_margin',
+                                      UNCERTAIN_MARGIN)
+        if abs(first.score - threshold) >= margin:
+            return dataclasses.replace(first, confidence=Confidence(
+                'high', "The score is far from the mastery threshold."))
+        # A close call: a second, independent grading decides how sure
+        # the verdict is. A second grading that fails leaves the first.
+        try:
+            second = self._grade(prompts.SECOND_EVALUATION_SYSTEM, message,
+                                 rubric)
+        except LLMUnavailable as e:
+            self.log.info("%s: no second grading of a close call (%s)",
+                          self.service_name(), e)
+            return dataclasses.replace(first, confidence=Confidence(
+                'low', "A close call, and a second grading could not be "
+                       "made."))
+        return second_opinion(first, second, threshold)
+
+    def _grade(self, system, message, rubric):
+        """One grading: the `Evaluation` the model gives under `system`
+        prompt for user `message`."""
         data, model, raw = self._ask(
-            'a grade', prompts.EVALUATION_SYSTEM,
-            prompts.evaluation_message(question, expected_answer, answer,
-                                       context, rubric),
-            prompts.EVALUATION_TOOL,
+            'a grade', system, message, prompts.EVALUATION_TOOL,
             lambda data: validated_evaluation(data, rubric))
         if rubric is None:
             return Evaluation(score=data['score'],
@@ -629,6 +653,31 @@ def _errors(data, rubric):
             rubric.key_points[number - 1].point
         errors.append(rubrics.Misconception(claim, correction))
     return tuple(errors)
+
+
+def second_opinion(first, second, threshold):
+    """The grade of a close call graded twice: the mean score, the first
+    grading's evidence and feedback, every error either grading found
+    (any keeps the score below mastery), and the confidence: medium when
+    both gradings give the same verdict, low when they disagree."""
+    errors = tuple(first.errors) + tuple(e for e in second.errors
+                                         if e not in first.errors)
+    score = capped_score(round((first.score + second.score) / 2.0, 4),
+                         errors, threshold)
+    feedback = first.feedback
+    for error in errors[len(first.errors):]:
+        feedback += '\n\nYou wrote that "%s", which is not right: %s' % (
+            error.claim.rstrip('.'), error.correction)
+    if (first.score >= threshold) == (second.score >= threshold):
+        confidence = Confidence('medium', "A close call: a second, "
+                                          "independent grading agrees.")
+    else:
+        confidence = Confidence('low', "A close call: two independent "
+                                       "gradings disagree on mastery.")
+    return dataclasses.replace(
+        first, score=score, feedback=feedback, errors=errors,
+        raw_output=json.dumps([first.raw_output, second.raw_output]),
+        confidence=confidence)
 
 
 def capped_score(score, errors, threshold):

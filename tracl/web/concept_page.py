@@ -173,6 +173,8 @@ class ConceptPage(Component):
             'min_answer': MIN_ANSWER, 'max_answer': MAX_ANSWER,
             'max_notes': MAX_NOTES,
             'status_labels': self._status_labels(),
+            'point_labels': self._point_labels(),
+            'confidence_labels': self._confidence_labels(),
         }
         panel = Chrome(self.env).render_fragment(req, 'tracl_concept.html',
                                                  panel_data)
@@ -218,6 +220,16 @@ class ConceptPage(Component):
         return {'not_started': _("Not started"), 'studying': _("Studying"),
                 'mastered': _("Mastered")}
 
+    @staticmethod
+    def _point_labels():
+        """How far an answer gives a key point, as its badge says it."""
+        return {'covered': _("Covered"), 'partial': _("Partly"),
+                'missing': _("Missing")}
+
+    @staticmethod
+    def _confidence_labels():
+        return {'high': _("high"), 'medium': _("medium"), 'low': _("low")}
+
     def _messages(self, loop):
         """The sentences the page's script shows, translated here."""
         return {
@@ -260,4 +272,14 @@ class ConceptPage(Component):
             'less_than_minute': _("less than a minute"),
             'no_time': _("none yet"),
             'status': self._status_labels(),
+            # What a grade rests on (the same sentences as the template's).
+            'evidence': _("What the grade rests on"),
+            'point': self._point_labels(),
+            'reread': _("Reread: %(source)s"),
+            'wrong': _("Wrong: %(claim)s \u2014 %(correction)s"),
+            'confidence': _("Confidence: %(level)s \u2014 %(reason)s"),
+            'confidence_level': _("Confidence: %(level)s."),
+            'confidence_labels': self._confidence_labels(),
+            'close_call': _("This was a close call: the grade could have "
+                            "gone the other way."),
         }
