@@ -869,7 +869,7 @@ def test_an_attempt_that_waited_for_the_lock_is_stamped_after_the_other(
         env, path, monkeypatch):
     concept = concept_of(env, path, LEDGERS)
     loop = StudyLoop(env)
-    lock = progress_model._lock_progress_row
+    lock = progress_model.lock_progress_row
     waited = []
 
     def lock_after_another_submission(*args):
@@ -879,10 +879,10 @@ def test_an_attempt_that_waited_for_the_lock_is_stamped_after_the_other(
             waited.append(True)
             loop.submit(ALICE, concept, WEAKER_LEDGERS)
         return lock(*args)
-    monkeypatch.setattr(progress_model, '_lock_progress_row',
+    monkeypatch.setattr(progress_model, 'lock_progress_row',
                         lock_after_another_submission)
     loop.submit(ALICE, concept, WEAK[LEDGERS])
-    monkeypatch.setattr(progress_model, '_lock_progress_row', lock)
+    monkeypatch.setattr(progress_model, 'lock_progress_row', lock)
     loop.submit(ALICE, concept, GOOD[LEDGERS])
 
     stamps = [created for _, _, _, created in

@@ -86,7 +86,7 @@ def credited_seconds(seconds, cap, last_accessed, now):
     return seconds
 
 
-def _lock_progress_row(env, db, sub, ticket_id):
+def lock_progress_row(env, db, sub, ticket_id):
     """Create the learner's progress row if needed, lock it for this
     transaction and return `(status, best_score, started_at, completed_at,
     last_accessed)`. Concurrent writes on one concept wait for each other
@@ -124,7 +124,7 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
     """
     with env.db_transaction as db:
         status, best, started, completed, last = \
-            _lock_progress_row(env, db, sub, concept.ticket_id)
+            lock_progress_row(env, db, sub, concept.ticket_id)
         # The time is taken once the lock is held: attempts and ticket
         # changes are stamped in the order they are written.
         now_dt = datetime_now(utc)
@@ -180,7 +180,7 @@ def add_time(env, sub, ticket_id, seconds, max_seconds):
     at most the time since the learner's last activity), mark it accessed
     now and return the seconds credited."""
     with env.db_transaction as db:
-        last = _lock_progress_row(env, db, sub, ticket_id)[4]
+        last = lock_progress_row(env, db, sub, ticket_id)[4]
         now = to_utimestamp(datetime_now(utc))
         credited = credited_seconds(seconds, max_seconds, last, now)
         db(sql(env, """
@@ -195,7 +195,7 @@ def add_time(env, sub, ticket_id, seconds, max_seconds):
 def save_notes(env, sub, ticket_id, notes):
     """Keep `sub`'s private notes on the concept."""
     with env.db_transaction as db:
-        _lock_progress_row(env, db, sub, ticket_id)
+        lock_progress_row(env, db, sub, ticket_id)
         db(sql(env, """
             UPDATE {progress} SET notes=%s, updated_by=%s
             WHERE cognito_user_id=%s AND ticket_id=%s"""),

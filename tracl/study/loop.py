@@ -110,7 +110,7 @@ class StudyLoop(Component):
             evaluation.feedback, seconds, self.max_reported_seconds,
             self.mastery_threshold, self._comment,
             evidence_of(evaluation, concept.content))
-        self._changed(sub, concept.ticket_id, status_changed=True)
+        self.progress_changed(sub, concept.ticket_id, status_changed=True)
         return result
 
     def progress(self, sub, ticket_id):
@@ -158,12 +158,12 @@ class StudyLoop(Component):
                                   MAX_HEARTBEAT)
         # Time is not part of any view keyed by the progress version (the
         # graph, the summaries): only the concept's own entry goes.
-        self._changed(sub, ticket_id, status_changed=False)
+        self.progress_changed(sub, ticket_id, status_changed=False)
         return credited
 
     def save_notes(self, sub, ticket_id, notes):
         model.save_notes(self.env, sub, ticket_id, notes)
-        self._changed(sub, ticket_id, status_changed=False)
+        self.progress_changed(sub, ticket_id, status_changed=False)
 
     def subjects(self, sub):
         """`sub`'s concepts counted per subject (contract: `GET
@@ -172,15 +172,17 @@ class StudyLoop(Component):
             'progress', sub, lambda: model.subject_summaries(self.env, sub),
             PROGRESS_TTL)
 
-    # Internal methods
-
-    def _changed(self, sub, ticket_id, status_changed):
+    def progress_changed(self, sub, ticket_id, status_changed):
+        """Forget the cached views of `sub`'s concept (and, when its
+        status changed, every view keyed by their progress version)."""
         cache = LearningCache(self.env)
         key = progress_key(sub, ticket_id)
         cache.backend.incr(_generation_key(key), PROGRESS_TTL)
         cache.delete(key)
         if status_changed:
             cache.bump_progress_version(sub)
+
+    # Internal methods
 
     @staticmethod
     def _comment(attempt, score, newly_mastered):

@@ -1,0 +1,103 @@
+"""Human review of grades: learners dispute a grade, instructors work
+through the queue of disputed and uncertain attempts and decide them.
+
+The rules of a decision (an attempt of its own, the decided attempt
+overridden, progress counted again, the ticket moving) are
+`tracl.model.decisions`'; this service adds the limits, the caches and
+the timeline's wording.
+"""
+
+from trac.config import IntOption
+from trac.core import Component
+from trac.util.datefmt import datetime_now, to_utimestamp, utc
+from trac.util.translation import _
+
+from tracl.model import decisions
+from tracl.study.loop import StudyLoop
+
+#: Characters a dispute's reason and a decision's comment may have.
+REASON_LENGTH = (10, 1000)
+COMMENT_LENGTH = (1, 2000)
+
+#: Seconds of the window the dispute limit counts in.
+DISPUTE_WINDOW = 86400
+
+
+class DisputeLimit(Exception):
+    """The learner opened too many disputes lately; `retry_after` is how
+    many seconds until they may open another."""
+
+    def __init__(self, retry_after):
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+class GradingReview(Component):
+    """Disputes, the instructor's queue and decisions."""
+
+    disputes_per_day = IntOption('learning', 'disputes_per_day', 5,
+        """Disputes a learner may open in 24 hours (429 above); one per
+        concept may be open at a time.""")
+
+    queue_page_size = IntOption('learning', 'review_queue_page_size', 50,
+        """Items of the instructor's queue shown per page (the API's
+        `limit` may ask for up to 200).""")
+
+    def dispute(self, sub, ticket_id, attempt, reason):
+        """Open `sub`'s dispute of attempt `attempt` of their concept;
+        returns its id. Raises `DisputeLimit` and those of
+        `tracl.model.decisions.open_dispute`."""
+        now = to_utimestamp(datetime_now(utc))
+        count, oldest = decisions.disputes_since(
+            self.env, sub, now - DISPUTE_WINDOW * 1000000)
+        if count >= self.disputes_per_day:
+            raise DisputeLimit(max(1, int((oldest - now) / 1000000 +
+                                          DISPUTE_WINDOW) + 1))
+        dispute_id = decisions.open_dispute(self.env, sub, ticket_id,
+                                            attempt, reason)
+        StudyLoop(self.env).progress_changed(sub, ticket_id, False)
+        return dispute_id
+
+    def withdraw(self, sub, ticket_id, dispute_id):
+        """Withdraw `sub`'s open dispute; returns whether one was."""
+        done = decisions.withdraw_dispute(self.env, sub, ticket_id,
+                                          dispute_id)
+        if done:
+            StudyLoop(self.env).progress_changed(sub, ticket_id, False)
+        return done
+
+    def disputes(self, sub, ticket_id):
+        return decisions.concept_disputes(self.env, sub, ticket_id)
+
+    def queue(self, subject=None, learner=None, kind=None, limit=None,
+              after=None):
+        return decisions.grading_queue(
+            self.env, subject, learner, kind,
+            limit or self.queue_page_size, after)
+
+    def decide(self, instructor, ticket_id, attempt, score, comment):
+        """Record instructor `instructor`'s decision; returns a
+        `tracl.model.decisions.Decision`."""
+        loop = StudyLoop(self.env)
+        decision = decisions.decide(
+            self.env, instructor, ticket_id, attempt, score, comment,
+            loop.mastery_threshold, self._ticket_comment)
+        owner = self._owner(ticket_id)
+        if owner:
+            loop.progress_changed(owner, ticket_id, True)
+        return decision
+
+    # Internal methods
+
+    def _owner(self, ticket_id):
+        for owner, in self.env.db_query(
+                "SELECT owner FROM ticket WHERE id=%s", (ticket_id,)):
+            return owner
+
+    @staticmethod
+    def _ticket_comment(attempt, score, mastered):
+        text = _("An instructor regraded answer attempt %(n)d: "
+                 "%(score)d%%.", n=attempt, score=int(round(score * 100)))
+        if mastered:
+            text += ' ' + _("Concept mastered.")
+        return text
