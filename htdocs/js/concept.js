@@ -1,7 +1,7 @@
 /* The study panel of a concept ticket (tracl/web/concept_page.py): placed
- * after the ticket box, it submits answers, shows the grade and the attempt
- * history, saves notes and counts study time, all through TracLearn's JSON
- * progress API without reloading the page.
+ * after the ticket box, it submits answers, shows the grade with what it
+ * rests on and the attempt history, saves notes and counts study time, all
+ * through TracLearn's JSON progress API without reloading the page.
  *
  * The panel's markup is rendered on the server by Jinja with autoescape
  * (templates/tracl_concept.html): it is parsed once into an inert
@@ -48,6 +48,91 @@
     line.appendChild(document.createTextNode(" "));
     line.appendChild(element("span", "tracl-feedback-text", feedback));
     return line;
+  }
+
+  /* A key point's mark beside its word (the word is what is read out),
+   * and the confidence levels, as the template has them. */
+  var MARKS = {covered: "\u2713", partial: "\u25d0", missing: "\u2717"};
+  var LEVELS = ["high", "medium", "low"];
+
+  /* How sure the grader was: "Confidence: low \u2014 <reason>", with a
+   * word of warning for a close call; null when it did not say. */
+  function confidenceLine(confidence) {
+    if (!confidence || LEVELS.indexOf(confidence.level) < 0)
+      return null;
+    var level = (messages().confidence_labels || {})[confidence.level] ||
+      confidence.level;
+    var line = element("p", "tracl-confidence tracl-confidence-" +
+                       confidence.level,
+                       confidence.reason ?
+                       message("confidence", {level: level,
+                                              reason: confidence.reason}) :
+                       message("confidence_level", {level: level}));
+    if (confidence.level === "low") {
+      line.appendChild(document.createTextNode(" "));
+      line.appendChild(element("span", "tracl-close-call",
+                               message("close_call")));
+    }
+    return line;
+  }
+
+  /* One key point of a grade (its status one of MARKS'): the status as a
+   * word with a mark, the point, and what to reread when the answer did
+   * not fully give it. */
+  function pointItem(point) {
+    var status = point.status;
+    var item = element("li", "tracl-point tracl-point-" + status);
+    var badge = element("span", "tracl-point-status");
+    var mark = element("span", "tracl-point-mark", MARKS[status]);
+    mark.setAttribute("aria-hidden", "true");
+    badge.appendChild(mark);
+    badge.appendChild(document.createTextNode(
+      (messages().point || {})[status] || status));
+    item.appendChild(badge);
+    item.appendChild(document.createTextNode(" "));
+    item.appendChild(element("span", "tracl-point-text", point.point));
+    if (status !== "covered" && point.source) {
+      item.appendChild(document.createTextNode(" "));
+      item.appendChild(element("span", "tracl-point-source",
+                               message("reread", {source: point.source})));
+    }
+    return item;
+  }
+
+  /* What the grade `graded` (a graded answer or an attempt) rests on, as
+   * the template's evidence() macro shows it: the confidence line, then
+   * the key points and errors in a <details>, open when `open`. Appended
+   * to `parent`; nothing at all for a grade that says none of it. */
+  function showEvidence(parent, graded, open) {
+    var line = confidenceLine(graded.confidence);
+    if (line)
+      parent.appendChild(line);
+    // The server keeps only the statuses it knows; so does the page.
+    var points = (graded.evidence || []).filter(function (point) {
+      return MARKS.hasOwnProperty(point.status);
+    });
+    var errors = graded.errors || [];
+    if (!points.length && !errors.length)
+      return;
+    var details = element("details", "tracl-evidence");
+    details.open = !!open;
+    details.appendChild(element("summary", null, message("evidence")));
+    if (points.length) {
+      var list = element("ul", "tracl-points");
+      points.forEach(function (point) {
+        list.appendChild(pointItem(point));
+      });
+      details.appendChild(list);
+    }
+    if (errors.length) {
+      var wrongs = element("ul", "tracl-wrongs");
+      errors.forEach(function (error) {
+        wrongs.appendChild(element("li", "tracl-wrong", message("wrong", {
+          claim: error.claim, correction: error.correction})));
+      });
+      details.appendChild(wrongs);
+    }
+    parent.appendChild(details);
   }
 
   function statusLabel(status) {
@@ -298,6 +383,7 @@
     if (graded.feedback)
       result.appendChild(feedbackLine("tracl-result-feedback",
                                       graded.feedback));
+    showEvidence(result, graded, true);
     result.hidden = false;
     this.showStatus(graded.status, graded.best_score);
     if (graded.mastered)
@@ -375,7 +461,9 @@
       var list = self.attemptList();
       list.insertBefore(self.attemptItem({
         attempt: graded.attempt, answer: answer, score: graded.score,
-        feedback: graded.feedback, grader: "", created_at: null
+        feedback: graded.feedback, grader: "", created_at: null,
+        evidence: graded.evidence, errors: graded.errors,
+        confidence: graded.confidence
       }), list.firstChild);
     });
   };
@@ -393,6 +481,8 @@
     return list;
   };
 
+  /* The history as the server has it now. Every attempt's evidence is
+   * collapsed: the result above shows the newest one open. */
   ConceptPanel.prototype.showAttempts = function (attempts) {
     var list = this.attemptList();
     list.textContent = "";
@@ -427,6 +517,7 @@
     if (attempt.feedback)
       item.appendChild(feedbackLine("tracl-attempt-feedback",
                                     attempt.feedback));
+    showEvidence(item, attempt, false);
     return item;
   };
 

@@ -207,6 +207,17 @@ def score_of(result):
     return int(match.group(1))
 
 
+def evidence_of(result):
+    """The status words of the key points a grade rests on, as the open
+    evidence list of a result block shows them (mark and word)."""
+    block = result.find_element(By.CSS_SELECTOR, 'details.tracl-evidence')
+    assert block.get_attribute('open') is not None
+    assert block.find_element(By.CSS_SELECTOR, 'summary').text == \
+        'What the grade rests on'
+    return [p.text for p in block.find_elements(
+        By.CSS_SELECTOR, '.tracl-point .tracl-point-status')]
+
+
 def blockers(driver):
     """`{ticket_id: href}` of the locked panel's links to its blocking
     prerequisites."""
@@ -333,6 +344,14 @@ def test_answers_are_graded_in_place_and_mastery_unlocks_a_concept(
     verdict = result.find_element(By.CSS_SELECTOR,
                                   '.tracl-result-verdict').text
     assert verdict.startswith('Not mastered yet: 80% is needed.'), verdict
+    # What the grade rests on: the starter question's key points, each
+    # with its status as a word beside a mark, and the confidence.
+    statuses = evidence_of(result)
+    assert statuses, 'no key points in the result'
+    assert {s[1:].strip() for s in statuses} <= {'Covered', 'Partly',
+                                                 'Missing'}, statuses
+    assert result.find_element(
+        By.CSS_SELECTOR, '.tracl-confidence').text.startswith('Confidence: ')
     assert driver.current_url == ticket_url(testenv, ledgers)
     assert panel_state(driver) == 'open'
     box = driver.find_element(By.ID, 'tracl-answer')
@@ -341,6 +360,10 @@ def test_answers_are_graded_in_place_and_mastery_unlocks_a_concept(
     assert progress_status(driver) == ('studying', 'Studying')
     wait(driver, lambda d: len(d.find_elements(
         By.CSS_SELECTOR, '#tracl-concept .tracl-attempt')) == 1)
+    # The history keeps it too, collapsed under the open result.
+    history = driver.find_element(By.CSS_SELECTOR, '#tracl-concept '
+                                  '.tracl-attempt details.tracl-evidence')
+    assert history.get_attribute('open') is None
     save_screenshot(driver, 'study-weak-answer.png')
 
     # Reloaded: the ticket is assigned, the learner is studying it, the

@@ -29,7 +29,9 @@ from support.api_client import LearnerClient
 from support.providers import ScriptedLLMProvider
 from support.study import make_path
 from support.web import call
-from tracl.model.concepts import load_concept
+from tracl.llm import Confidence, Evaluation
+from tracl.model.concepts import concept_description, load_concept
+from tracl.model.rubrics import Misconception, PointGrade, sentences
 from tracl.schema import sql
 from tracl.study.loop import StudyLoop
 from tracl.web.concept_page import ConceptPage, study_time
@@ -173,6 +175,19 @@ def answer(env, ticket_id, text, score, feedback='Good start.'):
     grader.score, grader.feedback = score, feedback
     concept = StudyLoop(env).concept(ALICE, ticket_id)
     return StudyLoop(env).submit(ALICE, concept, text)
+
+
+def grade_with(monkeypatch, env, evidence=(), errors=(), confidence=None,
+               score=0.5):
+    """Make the scripted grader say what its grades rest on: every answer
+    scores `score` with these `evidence` (`PointGrade`s, sources naming the
+    concept's sentences), `errors` (`Misconception`s) and `confidence`."""
+    def evaluate(question, expected_answer, answer, context, rubric=None):
+        return Evaluation(score=score, feedback='Graded with evidence.',
+                          grader='scripted', grader_version='1',
+                          evidence=tuple(evidence), errors=tuple(errors),
+                          confidence=confidence)
+    monkeypatch.setattr(ScriptedLLMProvider(env), 'evaluate', evaluate)
 
 
 def property_form(response):
@@ -328,6 +343,189 @@ def test_notes_are_in_the_owners_panel(env, path, alice):
     notes = panel.one('textarea', name='notes')
     assert panel.one('label', for_=notes['id'])
     assert 'My own note line two' in panel.text
+
+
+# What a grade rests on ----------------------------------------------------
+
+COVERED_POINT = 'Every node keeps a full copy of the ledger.'
+PARTIAL_POINT = 'Nodes agree on changes through a consensus protocol.'
+MISSING_POINT = 'No single party can rewrite the history.'
+CLAIM = 'A distributed ledger is run by one central bank.'
+CORRECTION = 'No single party runs it: every node keeps a copy.'
+REASON = 'A close call: the score is near the mastery threshold.'
+
+
+class ClassTexts(HTMLParser):
+    """The text of each element of class `name` in a fragment, in order,
+    its white space collapsed."""
+
+    VOID = ('area', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link',
+            'meta', 'source', 'wbr')
+
+    def __init__(self, html, name):
+        super().__init__(convert_charrefs=True)
+        self.name, self.found, self.open = name, [], []
+        self.feed(html)
+        self.close()
+        self.texts = [' '.join(''.join(parts).split())
+                      for parts in self.found]
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.VOID:
+            return
+        # Each open element: whether it is one of the class, and its text.
+        mine = self.name in (dict(attrs).get('class') or '').split()
+        if mine:
+            self.found.append([])
+        self.open.append(self.found[-1] if mine else None)
+
+    def handle_endtag(self, tag):
+        if tag not in self.VOID and self.open:
+            self.open.pop()
+
+    def handle_data(self, data):
+        for parts in self.open:
+            if parts is not None:
+                parts.append(data)
+
+
+def evidence_parts(panel):
+    """`(details, texts)` of the panel's evidence: the attributes of its
+    <details> elements, and by class the text of each element of the
+    class (a key point's status word with its mark, its text, ...)."""
+    texts = {name: ClassTexts(panel.html, name).texts
+             for name in ('tracl-point-status', 'tracl-point-text',
+                          'tracl-point-source', 'tracl-wrong',
+                          'tracl-confidence', 'tracl-close-call')}
+    return panel.find('details', class_='tracl-evidence'), texts
+
+
+def test_history_shows_what_the_grade_rests_on(env, path, alice,
+                                                monkeypatch):
+    ticket_id = root_concept(path)
+    content = sentences(load_concept(env, ticket_id).content)
+    assert len(content) >= 2
+    grade_with(monkeypatch, env, evidence=(
+        PointGrade(COVERED_POINT, 'covered', '1'),
+        PointGrade(PARTIAL_POINT, 'partial', '2'),
+        PointGrade(MISSING_POINT, 'missing', '')),
+        errors=(Misconception(CLAIM, CORRECTION),),
+        confidence=Confidence('low', REASON))
+    answer(env, ticket_id, 'A ledger that a bank keeps for everyone.', 0.5)
+    panel = panel_of(alice.ticket(ticket_id))
+    details, texts = evidence_parts(panel)
+    # The newest attempt's evidence is open, under one heading.
+    assert len(details) == 1 and 'open' in details[0]
+    assert panel.find('summary') == [{}]
+    assert 'What the grade rests on' in panel.text
+    # Each key point with its status as a word and a mark.
+    assert texts['tracl-point-status'] == [
+        '\u2713Covered', '\u25d0Partly', '\u2717Missing']
+    marks = panel.find('span', class_='tracl-point-mark')
+    assert [m.get('aria-hidden') for m in marks] == ['true'] * 3
+    assert [c for t, a in panel.with_class('tracl-point')
+            for c in a['class'].split() if c != 'tracl-point'] == \
+        ['tracl-point-covered', 'tracl-point-partial', 'tracl-point-missing']
+    assert texts['tracl-point-text'] == [COVERED_POINT, PARTIAL_POINT,
+                                         MISSING_POINT]
+    # What to reread: for the partial point only (the covered one needs
+    # none, the missing one rests on no known sentence).
+    assert texts['tracl-point-source'] == ['Reread: ' + content[1]]
+    assert texts['tracl-wrong'] == ['Wrong: %s \u2014 %s' % (CLAIM,
+                                                             CORRECTION)]
+    # The confidence, and a low one's word of caution.
+    assert texts['tracl-confidence'][0].startswith(
+        'Confidence: low \u2014 ' + REASON)
+    assert texts['tracl-close-call'] == [
+        'This grade could have gone the other way.']
+    assert panel.with_class('tracl-confidence-low')
+
+
+def test_older_attempts_keep_their_evidence_collapsed(env, path, alice,
+                                                      monkeypatch):
+    ticket_id = root_concept(path)
+    grade_with(monkeypatch, env,
+               evidence=(PointGrade(MISSING_POINT, 'missing', '1'),),
+               confidence=Confidence('high', 'Far from the threshold.'),
+               score=0.2)
+    answer(env, ticket_id, 'A first try, with a missing point.', 0.2)
+    grade_with(monkeypatch, env,
+               evidence=(PointGrade(MISSING_POINT, 'covered', '1'),),
+               confidence=Confidence('medium', 'Near the threshold.'))
+    answer(env, ticket_id, 'A second try, with the point given.', 0.5)
+    panel = panel_of(alice.ticket(ticket_id))
+    details, texts = evidence_parts(panel)
+    assert ['open' in d for d in details] == [True, False]
+    assert texts['tracl-point-status'] == ['\u2713Covered', '\u2717Missing']
+    assert texts['tracl-confidence'] == [
+        'Confidence: medium \u2014 Near the threshold.',
+        'Confidence: high \u2014 Far from the threshold.']
+    # Only a low confidence is called a close call.
+    assert not texts['tracl-close-call']
+
+
+def test_attempts_without_evidence_show_no_evidence_blocks(env, path, alice,
+                                                           monkeypatch):
+    ticket_id = root_concept(path)
+    # Graded before evidence was kept, or by a grader that says nothing.
+    answer(env, ticket_id, 'An answer graded without evidence.', 0.4)
+    panel = panel_of(alice.ticket(ticket_id))
+    assert 'An answer graded without evidence.' in panel.text
+    for name in ('tracl-evidence', 'tracl-confidence', 'tracl-point',
+                 'tracl-wrong'):
+        assert not panel.with_class(name), name
+    assert not panel.find('details') and not panel.find('summary')
+    assert 'What the grade rests on' not in panel.text
+    assert 'Confidence' not in panel.text
+    # A confidence alone: its line, and no empty evidence heading.
+    grade_with(monkeypatch, env, confidence=Confidence('high', ''))
+    answer(env, ticket_id, 'An answer graded with a confidence only.', 0.4)
+    panel = panel_of(alice.ticket(ticket_id))
+    _details, texts = evidence_parts(panel)
+    assert texts['tracl-confidence'] == ['Confidence: high.']
+    assert not panel.find('details')
+    assert 'What the grade rests on' not in panel.text
+
+
+def test_hostile_evidence_is_escaped(env, path, alice, monkeypatch):
+    ticket_id = root_concept(path)
+    # The concept's text, whose sentence a key point rests on, is hostile
+    # too (a chunk).
+    set_fields(env, ticket_id, description=concept_description(
+        'S ' + HOSTILE))
+    grade_with(monkeypatch, env, evidence=(
+        PointGrade('P ' + HOSTILE, 'missing', '1'),),
+        errors=(Misconception('C ' + HOSTILE, 'R ' + HOSTILE),),
+        confidence=Confidence('low', 'W ' + HOSTILE))
+    answer(env, ticket_id, 'An answer whose grade quotes hostile text.', 0.5)
+    response = alice.ticket(ticket_id)
+    panel = panel_of(response)
+    assert_inert(response, panel)
+    _details, texts = evidence_parts(panel)
+    assert texts['tracl-point-text'] == ['P ' + HOSTILE]
+    assert texts['tracl-point-source'] == ['Reread: S ' + HOSTILE]
+    assert texts['tracl-wrong'] == ['Wrong: C %s \u2014 R %s'
+                                    % (HOSTILE, HOSTILE)]
+    assert 'Confidence: low \u2014 W ' + HOSTILE in panel.text
+    # Point, source, claim, correction and reason: text, all five.
+    assert panel.text.count('alert("pwned")') == 5
+
+
+def test_page_script_has_the_evidence_sentences(env, path, alice):
+    """concept.js shows a new grade's evidence with the server's
+    (translated) sentences."""
+    messages = script_data(alice.ticket(root_concept(path)))['messages']
+    assert messages['evidence'] == 'What the grade rests on'
+    assert messages['point'] == {'covered': 'Covered', 'partial': 'Partly',
+                                 'missing': 'Missing'}
+    assert messages['reread'] == 'Reread: %(source)s'
+    assert messages['wrong'] == 'Wrong: %(claim)s \u2014 %(correction)s'
+    assert messages['confidence'] == \
+        'Confidence: %(level)s \u2014 %(reason)s'
+    assert messages['confidence_labels']['low'] == 'low'
+    # Honest: no review is promised, none exists.
+    assert messages['close_call'] == \
+        'This grade could have gone the other way.'
 
 
 # Mastery and the expected answer ------------------------------------------

@@ -280,6 +280,5 @@ class ConceptPage(Component):
             'confidence': _("Confidence: %(level)s \u2014 %(reason)s"),
             'confidence_level': _("Confidence: %(level)s."),
             'confidence_labels': self._confidence_labels(),
-            'close_call': _("This was a close call: the grade could have "
-                            "gone the other way."),
+            'close_call': _("This grade could have gone the other way."),
         }
