@@ -59,6 +59,7 @@ setup(
     },
     entry_points={
         'trac.plugins': [
+            'tracl.admin.calibration = tracl.admin.calibration',
             'tracl.admin.chunks = tracl.admin.chunks',
             'tracl.admin.doctor = tracl.admin.doctor',
             'tracl.admin.grants = tracl.admin.grants',
@@ -104,6 +105,7 @@ setup(
             'tracl.study.paths = tracl.study.paths',
             'tracl.study.review = tracl.study.review',
             'tracl.study.roadmap = tracl.study.roadmap',
+            'tracl.web.admin_panel = tracl.web.admin_panel',
             'tracl.web.api = tracl.web.api',
             'tracl.web.learning = tracl.web.learning',
             'tracl.web.macros = tracl.web.macros',

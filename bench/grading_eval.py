@@ -39,13 +39,13 @@ sys.path.insert(0, REPO)
 from common import machine, measure, report  # noqa: E402
 
 from tracl.llm import MASTERY_THRESHOLD  # noqa: E402
+from tracl.llm.calibration import fit_calibration  # noqa: E402
 from tracl.llm.metrics import (auc, balanced_accuracy,  # noqa: E402
                                best_threshold, bias, false_mastery_rate,
                                false_refusal_rate, pearson, rmse, spearman)
 from tracl.llm.offline_grader import (FEATURES, GUARD_CAPS,  # noqa: E402
-                                      SCORE_DIGITS, Calibration,
-                                      LogisticModel, OfflineGrader,
-                                      calibrate)
+                                      SCORE_DIGITS, LogisticModel,
+                                      OfflineGrader, calibrate)
 
 DEFAULT_DATA = os.path.join(REPO, '..', 'shared', 'data', 'scientsbank',
                             'train.csv')
@@ -55,8 +55,6 @@ SEED = 20130
 FOLDS = 5
 #: L2 penalty of the logistic fit, on standardised features.
 L2 = 1.0
-#: Balanced accuracy within which a decision probability counts as best.
-PLATEAU = 0.005
 BASELINE_FEATURES = ('similarity',)
 #: The features of the first-round grader (offline-grader-1), scored with
 #: its calibration and guards alone (`today_score`): "today's score" the
@@ -157,40 +155,6 @@ def today_score(features, probability, guarded=True):
         if not features['content_words']:
             score = 0.0
     return round(score, 4)
-
-
-def fit_calibration(features, p, labels):
-    """The monotone map from probability to score for these answers: the
-    probability whose cut has the best balanced accuracy (the middle of
-    the near-best ones) goes on the
-    mastery threshold (the rules included: an answer that covers every
-    key point masters anyway, one with an error never does), and the
-    steepness below it is chosen so that the mean score matches the mean
-    mark (above it the map stays a straight line)."""
-    p, labels = np.asarray(p, float), np.asarray(labels, float)
-
-    def scores(calibration):
-        return np.array([OfflineGrader.score(f, q, calibration)
-                         for f, q in zip(features, p)])
-    candidates = np.unique(np.round(np.quantile(p, np.linspace(
-        0.2, 0.9, 71)), 4))
-    accuracies = np.array([balanced_accuracy(
-        scores(Calibration(float(d), 2.0, 1.0)), labels, MASTERY_THRESHOLD)
-        for d in candidates])
-    # The optimum is flat and its argmax jumps between folds: take the
-    # middle of the candidates within `PLATEAU` of the best, so that one
-    # fold's decision is not another's by chance.
-    decision = float(np.median(
-        candidates[accuracies >= accuracies.max() - PLATEAU]))
-    low, high = 0.05, 20.0
-    for _ in range(30):
-        below = (low * high) ** 0.5
-        if scores(Calibration(float(decision), below, 1.0)).mean() > \
-                labels.mean():
-            low = below
-        else:
-            high = below
-    return Calibration(round(float(decision), 4), round(below, 3), 1.0)
 
 
 def print_figures(label, scores, labels, fold):

@@ -292,3 +292,18 @@ def test_a_failed_decision_changes_nothing(env, alice, grader, teacher):
         == 0
     assert [i['kind'] for i in queue(teacher)['items']] == ['disputed']
     assert ok(alice.progress(ticket_id))['status'] == 'studying'
+
+
+def test_the_openapi_document_lists_the_review_operations(env):
+    from support.web import call
+    document = call(env, 'GET', '/api/v1/openapi.json').json()
+    paths = document['paths']
+    opened = paths['/progress/{ticket_id}/disputes']['post']
+    schema = opened['requestBody']['content']['application/json']['schema']
+    assert schema['required'] == ['attempt', 'reason']
+    assert schema['properties']['reason']['minLength'] == 10
+    assert schema['properties']['reason']['maxLength'] == 1000
+    assert {'201', '400', '404', '409', '429'} <= set(opened['responses'])
+    assert {'200', '403'} <= set(paths['/grading/queue']['get']['responses'])
+    decided = paths['/grading/decisions']['post']
+    assert {'201', '403', '404', '409'} <= set(decided['responses'])

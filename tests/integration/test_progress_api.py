@@ -826,6 +826,9 @@ def test_the_openapi_document_lists_the_progress_operations(env):
         ('/progress/{ticket_id}', 'get'),
         ('/progress/{ticket_id}/notes', 'put'),
         ('/progress/{ticket_id}/heartbeat', 'post'),
+        ('/progress/{ticket_id}/disputes', 'post'),
+        ('/progress/{ticket_id}/disputes', 'get'),
+        ('/progress/{ticket_id}/disputes/{dispute_id}/withdraw', 'post'),
         ('/progress', 'get')])
 
 

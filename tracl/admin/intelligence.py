@@ -117,7 +117,7 @@ class IntelligenceAdminCommands(Component):
         if len(positional) != 1:
             raise AdminCommandError(_("Usage: learning grade-eval <file.csv> "
                                       "[--json] [--rows]"), show_usage=True)
-        rows, columns = self._read_marked_answers(positional[0])
+        rows, columns = self.read_marked_answers(positional[0])
         threshold = self.config.getfloat('learning', 'mastery_threshold',
                                          MASTERY_THRESHOLD)
         provider = LearningLLM(self.env).provider
@@ -126,7 +126,7 @@ class IntelligenceAdminCommands(Component):
         questions = {}
         started = time.monotonic()
         for number, row in enumerate(rows, 1):
-            asked = self._asked_question(row, questions)
+            asked = self.asked_question(row, questions)
             if isinstance(asked, str):
                 unknown.append((number, asked))
                 row['grade'], row['problem'] = None, asked
@@ -211,7 +211,7 @@ class IntelligenceAdminCommands(Component):
                                   id=chunk_id,
                                   corpus=corpus or _("the starter corpus")))
 
-    def _asked_question(self, row, questions):
+    def asked_question(self, row, questions):
         """`(question, expected answer, rubric, chunk text)` that `row`
         answers, or why it has none. A row that carries its question and
         reference is graded against them without a rubric. A row naming a
@@ -241,7 +241,7 @@ class IntelligenceAdminCommands(Component):
         return (first.question, first.expected_answer,
                 grading_rubric(first, stored), content)
 
-    def _read_marked_answers(self, path):
+    def read_marked_answers(self, path):
         """The rows of the CSV at `path` (each with its `mark`) and its
         columns. A row names its question either by question and
         reference_answer or by chunk_id, so a file needs one of the two."""

@@ -19,6 +19,7 @@ from tracl.embedding import EmbeddingUnavailable, LearningEmbedder
 from tracl.llm import (UNCERTAIN_MARGIN, Evaluation, GeneratedQuestion,
                        LLMUnavailable)
 from tracl.llm import offline_questions
+from tracl.llm.calibration import active_calibration
 from tracl.llm.offline_questions import (  # noqa: F401 (callers' names)
     MAX_EXPECTED_ANSWER, MIN_EXPECTED_ANSWER)
 from tracl.model.rubrics import MIN_KEY_POINTS
@@ -71,7 +72,7 @@ class OfflineLLMProvider(Component):
     implements(ILLMProvider)
 
     def __init__(self):
-        self._grader = None
+        self._graders = {}
 
     # ILLMProvider methods
 
@@ -107,12 +108,14 @@ class OfflineLLMProvider(Component):
                  rubric=None):
         # Without a rubric the grader derives key points from the
         # expected answer, as for questions written before rubrics.
-        result = self.grader.grade(
+        stored = active_calibration(self.env)
+        result = self._grader_for(stored).grade(
             question, expected_answer, answer, rubric,
             self.config.getfloat('learning', 'uncertain_margin',
                                  UNCERTAIN_MARGIN))
         return Evaluation(score=result.score, feedback=result.feedback,
-                          grader='offline', grader_version=result.version,
+                          grader='offline',
+                          grader_version=self._version(stored),
                           model=self._embedder().model_name(),
                           raw_output=json.dumps(result.features,
                                                 sort_keys=True),
@@ -126,18 +129,39 @@ class OfflineLLMProvider(Component):
         return 1
 
     def describe(self):
-        from tracl.llm.offline_grader import GRADER_VERSION
         return 'offline provider (deterministic; grader %s; %s)' % (
-            GRADER_VERSION, self._embedder().model_name())
+            self._version(active_calibration(self.env)),
+            self._embedder().model_name())
 
     # Internal methods
 
     @property
     def grader(self):
-        if self._grader is None:
-            from tracl.llm.offline_grader import OfflineGrader
-            self._grader = OfflineGrader(_SafeEmbedder(self._embedder()))
-        return self._grader
+        """The grader with its built-in calibration."""
+        return self._grader_for(None)
+
+    def _grader_for(self, stored):
+        """The grader with calibration `stored` (a `StoredCalibration`,
+        None for the built-in one); each keeps its own embeddings of the
+        questions it graded."""
+        from tracl.llm.offline_grader import OfflineGrader
+        key = stored.id if stored else None
+        grader = self._graders.get(key)
+        if grader is None:
+            grader = OfflineGrader(_SafeEmbedder(self._embedder()),
+                                   calibration=stored.calibration
+                                   if stored else None)
+            self._graders[key] = grader
+        return grader
+
+    @staticmethod
+    def _version(stored):
+        """The grader version a grade records: a refitted calibration is
+        part of it, so past grades keep the one they were given."""
+        from tracl.llm.offline_grader import GRADER_VERSION
+        if stored is None:
+            return GRADER_VERSION
+        return '%s+calibration-%d' % (GRADER_VERSION, stored.id)
 
     def _embedder(self):
         return LearningEmbedder(self.env).embedder
