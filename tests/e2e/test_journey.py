@@ -20,7 +20,9 @@ a prerequisite weakly (studying, ticket assigned), keeps notes and study
 time on it, answers it well in their own words (mastered, ticket closed),
 masters the other prerequisite from the browser (writes need the
 X-CSRF-Token header there, never with the token), and answers the unlocked
-concept; another learner sees none of it (404). After each answer the
+concept; another learner sees none of it (404). The learner disputes
+their first, weak grade; an instructor finds it in the queue and decides
+it (a second decision is refused), and the learner sees the decision. After each answer the
 learner's knowledge graph (a wiki page with `[[KnowledgeGraph]]`, as SVG
 and as PNG) shows it: gray, orange, green, dashed while locked; an
 administrator reads its DOT source with `trac-admin`; a stranger gets no
@@ -227,6 +229,7 @@ class Journey(object):
         self.other_sub = None
         self.image_srcs = set()     # the graph image URLs seen so far
         self.image = None           # the learner's graph image, last drawn
+        self.decision = None        # an instructor's decision on a grade
 
     def bearer(self):
         return {'Authorization': 'Bearer %s' % self.token}
@@ -591,6 +594,76 @@ def a_weak_answer_starts_the_study(journey):
         [(1, WEAK_ANSWER)]
 
 
+#: The instructor who reviews the learner's disputed grade.
+INSTRUCTOR_USERNAME = 'tess'
+INSTRUCTOR_PASSWORD = 'Review4Grades'
+DISPUTE_REASON = 'I think my first answer said more than the grade shows.'
+DECISION_COMMENT = 'Half right: the idea is there, the detail is not.'
+
+
+def the_learner_disputes_their_first_grade(journey):
+    ticket_id = journey.concepts[KNOWN_PREREQUISITE]
+    response = journey.api.post('/progress/%d/disputes' % ticket_id,
+                                headers=journey.bearer(),
+                                json={'attempt': 1, 'reason': DISPUTE_REASON})
+    assert response.status_code == 201, response.text
+    assert response.json()['status'] == 'open'
+    again = journey.api.post('/progress/%d/disputes' % ticket_id,
+                             headers=journey.bearer(),
+                             json={'attempt': 1, 'reason': DISPUTE_REASON})
+    assert_json_error(again, 409, 'dispute_open')
+
+
+def an_instructor_decides_the_disputed_grade(journey):
+    journey.server.add_user(INSTRUCTOR_USERNAME, INSTRUCTOR_PASSWORD,
+                            'Instructors')
+    token = journey.server.token(INSTRUCTOR_USERNAME, INSTRUCTOR_PASSWORD)
+    instructor = {'Authorization': 'Bearer %s' % token}
+    # A learner may not read the queue.
+    assert_json_error(journey.api.get('/grading/queue',
+                                      headers=journey.bearer()), 403)
+    response = journey.api.get('/grading/queue', headers=instructor,
+                               params={'kind': 'disputed'})
+    assert response.status_code == 200, response.text
+    items = response.json()['items']
+    ticket_id = journey.concepts[KNOWN_PREREQUISITE]
+    item = [i for i in items if i['ticket_id'] == ticket_id][0]
+    assert (item['attempt'], item['reason'], item['concept']) == \
+        (1, DISPUTE_REASON, KNOWN_PREREQUISITE)
+    assert journey.sub not in json.dumps(items)
+    decided = journey.api.post('/grading/decisions', headers=instructor,
+                               json={'ticket_id': ticket_id, 'attempt': 1,
+                                     'score': 0.5,
+                                     'comment': DECISION_COMMENT})
+    assert decided.status_code == 201, decided.text
+    journey.decision = decided.json()
+    assert journey.decision['grader'].startswith('instructor:')
+    # A later answer mastered the concept: the decision on an earlier one
+    # leaves it mastered.
+    assert journey.decision['status'] == 'mastered'
+    again = journey.api.post('/grading/decisions', headers=instructor,
+                             json={'ticket_id': ticket_id, 'attempt': 1,
+                                   'score': 0.9, 'comment': 'Later.'})
+    assert_json_error(again, 409, 'already_decided')
+
+
+def the_learner_sees_the_decision(journey):
+    progress = progress_of(journey, KNOWN_PREREQUISITE)
+    newest = progress['attempts'][0]
+    assert newest['attempt'] == journey.decision['decision_attempt']
+    assert (newest['grader'], newest['feedback'], newest['score']) == \
+        (journey.decision['grader'], DECISION_COMMENT, 0.5)
+    # The decision stands in the place of the first attempt: the last
+    # score is still the answer that mastered the concept.
+    assert progress['status'] == 'mastered'
+    assert progress['score'] == progress['best_score'] >= MASTERY
+    disputes = journey.api.get(
+        '/progress/%d/disputes' % journey.concepts[KNOWN_PREREQUISITE],
+        headers=journey.bearer()).json()['disputes']
+    assert [(d['attempt'], d['status']) for d in disputes] == \
+        [(1, 'decided')]
+
+
 def study_time_counts_on_the_page(journey):
     before = progress_of(journey, KNOWN_PREREQUISITE)['time_spent_minutes']
     response = journey.api.post(
@@ -719,7 +792,8 @@ def another_learner_sees_none_of_it(journey):
     progress = progress_of(journey, KNOWN_PREREQUISITE)
     assert progress['status'] == 'mastered'
     assert progress['notes'].startswith(NOTES)
-    assert len(progress['attempts']) == 2
+    # A weak answer, a good one and the instructor's decision.
+    assert len(progress['attempts']) == 3
 
 
 def the_graph_shows_the_locked_concept_dashed(journey):
@@ -888,6 +962,9 @@ SIGNED_IN = (
     notes_are_kept_with_the_token,
     notes_written_from_the_browser_need_the_csrf_token,
     a_good_answer_masters_the_concept,
+    the_learner_disputes_their_first_grade,
+    an_instructor_decides_the_disputed_grade,
+    the_learner_sees_the_decision,
     the_graph_shows_the_concept_mastered,
     one_prerequisite_mastered_is_not_enough,
     an_answer_from_the_browser_needs_the_csrf_token,

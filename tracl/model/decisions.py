@@ -201,14 +201,22 @@ def decide(env, instructor, ticket_id, attempt, score, comment, threshold,
 
 def recount_progress(env, db, sub, ticket_id, threshold, feedback, by):
     """Count `sub`'s progress on the concept again from its attempts not
-    overridden: the last one's score and answer, the best score, mastered
+    overridden, each decision in the place of the attempt it decided: the
+    last one's score and answer, the best score, mastered
     when one of them reaches `threshold` (first mastered at the first
     such attempt; never mastered otherwise). Returns `(status,
     mastered)`."""
+    # A decision stands in the place of the attempt it decided: deciding
+    # an old attempt does not make its score the concept's last one.
     rows = db(sql(env, """
-        SELECT attempt, answer, score, created_at FROM {attempts}
-        WHERE cognito_user_id=%s AND ticket_id=%s AND overridden_by IS NULL
-        ORDER BY attempt"""), (sub, ticket_id))
+        SELECT a.attempt, a.answer, a.score, a.created_at
+        FROM {attempts} a
+        LEFT JOIN {decisions} d ON d.cognito_user_id = a.cognito_user_id
+            AND d.ticket_id = a.ticket_id AND d.decision_attempt = a.attempt
+        WHERE a.cognito_user_id=%s AND a.ticket_id=%s
+          AND a.overridden_by IS NULL
+        ORDER BY COALESCE(d.attempt, a.attempt), a.attempt"""),
+              (sub, ticket_id))
     if not rows:
         return 'not_started', False
     mastering = [created for _n, _a, score, created in rows
