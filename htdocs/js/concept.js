@@ -8,6 +8,12 @@
  * <template> and moved into the page. Everything that comes from the
  * server or the learner afterwards goes in with textContent, never as
  * HTML. The helpers it shares with the other pages are js/page_helpers.js.
+ *
+ * The learner asks for an instructor's review of a grade from the history
+ * (the disputes API): one request per concept may be pending; it can be
+ * withdrawn. An instructor's decision is an attempt graded
+ * "instructor:<sub>": the page names the instructor from its script data
+ * (`grader_names`), never by the sub, and marks the attempt it replaced.
  */
 (function () {
   "use strict";
@@ -246,6 +252,7 @@
     this.busy = false;
     if (this.answerForm)
       this.setUpAnswer();
+    this.setUpReviews();
     if (this.notesForm)
       this.setUpNotes();
     if (!settings().read_only && this.state !== "locked")
@@ -492,20 +499,58 @@
     });
   };
 
+  /* An instructor's decision is graded "instructor:<sub>". */
+  var INSTRUCTOR = "instructor:";
+
+  function isDecision(attempt) {
+    return String(attempt.grader || "").indexOf(INSTRUCTOR) === 0;
+  }
+
+  /* The grader of `attempt` as the page says it: an instructor by name
+   * (from the script data, else "an instructor"), never by the sub. */
+  ConceptPanel.prototype.graderText = function (attempt) {
+    if (isDecision(attempt)) {
+      var name = (settings().grader_names || {})[String(attempt.attempt)];
+      return message("graded_by_instructor",
+                     {name: name || message("an_instructor")});
+    }
+    return attempt.grader ?
+      message("graded_by", {grader: attempt.grader}) : "";
+  };
+
+  /* The number of the decision that replaced `attempt`, or null. */
+  ConceptPanel.prototype.overriddenBy = function (attempt) {
+    var by = attempt.overridden_by ||
+      (settings().overridden || {})[String(attempt.attempt)];
+    return by ? Number(by) : null;
+  };
+
   ConceptPanel.prototype.attemptItem = function (attempt) {
-    var item = element("li", "tracl-attempt");
+    var decision = isDecision(attempt);
+    var replacedBy = this.overriddenBy(attempt);
+    var item = element("li", "tracl-attempt" +
+                       (decision ? " tracl-attempt-decision" : "") +
+                       (replacedBy ? " tracl-attempt-overridden" : ""));
+    item.id = "tracl-attempt-" + attempt.attempt;
+    item.setAttribute("data-attempt", attempt.attempt);
     var head = element("div", "tracl-attempt-head");
     head.appendChild(element("span", "tracl-attempt-number",
                              message("attempt", {n: attempt.attempt})));
     var score = percent(attempt.score);
     var threshold = percent(settings().threshold);
-    head.appendChild(element("span", score >= threshold ?
-                             "tracl-score tracl-score-pass" : "tracl-score",
-                             score + "%"));
-    if (attempt.grader)
+    if (replacedBy)
+      // Replaced: struck through, and said in words below.
+      head.appendChild(element("del", "tracl-score tracl-score-replaced",
+                               score + "%"));
+    else
+      head.appendChild(element("span", score >= threshold ?
+                               "tracl-score tracl-score-pass" : "tracl-score",
+                               score + "%"));
+    var grader = this.graderText(attempt);
+    if (grader)
       head.appendChild(element(
-        "span", "tracl-grader",
-        message("graded_by", {grader: attempt.grader})));
+        "span", decision ? "tracl-grader tracl-grader-instructor" :
+          "tracl-grader", grader));
     if (attempt.created_at) {
       var when = element("time", null,
                          new Date(attempt.created_at).toLocaleString());
@@ -513,12 +558,293 @@
       head.appendChild(when);
     }
     item.appendChild(head);
+    if (replacedBy) {
+      var regraded = element("p", "tracl-regraded");
+      var link = element("a", null, message("regraded", {n: replacedBy}));
+      link.href = "#tracl-attempt-" + replacedBy;
+      regraded.appendChild(link);
+      item.appendChild(regraded);
+    }
     item.appendChild(element("p", "tracl-attempt-answer", attempt.answer));
     if (attempt.feedback)
       item.appendChild(feedbackLine("tracl-attempt-feedback",
                                     attempt.feedback));
     showEvidence(item, attempt, false);
+    var review = element("div", "tracl-review");
+    review.setAttribute("data-attempt", attempt.attempt);
+    review.setAttribute("data-disputable",
+                        !decision && !replacedBy ? "true" : "false");
+    this.fillReview(review);
+    item.appendChild(review);
     return item;
+  };
+
+  // Reviews of grades -------------------------------------------------
+
+  /* The concept's open request for a review ({id, attempt, reason}) and
+   * the attempts reviewed at the learner's request, as the server said
+   * at page load; kept up to date as the learner asks and withdraws. */
+  ConceptPanel.prototype.setUpReviews = function () {
+    var self = this;
+    this.dispute = settings().dispute || null;
+    this.reviewed = (settings().reviewed || []).map(Number);
+    this.reviewBusy = false;
+    this.reviewLive = this.root.querySelector(".tracl-review-live");
+    var history = this.root.querySelector(".tracl-history");
+    if (!history || settings().read_only)
+      return;
+    history.addEventListener("click", function (event) {
+      var button = event.target.closest("button");
+      if (!button || !history.contains(button))
+        return;
+      var review = button.closest(".tracl-review");
+      if (!review)
+        return;
+      if (button.classList.contains("tracl-review-ask"))
+        self.openReviewForm(review);
+      else if (button.classList.contains("tracl-review-cancel"))
+        self.closeReviewForm(review);
+      else if (button.classList.contains("tracl-review-withdraw"))
+        self.withdraw(review, button);
+    });
+  };
+
+  /* What `review` (an attempt's .tracl-review block) shows now: reviewed,
+   * pending with the reason and Withdraw, or Ask for a review while no
+   * other request is pending; the same markup as the template's review(). */
+  ConceptPanel.prototype.fillReview = function (review) {
+    var number = Number(review.getAttribute("data-attempt"));
+    var dispute = this.dispute;
+    review.textContent = "";
+    if (this.reviewed.indexOf(number) >= 0) {
+      review.appendChild(element("p", "tracl-review-done",
+                                 message("reviewed")));
+    } else if (dispute && dispute.attempt === number) {
+      var pending = element("div", "tracl-review-pending");
+      pending.appendChild(element("p", "tracl-review-state",
+                                  message("pending")));
+      var reason = element("p", "tracl-review-reason");
+      reason.appendChild(element("span", "tracl-review-reason-label",
+                                 message("your_reason")));
+      reason.appendChild(document.createTextNode(" "));
+      reason.appendChild(element("span", "tracl-review-reason-text",
+                                 dispute.reason));
+      pending.appendChild(reason);
+      if (!settings().read_only) {
+        var buttons = element("div", "tracl-buttons");
+        var withdraw = element("button", "tracl-review-withdraw",
+                               message("withdraw"));
+        withdraw.type = "button";
+        withdraw.setAttribute("data-dispute-id", dispute.id);
+        buttons.appendChild(withdraw);
+        var status = element("span", "tracl-review-status");
+        status.setAttribute("role", "status");
+        status.setAttribute("aria-live", "polite");
+        buttons.appendChild(status);
+        pending.appendChild(buttons);
+      }
+      review.appendChild(pending);
+    } else if (!dispute && !settings().read_only &&
+               review.getAttribute("data-disputable") === "true") {
+      var ask = element("button", "tracl-review-ask", message("ask_review"));
+      ask.type = "button";
+      ask.setAttribute("aria-expanded", "false");
+      review.appendChild(ask);
+    }
+  };
+
+  ConceptPanel.prototype.fillReviews = function () {
+    var self = this;
+    Array.prototype.forEach.call(
+      this.root.querySelectorAll(".tracl-review"), function (review) {
+        self.fillReview(review);
+      });
+  };
+
+  ConceptPanel.prototype.reviewOf = function (number) {
+    return this.root.querySelector(
+      '.tracl-review[data-attempt="' + Number(number) + '"]');
+  };
+
+  /* Tell screen readers what became of a request (the block that said
+   * it was rebuilt). */
+  ConceptPanel.prototype.announce = function (text) {
+    if (this.reviewLive)
+      say(this.reviewLive, text);
+  };
+
+  /* The form asking for a review of the attempt of `review`: its reason
+   * (labelled, counted), Submit and Cancel; Escape cancels. */
+  ConceptPanel.prototype.openReviewForm = function (review) {
+    var existing = review.querySelector(".tracl-review-form");
+    if (existing) {
+      existing.querySelector("textarea").focus();
+      return;
+    }
+    var self = this;
+    var number = review.getAttribute("data-attempt");
+    var id = "tracl-reason-" + number;
+    var min = settings().min_reason || 10, max = settings().max_reason || 1000;
+    var form = element("form", "tracl-review-form");
+    form.noValidate = true;
+    var label = element("label", "tracl-review-label",
+                        message("reason_label"));
+    label.htmlFor = id;
+    form.appendChild(label);
+    var box = element("textarea", "tracl-review-input");
+    box.id = id;
+    box.name = "reason";
+    box.rows = 4;
+    box.setAttribute("minlength", min);
+    box.setAttribute("maxlength", max);
+    box.setAttribute("aria-describedby", id + "-help " + id + "-count");
+    form.appendChild(box);
+    var meta = element("div", "tracl-answer-meta");
+    var help = element("span", "tracl-help", message("reason_help"));
+    help.id = id + "-help";
+    meta.appendChild(help);
+    var count = element("span", "tracl-count");
+    count.id = id + "-count";
+    meta.appendChild(count);
+    form.appendChild(meta);
+    var buttons = element("div", "tracl-buttons");
+    var send = element("button", "tracl-review-send", message("send_review"));
+    send.type = "submit";
+    buttons.appendChild(send);
+    var cancel = element("button", "tracl-review-cancel", message("cancel"));
+    cancel.type = "button";
+    buttons.appendChild(cancel);
+    form.appendChild(buttons);
+    var status = element("div", "tracl-review-status");
+    status.setAttribute("role", "status");
+    status.setAttribute("aria-live", "polite");
+    form.appendChild(status);
+
+    function counted() {
+      var length = box.value.length, trimmed = box.value.trim().length;
+      count.textContent = message("count", {count: length, max: max});
+      count.classList.toggle("tracl-count-bad", length > max ||
+                             (length > 0 && trimmed < min));
+    }
+    box.addEventListener("input", function () {
+      box.removeAttribute("aria-invalid");
+      counted();
+    });
+    form.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && !self.reviewBusy) {
+        event.preventDefault();
+        self.closeReviewForm(review);
+      } else if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        self.askForReview(review, form);
+      }
+    });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      self.askForReview(review, form);
+    });
+    counted();
+    var ask = review.querySelector(".tracl-review-ask");
+    if (ask) {
+      ask.setAttribute("aria-expanded", "true");
+      ask.hidden = true;
+    }
+    review.appendChild(form);
+    box.focus();
+  };
+
+  ConceptPanel.prototype.closeReviewForm = function (review) {
+    if (this.reviewBusy)
+      return;
+    var form = review.querySelector(".tracl-review-form");
+    if (form)
+      review.removeChild(form);
+    var ask = review.querySelector(".tracl-review-ask");
+    if (ask) {
+      ask.hidden = false;
+      ask.setAttribute("aria-expanded", "false");
+      ask.focus();
+    }
+  };
+
+  ConceptPanel.prototype.askForReview = function (review, form) {
+    if (this.reviewBusy)
+      return;
+    var box = form.querySelector("textarea");
+    var send = form.querySelector(".tracl-review-send");
+    var cancel = form.querySelector(".tracl-review-cancel");
+    var status = form.querySelector(".tracl-review-status");
+    var reason = box.value.trim();
+    var refuse = function (text) {
+      box.setAttribute("aria-invalid", "true");
+      say(status, text, "error");
+      box.focus();
+    };
+    if (reason.length < (settings().min_reason || 10))
+      return refuse(message("reason_too_short"));
+    if (reason.length > (settings().max_reason || 1000))
+      return refuse(message("reason_too_long"));
+    var self = this;
+    var number = Number(review.getAttribute("data-attempt"));
+    var busy = function (on) {
+      self.reviewBusy = on;
+      form.setAttribute("aria-busy", on ? "true" : "false");
+      send.disabled = cancel.disabled = on;
+      send.textContent = message(on ? "sending" : "send_review");
+      box.readOnly = on;
+    };
+    busy(true);
+    say(status, "");
+    this.announce(message("sending"));
+    request("POST", "/disputes", {attempt: number, reason: reason})
+      .then(function (opened) {
+        busy(false);
+        self.dispute = {id: opened.dispute_id, attempt: number,
+                        reason: reason};
+        self.fillReviews();
+        self.announce(message("pending"));
+        var withdraw = self.reviewOf(number).querySelector(
+          ".tracl-review-withdraw");
+        if (withdraw)
+          withdraw.focus();
+      }, function (failure) {
+        busy(false);
+        // The reason stays in the box; the server's words say why.
+        if (failure.status === 400)
+          box.setAttribute("aria-invalid", "true");
+        say(status, failure.message, "error");
+        box.focus();
+      });
+  };
+
+  ConceptPanel.prototype.withdraw = function (review, button) {
+    if (this.reviewBusy || !this.dispute)
+      return;
+    var self = this;
+    var status = review.querySelector(".tracl-review-status");
+    var number = Number(review.getAttribute("data-attempt"));
+    var busy = function (on) {
+      self.reviewBusy = on;
+      button.disabled = on;
+      button.textContent = message(on ? "withdrawing" : "withdraw");
+    };
+    busy(true);
+    say(status, "");
+    this.announce(message("withdrawing"));
+    request("POST", "/disputes/" + encodeURIComponent(this.dispute.id) +
+            "/withdraw", {}).then(function () {
+      busy(false);
+      self.dispute = null;
+      self.fillReviews();
+      self.announce(message("withdrawn"));
+      var ask = self.reviewOf(number).querySelector(".tracl-review-ask");
+      if (ask)
+        ask.focus();
+    }, function (failure) {
+      busy(false);
+      say(status, failure.message, "error");
+      button.focus();
+    });
   };
 
   // Notes -------------------------------------------------------------

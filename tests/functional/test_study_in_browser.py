@@ -1,6 +1,7 @@
 """Studying in a real browser: a learner answers a concept's question on
 its ticket page without a reload, sees the ticket move on with the grade,
-unlocks a concept by mastering its prerequisites, and watches their
+asks an instructor to review a grade and withdraws the request, unlocks a
+concept by mastering its prerequisites, and watches their
 `[[KnowledgeGraph]]` change colour and lead to the tickets.
 
 The learner, 'mia', is used by no other test: she makes her own learning
@@ -15,6 +16,7 @@ import re
 import pytest
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 from trac.wiki.model import WikiPage
 
@@ -31,6 +33,9 @@ KEYS = 'Public-Key Cryptography'
 
 #: Own-words answers the offline grader scores above the mastery threshold.
 GOOD_ANSWERS = STUDY_ANSWERS
+
+#: Why the learner asks for a review of her weak answer's grade.
+REVIEW_REASON = 'I think my answer covers the shared copy of the ledger.'
 
 #: The default `[learning] mastery_threshold`, in percent.
 THRESHOLD = 80
@@ -218,6 +223,33 @@ def evidence_of(result):
         By.CSS_SELECTOR, '.tracl-point .tracl-point-status')]
 
 
+def ask_for_review(driver, reason):
+    """Ask for a review of the newest attempt from the history: open the
+    form (the focus goes to its reason), type `reason`, submit; returns
+    the attempt's review block once the request is pending."""
+    review = driver.find_element(By.CSS_SELECTOR, '#tracl-concept '
+                                 '.tracl-attempt .tracl-review')
+    ask = review.find_element(By.CSS_SELECTOR, '.tracl-review-ask')
+    assert ask.text == 'Ask for a review'
+    ask.click()
+    box = driver.switch_to.active_element
+    assert box.get_attribute('name') == 'reason'
+    label = review.find_element(By.CSS_SELECTOR, 'label[for="%s"]'
+                                % box.get_attribute('id'))
+    assert label.text.strip()
+    box.send_keys(reason)
+    count = review.find_element(By.CSS_SELECTOR, '.tracl-count').text
+    assert count.startswith('%d / 1000' % len(reason)), count
+    review.find_element(By.CSS_SELECTOR, '.tracl-review-send').click()
+    wait(driver, lambda d: review.find_elements(
+        By.CSS_SELECTOR, '.tracl-review-pending, .tracl-review-status'
+                         '.tracl-error'), CALL_SECONDS)
+    error = review.find_elements(By.CSS_SELECTOR,
+                                 '.tracl-review-status.tracl-error')
+    assert not error, error[0].text
+    return review
+
+
 def blockers(driver):
     """`{ticket_id: href}` of the locked panel's links to its blocking
     prerequisites."""
@@ -365,6 +397,30 @@ def test_answers_are_graded_in_place_and_mastery_unlocks_a_concept(
                                   '.tracl-attempt details.tracl-evidence')
     assert history.get_attribute('open') is None
     save_screenshot(driver, 'study-weak-answer.png')
+
+    # Not sure of the grade: ask an instructor for a review, in the page.
+    review = ask_for_review(driver, REVIEW_REASON)
+    pending = review.find_element(By.CSS_SELECTOR, '.tracl-review-pending')
+    assert pending.find_element(By.CSS_SELECTOR, '.tracl-review-state') \
+        .text == 'Review requested \u2014 pending'
+    assert pending.find_element(
+        By.CSS_SELECTOR, '.tracl-review-reason-text').text == REVIEW_REASON
+    assert driver.find_elements(By.CSS_SELECTOR, '.tracl-review-ask') == []
+    # The focus is on Withdraw: withdrawn from the keyboard, the control
+    # is back (and has the focus).
+    withdraw = driver.switch_to.active_element
+    assert withdraw.text == 'Withdraw'
+    withdraw.send_keys(Keys.ENTER)
+    wait(driver, lambda d: review.find_elements(By.CSS_SELECTOR,
+                                                '.tracl-review-ask'),
+         CALL_SECONDS)
+    assert review.find_elements(By.CSS_SELECTOR,
+                                '.tracl-review-pending') == []
+    assert 'tracl-review-ask' in driver.switch_to.active_element \
+        .get_attribute('class')
+    assert driver.execute_script(
+        "return window.__traclStudyMarker;") == 'still here'
+    assert page_errors(driver) == []
 
     # Reloaded: the ticket is assigned, the learner is studying it, the
     # attempt is in the history.

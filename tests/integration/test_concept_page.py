@@ -29,14 +29,18 @@ from support.api_client import LearnerClient
 from support.providers import ScriptedLLMProvider
 from support.study import make_path
 from support.web import call
+from tracl.auth.profile import LearnerProfiles
 from tracl.llm import Confidence, Evaluation
 from tracl.model.concepts import concept_description, load_concept
 from tracl.model.rubrics import Misconception, PointGrade, sentences
 from tracl.schema import sql
 from tracl.study.loop import StudyLoop
+from tracl.study.review import GradingReview
 from tracl.web.concept_page import ConceptPage, study_time
 
 ALICE, BOB, ADMIN_SUB = 'sub-alice', 'sub-bob', 'sub-admin'
+#: An instructor who decides grades; the page names her, never this.
+TEACHER = 'sub-teacher-7f3a'
 
 #: Text from outside (ticket fields, the learner, the grader) that must
 #: stay text: markup, an event handler, template syntax.
@@ -526,6 +530,235 @@ def test_page_script_has_the_evidence_sentences(env, path, alice):
     # Honest: no review is promised, none exists.
     assert messages['close_call'] == \
         'This grade could have gone the other way.'
+
+
+# The review of grades -----------------------------------------------------
+
+DISPUTE_REASON = 'My answer names both points, in other words.'
+COMMENT = 'You did name both points: a pass.'
+
+
+def ask_review(env, ticket_id, attempt, reason=DISPUTE_REASON):
+    return GradingReview(env).dispute(ALICE, ticket_id, attempt, reason)
+
+
+def instructor_decides(env, ticket_id, attempt, score=0.9, comment=COMMENT,
+                       name='Tess Teacher', username=None):
+    """`TEACHER` (with that name and username in her session) decides the
+    attempt; returns the decision's attempt number."""
+    if name or username:
+        LearnerProfiles(env).update(TEACHER, name=name, username=username)
+    return GradingReview(env).decide(TEACHER, ticket_id, attempt, score,
+                                     comment).decision_attempt
+
+
+def assert_no_sub(response, panel):
+    """The instructor's sub is nowhere in the study panel or its script
+    data. (Trac's own ticket change log names a change's author, the
+    decision's among them, in the page's `changes` script data.)"""
+    assert TEACHER not in panel.html
+    assert TEACHER not in json.dumps(script_data(response))
+    found = re.search(r'^\s*var tracl_concept=.*$', response.text, re.M)
+    assert TEACHER not in found.group(0)
+
+
+def item_texts(panel, name):
+    return ClassTexts(panel.html, name).texts
+
+
+def test_each_graded_attempt_offers_a_review_to_its_owner(env, path, alice):
+    ticket_id = root_concept(path)
+    answer(env, ticket_id, 'A first answer, rather thin.', 0.3)
+    answer(env, ticket_id, 'A second answer, a little better.', 0.5)
+    response = alice.ticket(ticket_id)
+    panel = panel_of(response)
+    asks = panel.find('button', class_='tracl-review-ask')
+    assert len(asks) == 2
+    assert all(a['type'] == 'button' and a['aria-expanded'] == 'false'
+               for a in asks)
+    assert [a['data-attempt'] for a in panel.find('div',
+                                                  class_='tracl-review')] \
+        == ['2', '1']
+    assert not panel.with_class('tracl-review-pending')
+    data = script_data(response)
+    assert data['dispute'] is None and data['reviewed'] == []
+    assert (data['min_reason'], data['max_reason']) == (10, 1000)
+
+
+def test_pending_review_shows_its_reason_and_withdraw_to_the_owner(
+        env, path, alice):
+    ticket_id = root_concept(path)
+    answer(env, ticket_id, 'A first answer, rather thin.', 0.3)
+    answer(env, ticket_id, 'A second answer, a little better.', 0.5)
+    dispute_id = ask_review(env, ticket_id, 1)
+    response = alice.ticket(ticket_id)
+    panel = panel_of(response)
+    # Pending on attempt 1, with the reason and Withdraw ...
+    assert item_texts(panel, 'tracl-review-pending') == [
+        'Review requested \u2014 pending Your reason: ' + DISPUTE_REASON +
+        ' Withdraw']
+    withdraw = panel.one('button', class_='tracl-review-withdraw')
+    assert withdraw['data-dispute-id'] == str(dispute_id)
+    assert withdraw['type'] == 'button'
+    pending = re.search(r'<li id="tracl-attempt-1".*?</li>', panel.html,
+                        re.S).group(0)
+    assert 'tracl-review-withdraw' in pending
+    # ... and no other attempt asks for one: one per concept.
+    assert not panel.find('button', class_='tracl-review-ask')
+    assert script_data(response)['dispute'] == {
+        'id': dispute_id, 'attempt': 1, 'reason': DISPUTE_REASON}
+    # Withdrawn: not shown; every attempt may ask again.
+    assert GradingReview(env).withdraw(ALICE, ticket_id, dispute_id)
+    response = alice.ticket(ticket_id)
+    panel = panel_of(response)
+    assert DISPUTE_REASON not in response.text
+    assert not panel.with_class('tracl-review-pending')
+    assert len(panel.find('button', class_='tracl-review-ask')) == 2
+    assert script_data(response)['dispute'] is None
+
+
+def test_admins_read_only_view_has_no_review_controls(env, path, admin):
+    ticket_id = root_concept(path)
+    answer(env, ticket_id, 'A first answer, rather thin.', 0.3)
+    answer(env, ticket_id, 'A second answer, a little better.', 0.5)
+    panel = panel_of(admin.ticket(ticket_id))
+    assert not panel.find('button')
+    assert not panel.find('form')
+    ask_review(env, ticket_id, 2)
+    response = admin.ticket(ticket_id)
+    panel = panel_of(response)
+    # The instructor reads that a review is pending, and why ...
+    assert item_texts(panel, 'tracl-review-pending') == [
+        "Review requested \u2014 pending The learner's reason: " +
+        DISPUTE_REASON]
+    # ... with nothing to press: the learner asks and withdraws.
+    assert not panel.find('button')
+    assert not panel.find('form') and not panel.find('textarea')
+    assert not panel.with_class('tracl-review-live')
+    assert script_data(response)['read_only'] is True
+
+
+def test_decision_names_the_instructor_and_marks_the_attempt_it_replaced(
+        env, path, alice, admin):
+    ticket_id = root_concept(path)
+    answer(env, ticket_id, 'A first answer, rather thin.', 0.3)
+    answer(env, ticket_id, 'A second answer, a little better.', 0.5)
+    ask_review(env, ticket_id, 2)
+    decision = instructor_decides(env, ticket_id, 2, score=0.9)
+    assert decision == 3
+    for viewer in (alice, admin):
+        response = viewer.ticket(ticket_id)
+        panel = panel_of(response)
+        assert_no_sub(response, panel)
+        # The decision: graded by the instructor's name, her comment.
+        assert item_texts(panel, 'tracl-grader-instructor') == [
+            'Graded by Tess Teacher']
+        assert panel.with_class('tracl-attempt-decision')
+        assert COMMENT in panel.text
+        # The attempt it replaced: its score struck through, and said.
+        replaced = panel.with_class('tracl-score-replaced')
+        assert [t for t, a in replaced] == ['del']
+        assert item_texts(panel, 'tracl-score-replaced') == ['50%']
+        assert item_texts(panel, 'tracl-regraded') == [
+            'Regraded by an instructor: see attempt 3']
+        assert panel.one('a', href='#tracl-attempt-3')
+        assert panel.one('li', id='tracl-attempt-3')
+        assert panel.one('li', id='tracl-attempt-2')['class'] == \
+            'tracl-attempt tracl-attempt-overridden'
+        # The request the learner made was answered.
+        assert item_texts(panel, 'tracl-review-done') == [
+            'Reviewed by an instructor']
+        assert not panel.with_class('tracl-review-pending')
+        data = script_data(response)
+        assert data['grader_names'] == {'3': 'Tess Teacher'}
+        assert data['overridden'] == {'2': 3}
+        assert data['reviewed'] == [2]
+    # Mastered by the decision: the panel says so.
+    assert 'Mastered' in panel_of(alice.ticket(ticket_id)).text
+
+
+def test_only_undecided_attempts_may_be_disputed(env, path, alice):
+    ticket_id = root_concept(path)
+    answer(env, ticket_id, 'A first answer, rather thin.', 0.3)
+    answer(env, ticket_id, 'A second answer, a little better.', 0.4)
+    # Low enough that the concept stays open.
+    instructor_decides(env, ticket_id, 1, score=0.35)
+    panel = panel_of(alice.ticket(ticket_id))
+    reviews = {a['data-attempt']: a['data-disputable']
+               for a in panel.find('div', class_='tracl-review')}
+    # The decision (3) and the attempt it replaced (1) are not disputed.
+    assert reviews == {'3': 'false', '2': 'true', '1': 'false'}
+    asks = panel.find('button', class_='tracl-review-ask')
+    assert len(asks) == 1
+    attempt_2 = re.search(r'<li id="tracl-attempt-2".*?</li>', panel.html,
+                          re.S).group(0)
+    assert 'tracl-review-ask' in attempt_2
+    # Decided without a request: no "Reviewed" line.
+    assert not panel.with_class('tracl-review-done')
+
+
+@pytest.mark.parametrize('name, username, shown', [
+    ('Tess Teacher', 'tess', 'Tess Teacher'),
+    (None, 'tess', 'tess'),
+    (None, None, 'an instructor'),
+])
+def test_a_decision_never_shows_the_instructors_sub(env, path, alice, name,
+                                                     username, shown):
+    ticket_id = root_concept(path)
+    answer(env, ticket_id, 'A first answer, rather thin.', 0.3)
+    instructor_decides(env, ticket_id, 1, score=0.4, name=name,
+                       username=username)
+    response = alice.ticket(ticket_id)
+    panel = panel_of(response)
+    assert item_texts(panel, 'tracl-grader-instructor') == [
+        'Graded by ' + shown]
+    assert_no_sub(response, panel)
+    assert 'graded by instructor:' not in panel.text.lower()
+    assert script_data(response)['grader_names'] == {'2': shown}
+
+
+def test_hostile_reason_comment_and_name_are_inert(env, path, alice, admin):
+    ticket_id = root_concept(path)
+    answer(env, ticket_id, 'A first answer, rather thin.', 0.3)
+    answer(env, ticket_id, 'A second answer, a little better.', 0.4)
+    instructor_decides(env, ticket_id, 1, score=0.4,
+                       comment='M ' + HOSTILE, name='N ' + HOSTILE)
+    ask_review(env, ticket_id, 2, reason='R ' + HOSTILE)
+    for viewer in (alice, admin):
+        response = viewer.ticket(ticket_id)
+        panel = panel_of(response)
+        assert_inert(response, panel)
+        assert item_texts(panel, 'tracl-grader-instructor') == [
+            'Graded by N ' + HOSTILE]
+        assert item_texts(panel, 'tracl-review-reason-text') == [
+            'R ' + HOSTILE]
+        assert 'M ' + HOSTILE in panel.text
+        # Name, comment and reason: text, all three.
+        assert panel.text.count('alert("pwned")') == 3
+        data = script_data(response)
+        assert data['dispute']['reason'] == 'R ' + HOSTILE
+        assert data['grader_names'] == {'3': 'N ' + HOSTILE}
+
+
+def test_page_script_has_the_review_sentences(env, path, alice):
+    """concept.js asks for and withdraws reviews with the server's
+    (translated) sentences."""
+    messages = script_data(alice.ticket(root_concept(path)))['messages']
+    assert messages['ask_review'] == 'Ask for a review'
+    assert messages['pending'] == 'Review requested \u2014 pending'
+    assert messages['withdraw'] == 'Withdraw'
+    assert messages['sending'] == 'Sending\u2026'
+    assert messages['reviewed'] == 'Reviewed by an instructor'
+    assert messages['graded_by_instructor'] == 'Graded by %(name)s'
+    assert messages['an_instructor'] == 'an instructor'
+    assert messages['regraded'] == \
+        'Regraded by an instructor: see attempt %(n)s'
+    assert messages['reason_too_short'] == \
+        'Write at least 10 characters.'
+    for key in ('reason_label', 'reason_help', 'send_review', 'cancel',
+                'your_reason', 'withdrawing', 'withdrawn',
+                'reason_too_long'):
+        assert messages[key], key
 
 
 # Mastery and the expected answer ------------------------------------------

@@ -12,6 +12,12 @@ clone and delete buttons among them) keep working.
 
 Only existing concept tickets change; every other ticket page is left
 exactly as Trac renders it.
+
+The history also shows the human review of grades: the learner asks for
+a review of an attempt (the disputes API), and an instructor's decision
+is an attempt of its own, graded `instructor:<sub>`. The page names the
+instructor (their name, else their username, else "an instructor"),
+never their `sub`, and marks the attempt a decision replaced.
 """
 
 from datetime import datetime
@@ -24,11 +30,15 @@ from trac.web.chrome import (Chrome, add_script, add_script_data,
                              add_stylesheet)
 
 from tracl.auth.permissions import ADMIN
+from tracl.auth.profile import LearnerProfiles
 from tracl.environment import CONCEPT_TICKET_TYPE
 from tracl.model.concepts import load_concept
+from tracl.model.decisions import INSTRUCTOR_GRADER
 from tracl.model.prerequisites import dependents_of, prerequisites_of
+from tracl.schema import sql
 from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MAX_NOTES,
                               MIN_ANSWER, StudyLoop)
+from tracl.study.review import REASON_LENGTH, GradingReview
 from tracl.web.api import API_PREFIX
 from tracl.web.graph import graph_fragment
 
@@ -72,6 +82,10 @@ def study_time(minutes):
 
 def percent(score):
     return None if score is None else int(round(score * 100))
+
+
+#: The prefix of an instructor's decision's grader (`instructor:<sub>`).
+INSTRUCTOR_PREFIX = INSTRUCTOR_GRADER % ''
 
 
 def _parse_iso(value):
@@ -148,8 +162,10 @@ class ConceptPage(Component):
             state = LOCKED
         else:
             state = OPEN
+        review = self._review(sub, concept.ticket_id, progress['attempts'])
         attempts = [dict(a, created=_parse_iso(a['created_at']),
-                         percent=percent(a['score']))
+                         percent=percent(a['score']),
+                         **review['attempts'][a['attempt']])
                     for a in progress['attempts']]
         panel_data = {
             'concept': concept,
@@ -175,6 +191,7 @@ class ConceptPage(Component):
             'status_labels': self._status_labels(),
             'point_labels': self._point_labels(),
             'confidence_labels': self._confidence_labels(),
+            'open_dispute': review['open'],
         }
         panel = Chrome(self.env).render_fragment(req, 'tracl_concept.html',
                                                  panel_data)
@@ -202,7 +219,75 @@ class ConceptPage(Component):
             'max_heartbeat': MAX_HEARTBEAT,
             'expected_answer_on_mastery': bool(loop.show_expected_answer),
             'messages': self._messages(loop),
+            # The review of grades: the open dispute (`{id, attempt,
+            # reason}` or null), the attempts reviewed at the learner's
+            # request, which attempt replaced which, and the names of the
+            # instructors who graded, by attempt (never their sub).
+            'min_reason': REASON_LENGTH[0], 'max_reason': REASON_LENGTH[1],
+            'dispute': review['open'],
+            'reviewed': review['reviewed'],
+            'overridden': review['overridden'],
+            'grader_names': review['names'],
         })
+
+    def _review(self, sub, ticket_id, attempts):
+        """What the human review of grades says of `sub`'s `attempts`:
+
+        - `attempts`: by attempt number, `decision` (an instructor's
+          grade), `grader_name` (the instructor's name for a decision),
+          `overridden_by` (the number of the decision that replaced it),
+          `dispute` (the open dispute on it), `reviewed` (a dispute on it
+          was decided) and `disputable`;
+        - `open`: the concept's open dispute as `{id, attempt, reason}`, or
+          None (one at most);
+        - `reviewed`, `overridden`, `names`: the same for the page's script
+          (keys are strings, as in JSON).
+        """
+        overridden = {}
+        with self.env.db_query as db:
+            for number, by in db(sql(self.env, """
+                    SELECT attempt, overridden_by FROM {attempts}
+                    WHERE cognito_user_id=%s AND ticket_id=%s"""),
+                    (sub, ticket_id)):
+                if by is not None:
+                    overridden[int(number)] = int(by)
+        open_dispute, reviewed = None, set()
+        for dispute in GradingReview(self.env).disputes(sub, ticket_id):
+            if dispute.status == 'open' and open_dispute is None:
+                open_dispute = {'id': dispute.id, 'attempt': dispute.attempt,
+                                'reason': dispute.reason}
+            elif dispute.status == 'decided':
+                reviewed.add(dispute.attempt)
+        names, by_attempt = {}, {}
+        for attempt in attempts:
+            number = attempt['attempt']
+            decision = (attempt.get('grader') or '').startswith(
+                INSTRUCTOR_PREFIX)
+            if decision:
+                names[number] = self._instructor_name(
+                    attempt['grader'][len(INSTRUCTOR_PREFIX):])
+            dispute = open_dispute if open_dispute and \
+                open_dispute['attempt'] == number else None
+            by_attempt[number] = {
+                'decision': decision, 'grader_name': names.get(number),
+                'overridden_by': overridden.get(number),
+                'dispute': dispute, 'reviewed': number in reviewed,
+                'disputable': not decision and number not in overridden}
+        return {'attempts': by_attempt, 'open': open_dispute,
+                'reviewed': sorted(reviewed),
+                'overridden': {str(n): by for n, by in overridden.items()},
+                'names': {str(n): name for n, name in names.items()}}
+
+    def _instructor_name(self, instructor):
+        """How the page names instructor `instructor` (a `sub`): their
+        name, else their username, else "an instructor"; never the sub."""
+        if instructor:
+            profile = LearnerProfiles(self.env).get(instructor)
+            for name in (profile.get('name'), profile.get('username')):
+                # The profile's username falls back to the sub itself.
+                if name and name.strip() and name != instructor:
+                    return name.strip()
+        return _("an instructor")
 
     def _neighbourhood_graph(self, req, concept):
         """The small graph of the concept's prerequisites and of what it
@@ -281,4 +366,28 @@ class ConceptPage(Component):
             'confidence_level': _("Confidence: %(level)s."),
             'confidence_labels': self._confidence_labels(),
             'close_call': _("This grade could have gone the other way."),
+            # The review of grades (the same sentences as the template's).
+            'graded_by_instructor': _("Graded by %(name)s"),
+            'an_instructor': _("an instructor"),
+            'regraded': _("Regraded by an instructor: see attempt %(n)s"),
+            'ask_review': _("Ask for a review"),
+            'reason_label': _("Why should an instructor review this "
+                              "grade?"),
+            'reason_help': _("%(min)s to %(max)s characters. An instructor "
+                             "reads your answer again and may change the "
+                             "grade.", min=REASON_LENGTH[0],
+                             max=REASON_LENGTH[1]),
+            'reason_too_short': _("Write at least %(min)s characters.",
+                                  min=REASON_LENGTH[0]),
+            'reason_too_long': _("Keep your reason to %(max)s characters.",
+                                 max=REASON_LENGTH[1]),
+            'send_review': _("Submit"),
+            'cancel': _("Cancel"),
+            'sending': _("Sending\u2026"),
+            'pending': _("Review requested \u2014 pending"),
+            'your_reason': _("Your reason:"),
+            'withdraw': _("Withdraw"),
+            'withdrawing': _("Withdrawing\u2026"),
+            'withdrawn': _("Your request was withdrawn."),
+            'reviewed': _("Reviewed by an instructor"),
         }
