@@ -245,38 +245,51 @@ QueueItem = namedtuple('QueueItem', [
 QUEUE_KINDS = ('disputed', 'uncertain')
 
 # Open disputes, and the latest graded attempt of each concept when its
-# grade is of low confidence, not decided and not disputed. Oldest first.
-_QUEUE = """
-SELECT q.created_at, q.kind, q.ticket_id, q.attempt, q.reason, a.score,
-       a.confidence, t.summary, t.milestone,
-       COALESCE(n.value, u.value)
-FROM (
+# grade is of low confidence, not decided and not disputed; oldest first.
+# Each branch reads its index in queue order ((status | confidence,
+# created_at, ticket_id, attempt)) from the cursor on, so a page stops
+# after `limit` rows however long the queue; names and tickets are joined
+# to the page only.
+_DISPUTED = """
     SELECT d.created_at, 'disputed' AS kind, d.ticket_id, d.attempt,
-           d.cognito_user_id, d.reason
-    FROM {disputes} d WHERE d.status = 'open'
-  UNION ALL
+           d.cognito_user_id, d.reason, t.summary, t.milestone
+    FROM {disputes} d JOIN ticket t ON t.id = d.ticket_id
+    WHERE d.status = 'open' %(filters)s
+    ORDER BY d.created_at, d.ticket_id, d.attempt LIMIT %%s
+"""
+_UNCERTAIN = """
     SELECT a.created_at, 'uncertain' AS kind, a.ticket_id, a.attempt,
-           a.cognito_user_id, a.confidence_reason
-    FROM {attempts} a
+           a.cognito_user_id, a.confidence_reason AS reason, t.summary,
+           t.milestone
+    FROM {attempts} a JOIN ticket t ON t.id = a.ticket_id
     WHERE a.confidence = 'low' AND a.overridden_by IS NULL
-      AND a.attempt = (SELECT MAX(l.attempt) FROM {attempts} l
-                       WHERE l.cognito_user_id = a.cognito_user_id
-                         AND l.ticket_id = a.ticket_id)
+      AND NOT EXISTS (SELECT 1 FROM {attempts} l
+                      WHERE l.cognito_user_id = a.cognito_user_id
+                        AND l.ticket_id = a.ticket_id
+                        AND l.attempt > a.attempt)
       AND NOT EXISTS (SELECT 1 FROM {disputes} o
                       WHERE o.cognito_user_id = a.cognito_user_id
                         AND o.ticket_id = a.ticket_id
                         AND o.attempt = a.attempt AND o.status = 'open')
-) q
-JOIN {attempts} a ON a.cognito_user_id = q.cognito_user_id
-    AND a.ticket_id = q.ticket_id AND a.attempt = q.attempt
-JOIN ticket t ON t.id = q.ticket_id
-LEFT JOIN session_attribute n ON n.sid = q.cognito_user_id
+      %(filters)s
+    ORDER BY a.created_at, a.ticket_id, a.attempt LIMIT %%s
+"""
+_PAGE = """
+SELECT p.created_at, p.kind, p.ticket_id, p.attempt, p.reason, a.score,
+       a.confidence, p.summary, p.milestone,
+       COALESCE(n.value, u.value)
+FROM (
+    SELECT * FROM (%(branches)s) q
+    ORDER BY q.created_at, q.ticket_id, q.attempt
+    LIMIT %%s
+) p
+JOIN {attempts} a ON a.cognito_user_id = p.cognito_user_id
+    AND a.ticket_id = p.ticket_id AND a.attempt = p.attempt
+LEFT JOIN session_attribute n ON n.sid = p.cognito_user_id
     AND n.authenticated = 1 AND n.name = 'name' AND n.value <> ''
-LEFT JOIN session_attribute u ON u.sid = q.cognito_user_id
+LEFT JOIN session_attribute u ON u.sid = p.cognito_user_id
     AND u.authenticated = 1 AND u.name = 'tracl_username'
-WHERE %s
-ORDER BY q.created_at, q.ticket_id, q.attempt, q.kind
-LIMIT %%s
+ORDER BY p.created_at, p.ticket_id, p.attempt
 """
 
 
@@ -286,24 +299,30 @@ def grading_queue(env, subject=None, learner=None, kind=None, limit=50,
     `limit` `QueueItem`s after cursor `after` (a previous item's
     `cursor`), of subject `subject`, learner `learner` (a `sub`) and
     `kind` ('disputed' or 'uncertain') when given."""
-    where, args = ['1=1'], []
-    if subject:
-        where.append('t.milestone = %s')
-        args.append(subject)
-    if learner:
-        where.append('q.cognito_user_id = %s')
-        args.append(learner)
-    if kind:
-        where.append('q.kind = %s')
-        args.append(kind)
-    if after is not None:
-        created, ticket_id, attempt = after
-        where.append('(q.created_at > %s OR (q.created_at = %s AND '
-                     '(q.ticket_id > %s OR (q.ticket_id = %s AND '
-                     'q.attempt > %s))))')
-        args.extend([created, created, ticket_id, ticket_id, attempt])
+    branches, args = [], []
+    for name, template, alias in (('disputed', _DISPUTED, 'd'),
+                                  ('uncertain', _UNCERTAIN, 'a')):
+        if kind and kind != name:
+            continue
+        filters = []
+        if learner:
+            filters.append('AND %s.cognito_user_id = %%s' % alias)
+            args.append(learner)
+        if subject:
+            filters.append('AND t.milestone = %s')
+            args.append(subject)
+        if after is not None:
+            filters.append('AND (%(a)s.created_at, %(a)s.ticket_id, '
+                           '%(a)s.attempt) > (%%s, %%s, %%s)' % {'a': alias})
+            args.extend(after)
+        args.append(limit)
+        # Each branch sorted and cut to the page by itself (so it reads its
+        # index in order and stops), then the two merged and cut again.
+        branches.append('SELECT * FROM (%s) %s_page' % (
+            template % {'filters': ' '.join(filters)}, name))
+    statement = _PAGE % {'branches': ' UNION ALL '.join(branches)}
     with env.db_query as db:
-        rows = db(sql(env, _QUEUE % ' AND '.join(where)), args + [limit])
+        rows = db(sql(env, statement), args + [limit])
     return [QueueItem(int(ticket_id), int(attempt), name or 'a learner',
                       concept, subject_name, float(score), confidence,
                       kind_name, reason or '', from_utimestamp(created),

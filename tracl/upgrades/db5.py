@@ -36,7 +36,8 @@ CREATE TABLE {disputes} (
 CREATE UNIQUE INDEX uq_open_dispute ON {disputes} (cognito_user_id, ticket_id)
     WHERE status = 'open'
 ---
-CREATE INDEX idx_disputes_queue ON {disputes} (status, created_at)
+CREATE INDEX idx_disputes_queue
+    ON {disputes} (status, created_at, ticket_id, attempt)
 ---
 CREATE INDEX idx_disputes_learner ON {disputes} (cognito_user_id, created_at)
 ---
@@ -62,7 +63,8 @@ CREATE TABLE {decisions} (
 ---
 ALTER TABLE {attempts} ADD COLUMN overridden_by integer
 ---
-CREATE INDEX idx_attempts_uncertain ON {attempts} (confidence, created_at)
+CREATE INDEX idx_attempts_uncertain
+    ON {attempts} (confidence, created_at, ticket_id, attempt)
 """
 
 
