@@ -307,3 +307,16 @@ def test_the_openapi_document_lists_the_review_operations(env):
     assert {'200', '403'} <= set(paths['/grading/queue']['get']['responses'])
     decided = paths['/grading/decisions']['post']
     assert {'201', '403', '404', '409'} <= set(decided['responses'])
+
+
+def test_a_learner_without_a_name_is_not_shown_by_their_sub(env, grader,
+                                                           teacher):
+    bob = LearnerClient(env, BOB)
+    bob.make_path()
+    # A learner who never gave a name nor a username.
+    LearnerProfiles(env).update(BOB, username=BOB)
+    ticket_id = answered(bob, grader)
+    ok(dispute(bob, ticket_id), 201)
+    item = queue(teacher)['items'][0]
+    assert item['learner'] == 'a learner'
+    assert BOB not in str(item)

@@ -17,6 +17,7 @@ from collections import namedtuple
 from trac.ticket.model import Ticket
 from trac.util.datefmt import datetime_now, from_utimestamp, to_utimestamp, \
     utc
+from trac.util.translation import _
 
 from tracl.model.progress import lock_progress_row
 from tracl.schema import sql
@@ -277,7 +278,7 @@ _UNCERTAIN = """
 _PAGE = """
 SELECT p.created_at, p.kind, p.ticket_id, p.attempt, p.reason, a.score,
        a.confidence, p.summary, p.milestone,
-       COALESCE(n.value, u.value)
+       COALESCE(n.value, u.value), p.cognito_user_id
 FROM (
     SELECT * FROM (%(branches)s) q
     ORDER BY q.created_at, q.ticket_id, q.attempt
@@ -323,12 +324,15 @@ def grading_queue(env, subject=None, learner=None, kind=None, limit=50,
     statement = _PAGE % {'branches': ' UNION ALL '.join(branches)}
     with env.db_query as db:
         rows = db(sql(env, statement), args + [limit])
-    return [QueueItem(int(ticket_id), int(attempt), name or 'a learner',
+    # A username that is the sub itself (a learner who never gave one)
+    # is not a name to show.
+    return [QueueItem(int(ticket_id), int(attempt),
+                      name if name and name != sub else _('a learner'),
                       concept, subject_name, float(score), confidence,
                       kind_name, reason or '', from_utimestamp(created),
                       '%d.%d.%d' % (created, ticket_id, attempt))
             for created, kind_name, ticket_id, attempt, reason, score,
-            confidence, concept, subject_name, name in rows]
+            confidence, concept, subject_name, name, sub in rows]
 
 
 def parse_cursor(text):
