@@ -175,46 +175,408 @@ def question_overlap(tokens, question):
 
 # -- Text addressed to the grader
 
+#: Phrases addressed to the grader rather than answering: instructions,
+#: claims about the grade or the grading, role play, chat roles. Matched
+#: on `normalise`d text, so hidden characters and look-alike letters do
+#: not hide them.
 _INJECTION = re.compile(r"""
     \b(?:ignore|disregard|forget|override|bypass|skip)\s+(?:(?:all|any|the|
         your|of|every)\s+)*(?:(?:previous|prior|above|earlier|preceding|
         original|grading|system|these|those|my|other)\s+)?(?:instructions?|
-        prompts?|rules?|directions?|guidelines?|rubrics?|criteria|context)\b
+        prompts?|rules?|directions?|guidelines?|rubrics?|criteria|context|
+        key\s+points|mistakes|errors)\b
   | \b(?:give|award|assign|grant)\s+(?:(?:me|this|it|my|the|student|
         learner|answer|response|a|an)\s+)*(?:full|maximum|max|perfect|top|
         highest|all\s+the|100\s*%?|10\s*/\s*10)\s+(?:marks?|points?|scores?|
         credit|grades?)\b
+  | \b(?:give|award|assign|grant)\s+(?:(?:me|this|it|my|the|student|
+        learner|answer|response|a|an)\s+)*(?:100\s*%|10\s*/\s*10)
+  | \b(?:output|return|record|report|assign|award|give|set|put)\s+
+        (?:\w+\s+){0,3}?(?:full|maximum|max|perfect|top|100\s*%?|
+        10\s*/\s*10)\s+(?:marks?|points?|scores?|credit|grades?)\b
+  | \b(?:output|return|record|report|assign|award|give|set|put)\s+
+        (?:\w+\s+){0,3}?(?:score|grade|mark)\s+(?:of|to|as|at|=)\s*
+        (?:1(?:\.0+)?|100\s*%?|10\s*/\s*10|full|perfect|maximum)\b
   | \b(?:mark|grade|score|rate|evaluate)\s+(?:this|my|the|it)\s+(?:(?:answer|
         response|reply)\s+)?as\s+(?:correct|right|perfect|mastered|full)\b
+  | \b(?:treat|count|consider|regard|mark|grade|score|rate|evaluate)\s+
+        (?:(?:this|my|the|it|every|all|each|of|key|points?|answer|response|
+        reply)\s+)+as\s+(?:covered|correct|right|perfect|mastered|full|
+        complete|excellent|fully\s+correct)\b
+  | \bscore\s+(?:it|this|me|my\s+answer|the\s+answer)\s+(?:as\s+|at\s+|a\s+)?
+        (?:\d|full|perfect|correct|high)
+  | \b(?:must|should|shall|will|is\s+to)\s+be\s+(?:scored|graded|marked|
+        rated|awarded)\b
   | \b(?:full|maximum|perfect)\s+(?:marks|score|points)\s+(?:please|now)\b
-  | \bscore\s*[:=]\s*(?:1(?:\.0+)?|100\s*%?|10\s*/\s*10)\b
+  | \b(?:score|grade|mark|rating|confidence|verdict|master(?:y|ed))\s*[:=]\s*
+        (?:\d|true|yes|high|full|perfect|correct|pass|mastered)
+  | \b(?:the\s+)?(?:correct|right|real|actual|final|true)\s+(?:score|grade|
+        mark)\s+(?:for|of|is)\b
+  | \b(?:deserves?|earns?|merits?|warrants?)\s+(?:an?\s+|the\s+)?(?:(?:perfect|
+        full|top|maximum|max|highest)\s+(?:score|marks?|grade|points?|credit)
+        |100\s*%)
+  | \b(?:report|give|assign|set)\s+(?:a\s+)?(?:high|full|maximum|100\s*%)\s+
+        confidence\b
+  | \b(?:this|the|my)\s+(?:learner'?s?\s+|student'?s?\s+)?(?:answer|response|
+        reply)\s+(?:above\s+|below\s+|here\s+)?(?:is|was|has\s+been|
+        deserves|meets|covers|satisfies|fulfils|fulfills|earns)\s+
+        (?:\w+\s+){0,3}?(?:correct|perfect|complete|excellent|verified|
+        checked|approved|pre-?approved|full|every|all|mastery|mastered|
+        an?\s+a)\b
+  | \b(?:every|all|each)\s+(?:of\s+the\s+)?(?:key\s+points?|rubric\s+items?)
+        \s+(?:(?:is|are|was|were|counts?|should\s+be|must\s+be|has\s+been|
+        have\s+been|as|fully|marked|treated\s+as)\s+)*(?:covered|met|
+        satisfied|present|correct|fulfill?ed)\b
+  | \b(?:key\s+points?|rubric)\b[^.!?\n]{0,40}?\b(?:covered|satisfied|
+        fulfill?ed|outdated|replaced|changed|updated|obsolete)\b
+  | \b(?:grading|marking)\s+(?:rules?|criteria|instructions?|scheme|
+        guidelines?|rubric|policy|mode)\b
+  | \b(?:before|when|while)\s+(?:grading|marking|scoring|evaluating)\b
+  | \b(?:note|message|instructions?|reminder|request)\s+(?:to|for)\s+
+        (?:the\s+|any\s+|an?\s+)?(?:(?:automated|ai|human)\s+)?(?:grader|
+        examiner|marker|evaluator|assessor|teacher|reviewer|ai|model|
+        assistant|llm|chatbot)s?\b
+  | \b(?:dear|hey|hi|hello|attention)\s*,?\s+(?:the\s+)?(?:grader|examiner|
+        marker|evaluator|assessor|ai|assistant|llm|chatgpt|claude|gpt)\b
+  | \bthe\s+(?:grader|examiner|marker|evaluator|assessor|assistant)\s+
+        (?:should|must|shall|will|needs?\s+to|has\s+to|is\s+to|is\s+
+        (?:instructed|required|told))\b
+  | \b(?:automated|ai|llm)\s+(?:grader|grading|marker|examiner)\b
+  | \bplease\s+be\s+(?:generous|lenient|kind|nice|gentle)\b
+  | \b(?:generous|lenient)\s+(?:grader|grading|marking|marker|examiner)\b
+  | \bdo\s+not\s+(?:report|mention|flag|penali[sz]e|deduct|list)\b
+  | \b(?:print|show|reveal|repeat|output|list|tell\s+me)\s+(?:me\s+)?
+        (?:\w+\s+){0,2}?(?:expected\s+answer|key\s+points|rubric|system\s+
+        prompt|instructions|hidden\s+\w+)\b
+  | \btranslate\s+(?:the\s+following|this)\b
   | \byou\s+are\s+now\s+(?:an?|the|my|in|acting|playing|dan)\b
+  | \byou\s+are\s+(?:now\s+)?(?:an?|the|my)\s+(?:\w+\s+){0,3}?(?:grader|
+        teacher|examiner|marker|evaluator|assessor|assistant|tutor|
+        professor|judge|ai|bot|chatbot)\b
   | \bfrom\s+now\s+on,?\s+you\b
-  | \bsystem\s+prompt\b
-  | \b(?:new|updated|real|actual)\s+instructions?\b
+  | \blet'?s\s+play\s+a\s+(?:game|role)\b
+  | \bstay\s+in\s+character\b
+  | \brole-?\s*play\b
+  | \b(?:developer|god|admin|override|evaluation-override|jailbreak)\s+mode\b
+  | \bdo\s+anything\s+now\b
+  | (?-i:\bDAN\b)
+  | \b(?:system|developer|admin)\s+(?:prompt|message|notice|override|
+        instructions?|note|mode)\b
+  | \b(?:end|begin|start)\s+(?:of\s+)?(?:the\s+)?(?:override|instructions?|
+        system\s+prompt)\b
+  | \b(?:new|updated|real|actual|revised)\s+(?:instructions?|rubric)\b
   | \bact\s+as\s+(?:an?\s+|the\s+|my\s+)?(?:grader|teacher|examiner|marker|
         assistant|ai)\b
   | \bpretend\s+(?:to\s+be|you\s+are)\b
   | \bas\s+an?\s+(?:ai|language\s+model|grader)\b
-  | \bthis\s+answer\s+(?:is|deserves)\s+(?:correct|perfect|full|an?\s+a)\b
+  | \bas\s+(?:the|an?|your)\s+(?:course'?s?\s+)?(?:developer|admin|
+        administrator|teacher|instructor|examiner|professor|teaching\s+
+        assistant|moderator)\b
+  | \bI\s+(?:hereby\s+)?(?:confirm|certify|attest)\b
+  | \bpre-?approved\b
+  | \b(?:already\s+)?(?:been\s+)?(?:checked|graded|marked|approved|verified)
+        \s+by\s+(?:the|a|my|your)\s+(?:teacher|instructor|examiner|professor|
+        grader|tutor)\b
   | \bjailbreak\b
   | </?\s*(?:system|instructions?|prompt)\s*>
-  | ^\s*(?:system|assistant|developer)\s*:
+  | \[\s*/?\s*(?:system|inst|assistant|user|developer)\b[^\]]*\]
+  | <<\s*/?\s*sys\s*>>
+  | ^\W*(?:system|assistant|developer)\s*:
 """, re.IGNORECASE | re.VERBOSE)
+
+#: A chat role or the grader named at the start of a line or sentence
+#: ("SYSTEM:", "Assistant:", "Grader:"): what follows on that line is a
+#: turn of a made-up conversation, not the answer.
+_ROLE = re.compile(r"""
+    (?:^|(?<=[.!?])[ \t]+)[ \t*_#>|-]*(?:system|assistant|developer|user|
+    grader|examiner|evaluator|ai\s+grader|ai)\s*(?:\*\*)?\s*:.*$""",
+    re.IGNORECASE | re.VERBOSE | re.MULTILINE)
+
+#: The answer's own tags: in an answer, one that closes it starts text
+#: that poses as the rest of the prompt, up to one that opens it again.
+_ANSWER_TAGS = r'learner_answer|answer'
+#: Tags naming another part of a grading prompt, a chat role or a tool
+#: call: in an answer they open text that poses as that part.
+_PROMPT_TAGS = (r'question|expected_answer|rubric|context|source_text|'
+                r'concept|learner_query|system|user|assistant|developer|'
+                r'human|instructions?|prompt|tool_calls?|tool_use|'
+                r'tool_result|function_calls?|function_results?|invoke|'
+                r'parameter|inst|sys|grade|score|evaluation|feedback|'
+                r'verdict')
+#: HTML elements, whose tags are markup rather than words.
+_HTML_TAGS = (r'a|abbr|audio|b|big|blockquote|body|br|button|caption|center|'
+              r'code|col|dd|del|details|div|dl|dt|em|embed|font|footer|form|'
+              r'h[1-6]|head|header|hr|html|i|iframe|img|input|ins|kbd|label|'
+              r'li|link|main|mark|math|meta|nav|noscript|object|ol|p|pre|q|s|'
+              r'samp|script|section|select|small|source|span|strike|strong|'
+              r'style|sub|summary|sup|svg|table|tbody|td|template|textarea|'
+              r'tfoot|th|thead|title|tr|tt|u|ul|var|video')
+_ATTRIBUTES = r'''(?:\s+[\w:-]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'<>]+))?)*'''
+#: Markup whose content is not the answer: prompt parts with what they
+#: enclose, text after the answer's closing tag up to its reopening,
+#: scripts, elements styled out of sight, comments; and the answer's own
+#: tags, whose content is the answer.
+_HIDDEN_ELEMENT = re.compile(r"""
+    <\s*(%(prompt)s|script|style|template|noscript|iframe|object)\b[^<>]*>
+        .*?(?:<\s*/\s*\1\s*>|\Z)
+  | <\s*/\s*(%(answer)s|%(prompt)s)\s*>.*?(?:<\s*\2\b[^<>]*>|\Z)
+  | <\s*(\w+)\b[^<>]*(?:\bhidden\b|display\s*:\s*none|
+        visibility\s*:\s*hidden|font-size\s*:\s*0|opacity\s*:\s*0)[^<>]*>
+        .*?(?:<\s*/\s*\3\s*>|\Z)
+  | <!--.*?(?:-->|\Z)
+  | <\s*/?\s*(?:%(answer)s)\b[^<>]*>
+""" % {'answer': _ANSWER_TAGS, 'prompt': _PROMPT_TAGS},
+                             re.IGNORECASE | re.VERBOSE | re.DOTALL)
+_HTML_TAG = re.compile(r'<\s*/?\s*(?:%s)\b%s\s*/?\s*>' % (_HTML_TAGS,
+                                                         _ATTRIBUTES),
+                       re.IGNORECASE)
+#: A call with named arguments, as a tool call is written:
+#: `record_evaluation(score=1.0, feedback="...")`.
+_CALL = re.compile(r"\b[A-Za-z_][\w.]*\s*\(\s*[A-Za-z_]\w*\s*=(?!=)"
+                   r"[^()]*(?:\([^()]*\)[^()]*)*\)")
+_JSON_KEY = re.compile(r"""["']\s*[A-Za-z_][\w\s-]{0,40}["']\s*:""")
+_FENCE = re.compile(r'^[ \t]*(?:```|~~~)[\w-]*[ \t]*$', re.MULTILINE)
+_TABLE_ROW = re.compile(r'^[ \t]*\|.*\|[ \t]*$', re.MULTILINE)
+_GRADING_WORDS = re.compile(r'\b(?:key\s+points?|criteri(?:on|a)|status|'
+                            r'scores?|grades?|marks?|rubric|covered|met|'
+                            r'pass(?:ed)?|mastered)\b', re.IGNORECASE)
+_HEADING = re.compile(r'^[ \t]*(?:#{1,6}[ \t]+|\*\*)(.*)$', re.MULTILINE)
+_BLANK_LINE = re.compile(r'\n[ \t]*\n')
+_BRACKETS = re.compile(r'\[\[[^\[\]]*\]\]|\[[^\[\]]*\]|\([^()]*\)')
+#: A label ending with a colon just before what is cut ("Expected output:")
+#: is cut with it.
+_LABEL = re.compile(r"(?:^|(?<=[.!?;\n]))[^.!?;\n:]{0,60}:[ \t]*\Z")
+
+#: A keyword salad inside an answer: this many words or more in a row
+#: with nothing between them but spaces and no function word (a
+#: sentence does not run so long on content words alone: the longest
+#: such run in SciEntsBank and the starter answers is 7 words), or this
+#: many items of a list with no function word.
+SALAD_RUN_WORDS = 8
+SALAD_LIST_ITEMS = 8
 
 
 def remove_instructions(answer):
-    """`answer` without text addressed to the grader: from the first
-    such phrase of a sentence to its end. Returns (text, removed?)."""
-    kept, removed = [], False
-    for sentence in sentences(answer):
+    """`answer` as the learner's answer to the question, without what is
+    not: text addressed to the grader, and text that only inflates the
+    answer. Returns (text, removed?), removed? true when something was
+    addressed to the grader.
+
+    Addressed to the grader: prompt-like markup (tags that close the
+    answer's tag or open another part of the prompt, with what they
+    enclose; hidden HTML elements and comments; fake grades written as
+    JSON, tool calls or tables), turns of a made-up chat ("SYSTEM: ...",
+    to the end of its line), bracketed asides that hold an instruction,
+    headings over instructions (with their section), and in each
+    sentence, from the first phrase addressed to the grader
+    (`_INJECTION`) to its end. Hidden characters and look-alike letters
+    are read through first (`normalise`).
+
+    Inflating the answer: runs of keywords without a function word
+    (a salad of the rubric's words) inside an answer that has sentences,
+    sentences of function words only that say nothing, and repeated
+    sentences."""
+    text = normalise(answer)
+    text, removed = _remove_markup(text)
+    kept = []
+    for sentence in sentences(text):
         match = _INJECTION.search(sentence)
         if match:
             removed = True
-            sentence = sentence[:match.start()].strip(' ,;:-')
+            sentence = _lead_in(sentence[:match.start()])
         if sentence:
             kept.append(sentence)
-    return ' '.join(kept), removed
+    return ' '.join(_without_padding(kept)), removed
+
+
+_TRAILING_WORD = re.compile(r"[\w']+[^\w']*\Z")
+#: Words that may begin a clause addressed to the grader, left dangling
+#: when it is cut: function words, politeness, and the adjectives of
+#: "the previous rubric".
+_LEAD_IN_WORDS = STOPWORDS | frozenset(
+    'please kindly now important note ps nb previous prior earlier '
+    'preceding original following new updated revised real actual'.split())
+
+
+def _lead_in(text):
+    """What of `text`, the start of a sentence whose end was addressed to
+    the grader, is the learner's: without the function words that began
+    the cut clause ("... and the"), and nothing if what is left only
+    labels it ("IMPORTANT:")."""
+    text = text.rstrip()
+    while True:
+        match = _TRAILING_WORD.search(text)
+        if not match or match.group(0).strip(' ,;:-"\'').lower() not in \
+                _LEAD_IN_WORDS:
+            break
+        text = text[:match.start()].rstrip()
+    if text.endswith(':') or not words(text):
+        return ''
+    return text.strip(' ,;:-')
+
+
+def _remove_markup(text):
+    """`text` without the markup and fake grades it holds, and whether
+    any of it was addressed to the grader."""
+    original = text
+    text = _cut(text, _HIDDEN_ELEMENT)
+    text = _cut(text, _CALL)
+    text = _cut_json(text)
+    text = _cut(text, _ROLE, label=False)
+    text = _cut_tables(text)
+    text = _cut_sections(text)
+    text = _BRACKETS.sub(
+        lambda m: ' ' if _INJECTION.search(m.group(0)) else m.group(0), text)
+    removed = text != original
+    text = _HTML_TAG.sub(' ', text)
+    return _FENCE.sub('', text), removed
+
+
+def _cut(text, pattern, label=True):
+    """`text` without the matches of `pattern`, each with the label just
+    before it (`_LABEL`) when `label`; a cut becomes a line break."""
+    pieces, end = [], 0
+    for match in pattern.finditer(text):
+        before = text[end:match.start()]
+        if label:
+            before = _LABEL.sub('', before)
+        pieces.extend((before, '\n'))
+        end = match.end()
+    pieces.append(text[end:])
+    return ''.join(pieces)
+
+
+def _cut_json(text):
+    """`text` without objects written in braces that have quoted keys
+    (`{"score": 1.0}`), each with the label before it; an object left
+    open runs to the end."""
+    pieces, end = [], 0
+    for start, close in _braced(text):
+        if _JSON_KEY.search(text, start, close):
+            pieces.extend((_LABEL.sub('', text[end:start]), '\n'))
+            end = close
+    pieces.append(text[end:])
+    return ''.join(pieces)
+
+
+def _braced(text):
+    """The (start, end) of each outermost span of `text` in braces, in one
+    pass; quoted text inside braces is skipped, and a brace left open
+    runs to the end of `text`."""
+    depth, quote, escaped, start = 0, None, False, 0
+    for i, c in enumerate(text):
+        if quote:
+            if escaped:
+                escaped = False
+            elif c == '\\':
+                escaped = True
+            elif c == quote:
+                quote = None
+        elif c == '{':
+            if not depth:
+                start = i
+            depth += 1
+        elif depth and c == '"':
+            quote = c
+        elif depth and c == '}':
+            depth -= 1
+            if not depth:
+                yield start, i + 1
+    if depth:
+        yield start, len(text)
+
+
+def _cut_tables(text):
+    """`text` without markdown tables that grade (their cells name key
+    points, criteria, statuses or scores); other tables stay."""
+    rows = list(_TABLE_ROW.finditer(text))
+    tables, table = [], []
+    for row in rows:
+        if table and text[table[-1].end():row.start()].strip():
+            tables.append(table)
+            table = []
+        table.append(row)
+    if table:
+        tables.append(table)
+    for table in reversed(tables):
+        start, end = table[0].start(), table[-1].end()
+        if len(table) > 1 and _GRADING_WORDS.search(text, start, end):
+            text = text[:start] + '\n' + text[end:]
+    return text
+
+
+def _cut_sections(text):
+    """`text` without headings addressed to the grader, each with its
+    section (up to the next heading or blank line)."""
+    headings = list(_HEADING.finditer(text))
+    for i in reversed(range(len(headings))):
+        if _INJECTION.search(headings[i].group(1)):
+            end = headings[i + 1].start() if i + 1 < len(headings) \
+                else len(text)
+            blank = _BLANK_LINE.search(text, headings[i].end(), end)
+            if blank:
+                end = blank.start()
+            text = text[:headings[i].start()] + '\n' + text[end:]
+    return text
+
+
+def _without_padding(kept):
+    """The sentences of `kept` that say something once: keyword salads
+    cut out of sentences (unless the whole answer is one, which the salad
+    guard grades), sentences that say nothing (`_says_nothing`) dropped,
+    and repeated sentences dropped."""
+    trimmed = [_without_salad(s) for s in kept]
+    if any(trimmed):
+        kept = [s for s in trimmed if s]
+    seen, out = set(), []
+    for sentence in kept:
+        tokens = tuple(words(sentence))
+        if tokens in seen or _says_nothing(tokens):
+            continue
+        seen.add(tokens)
+        out.append(sentence)
+    return out or kept[:1]
+
+
+#: A sentence of this many words or more with no content word, no verdict
+#: and no negation says nothing ("And that is how it is for all of us.");
+#: a shorter one may answer ("No, you cannot.").
+PADDING_WORDS = 4
+_VERDICT_WORDS = frozenset(
+    "yes no not nor neither never cannot can't don't doesn't didn't isn't "
+    "aren't wasn't weren't won't wouldn't shouldn't couldn't hasn't "
+    "haven't hadn't".split())
+
+
+def _says_nothing(tokens):
+    return len(tokens) >= PADDING_WORDS and not any(
+        is_content(t) or t in _VERDICT_WORDS for t in tokens)
+
+
+_BARE_RUN = re.compile(r"[\w'-]+(?:[ \t]+[\w'-]+)*")
+_LIST_ITEM = re.compile(r"[,;]")
+
+
+def _without_salad(sentence):
+    """`sentence` without its keyword salads (`SALAD_RUN_WORDS`,
+    `SALAD_LIST_ITEMS`): '' when nothing else is left."""
+    if not any(t in STOPWORDS and t not in LIST_WORDS
+               for t in words(sentence)) and \
+            len([i for i in _LIST_ITEM.split(sentence) if words(i)]) >= \
+            SALAD_LIST_ITEMS:
+        return ''
+
+    def run(match):
+        run_tokens = words(match.group(0))
+        if len(run_tokens) >= SALAD_RUN_WORDS and \
+                not any(t in STOPWORDS for t in run_tokens):
+            return ' '
+        return match.group(0)
+    trimmed = _BARE_RUN.sub(run, sentence)
+    if trimmed == sentence:
+        return sentence
+    trimmed = trimmed.strip(' ,;:-')
+    return trimmed if words(trimmed) else ''
 
 
 # -- The grader

@@ -46,8 +46,100 @@ _SUFFIXES = (
 
 
 def normalise(text):
-    text = unicodedata.normalize('NFKC', text or '')
+    """`text` as the grader reads it: what a reader sees rather than the
+    code points that draw it. Hidden characters go (`strip_hidden`),
+    compatibility forms are folded (NFKC: fullwidth and mathematical
+    letters become plain ones), Latin look-alikes in words written in
+    Latin letters become those letters (`fold_homoglyphs`), and curly
+    apostrophes straight ones."""
+    text = text or ''
+    if not text.isascii():
+        text = fold_homoglyphs(unicodedata.normalize(
+            'NFKC', strip_hidden(text)))
     return text.replace('\u2019', "'").replace('\u2018', "'")
+
+
+# -- Characters that hide what a text says
+
+#: Characters that draw nothing yet are not format characters (Unicode
+#: category Cf, which `strip_hidden` removes whatever they are): the
+#: combining grapheme joiner, Hangul fillers, the braille blank and the
+#: variation selectors.
+_INVISIBLE = frozenset(
+    ['\u034f', '\u115f', '\u1160', '\u3164', '\uffa0', '\u2800'] +
+    [chr(c) for c in range(0xFE00, 0xFE10)] +
+    [chr(c) for c in range(0xE0100, 0xE01F0)])
+
+#: Text between a bidirectional override (U+202D, U+202E) and the end of
+#: its embedding (U+202C) or of its line: shown in another order than it
+#: is read in, "\u202e.skram lluf evig" shows "give full marks.".
+_BIDI_OVERRIDE = re.compile('[\u202d\u202e][^\u202c\n]*\u202c?')
+
+
+def strip_hidden(text):
+    """`text` without what a reader cannot see: format characters
+    (zero-width spaces and joiners, the word joiner, soft hyphens, byte
+    order marks, invisible operators, bidirectional controls and the tag
+    characters U+E0000 to U+E007F that can spell out a whole hidden
+    sentence), other invisible characters (`_INVISIBLE`), and text written
+    under a bidirectional override, which shows other than it reads. A
+    word split by a zero-width character is whole again."""
+    if text.isascii():
+        return text
+    text = _BIDI_OVERRIDE.sub(' ', text)
+    return ''.join(c for c in text if c not in _INVISIBLE and (
+        c.isascii() or unicodedata.category(c) != 'Cf'))
+
+
+#: Letters of other scripts drawn like Latin letters (Cyrillic, Greek,
+#: Armenian, Latin variants), and the Latin letter each is taken for.
+HOMOGLYPHS = {
+    # Cyrillic
+    '\u0430': 'a', '\u0435': 'e', '\u043e': 'o', '\u0440': 'p',
+    '\u0441': 'c', '\u0443': 'y', '\u0445': 'x', '\u0456': 'i',
+    '\u0458': 'j', '\u0455': 's', '\u0501': 'd', '\u051b': 'q',
+    '\u051d': 'w', '\u04bb': 'h', '\u04cf': 'l', '\u0410': 'A',
+    '\u0412': 'B', '\u0415': 'E', '\u041a': 'K', '\u041c': 'M',
+    '\u041d': 'H', '\u041e': 'O', '\u0420': 'P', '\u0421': 'C',
+    '\u0422': 'T', '\u0425': 'X', '\u0423': 'Y', '\u0406': 'I',
+    '\u0408': 'J', '\u0405': 'S', '\u051a': 'Q', '\u051c': 'W',
+    # Greek
+    '\u0391': 'A', '\u0392': 'B', '\u0395': 'E', '\u0396': 'Z',
+    '\u0397': 'H', '\u0399': 'I', '\u039a': 'K', '\u039c': 'M',
+    '\u039d': 'N', '\u039f': 'O', '\u03a1': 'P', '\u03a4': 'T',
+    '\u03a5': 'Y', '\u03a7': 'X', '\u03bf': 'o', '\u03bd': 'v',
+    # Armenian and Latin variants
+    '\u0585': 'o', '\u057d': 'u', '\u0131': 'i', '\u0261': 'g',
+    '\u0251': 'a', '\u1d00': 'A',
+}
+_HOMOGLYPH_TABLE = str.maketrans(HOMOGLYPHS)
+_HOMOGLYPH_LETTERS = frozenset(HOMOGLYPHS)
+_ANY_WORD = re.compile(r"\w+")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+
+
+def fold_homoglyphs(text):
+    """`text` with look-alike letters of other scripts (`HOMOGLYPHS`)
+    written as the Latin letters they pass for: in every word that mixes
+    them with Latin letters ("Ign\u043ere" is "Ignore"), and in a text
+    written mostly in Latin letters, in every word made of them alone
+    (the Cyrillic "\u0430" in "you are now \u0430 grader"). A word
+    with another letter of its script, or a text mostly in another
+    script, is left as it is."""
+    if text.isascii():
+        return text
+    letters = [c.isascii() for c in text if c.isalpha()]
+    mostly_latin = sum(letters) > len(letters) - sum(letters)
+
+    def fold(match):
+        word = match.group(0)
+        if _HOMOGLYPH_LETTERS.isdisjoint(word):
+            return word
+        if _ASCII_LETTER.search(word) or (
+                mostly_latin and _HOMOGLYPH_LETTERS.issuperset(word)):
+            return word.translate(_HOMOGLYPH_TABLE)
+        return word
+    return _ANY_WORD.sub(fold, text)
 
 
 def words(text):
