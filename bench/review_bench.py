@@ -65,7 +65,7 @@ def fill(env):
                     attempt
                 attempts.append((sub, ticket_id, attempt, 'An answer.',
                                  rnd.random(), 'Feedback.', 'offline',
-                                 'offline-grader-3', created, 'medium',
+                                 'offline-grader-4', created, 'medium',
                                  'A reason.'))
             pending.append((sub, ticket_id))
             ticket_id += 1

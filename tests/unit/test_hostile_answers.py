@@ -85,25 +85,9 @@ LIVE_TOLERANCE = 0.1
 #: Confidence levels, surest first.
 SURENESS = {'high': 2, 'medium': 1, 'low': 0}
 
-#: Lines the offline grader still scores higher, and why: the copy rule
-#: (`AnswerGrader.grade` with `tracl.llm.originality.copied_fraction`)
-#: grades the whole answer, the copied part included, then caps the score
-#: at half the mastery threshold when most of the answer is copied. A
-#: weak answer followed by the concept's text is graded as the copy, so
-#: it gets the cap, above the weak answer's own grade; a sentence or two
-#: copied after a weak answer are under the copied share that triggers
-#: the rule, and count in full. Both need the copy rule changed (grade
-#: the answer without its copied sentences, then cap), outside the
-#: grader's removal of text addressed to it.
-KNOWN_GAPS = {
-    'h35': 'the concept\'s text after a weak answer gets the copy cap, '
-           'above the weak answer\'s grade',
-    'h36': 'the concept\'s text before a weak answer gets the copy cap, '
-           'above the weak answer\'s grade',
-    'h38': 'one copied sentence is under the copied share of the copy rule',
-    'h39': 'two copied sentences are under the copied share of the copy '
-           'rule, and master',
-}
+#: Lines the offline grader is known to fail (none now: the copy rule
+#: grades the answer without its copied sentences).
+KNOWN_GAPS = {}
 
 
 def read_corpus():

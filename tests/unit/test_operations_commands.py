@@ -31,7 +31,8 @@ from tracl.admin.grants import quote_identifier
 from tracl.api import IHealthContributor
 from tracl.llm.anthropic_provider import (API_KEY_VARIABLE,
                                           AnthropicLLMProvider)
-from tracl.schema import TABLES, VIEWS, dialect, sql, table_name
+from tracl.schema import (SCHEMA_VERSION, TABLES, VIEWS, dialect, sql,
+                          table_name)
 
 #: The checks `doctor` always makes, in its order.
 OWN_CHECKS = ['database', 'learning_schema', 'cache', 'embedder',
@@ -212,7 +213,7 @@ def test_doctor_passes_on_a_healthy_environment(env, capsys):
     assert 'no chunks' in rows['chunk_store'][1]
     assert rows['cognito'][0] == 'warning'
     assert 'user_pool_id' in rows['cognito'][1]
-    assert 'learning schema version 3' in rows['database'][1]
+    assert 'learning schema version %d' % SCHEMA_VERSION in rows['database'][1]
     assert '7 foreign keys' in rows['learning_schema'][1]
     assert 'all-MiniLM-L6-v2 (384 dimensions)' in rows['embedder'][1]
     assert rows['permission_policies'][1].startswith('ConceptOwnerPolicy')

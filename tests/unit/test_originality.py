@@ -4,7 +4,7 @@ expected answer. Pure functions: no environment."""
 
 import pytest
 
-from tracl.llm.originality import copied_fraction
+from tracl.llm.originality import copied_fraction, own_words
 
 #: The starter corpus's 'Distributed Ledgers' concept: the beginning of its
 #: text, and the expected answer the offline provider writes for it.
@@ -136,3 +136,21 @@ def test_without_source_text_nothing_is_copied(sources):
 def test_a_word_order_change_breaks_the_shingles():
     words = LEDGER_TEXT.split()
     assert copied_fraction(' '.join(reversed(words)), LEDGER_TEXT) == 0.0
+
+
+def test_own_words_leave_out_the_copied_sentences():
+    source = ('A hash function maps data of any size to a fixed-size digest. '
+              'Changing one bit of the input changes the digest completely.')
+    answer = ('It squeezes anything into a short fingerprint. Changing one '
+              'bit of the input changes the digest completely. So you can '
+              'spot any edit.')
+    own, dropped = own_words(answer, source)
+    assert dropped
+    assert own == ('It squeezes anything into a short fingerprint. So you '
+                   'can spot any edit.')
+
+
+def test_own_words_keep_a_paraphrase_whole():
+    source = 'A hash function maps data of any size to a fixed-size digest.'
+    answer = 'It squeezes anything into a short fingerprint of fixed size.'
+    assert own_words(answer, source) == (answer, False)

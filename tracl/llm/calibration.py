@@ -21,6 +21,9 @@ from tracl.schema import sql
 #: so the middle of the near-best candidates is taken.
 PLATEAU = 0.005
 
+#: The learning schema version that added the calibrations table.
+CALIBRATIONS_SCHEMA = 6
+
 #: Fewest marked answers a calibration is fitted on.
 MIN_ROWS = 50
 
@@ -61,7 +64,11 @@ def fit_calibration(features, probabilities, labels):
 
 def active_calibration(env):
     """The newest active `StoredCalibration`, or None (the grader then
-    uses its built-in one)."""
+    uses its built-in one), also in an environment whose learning tables
+    are not created yet (the provider grades for `grade-eval` and the
+    benches without them)."""
+    if not _has_calibrations(env):
+        return None
     with env.db_query as db:
         rows = db(sql(env, """
             SELECT id, decision, below, above, rows_fitted, rows_held_out,
@@ -78,6 +85,15 @@ def active_calibration(env):
                                                    float(above)),
                              fitted, held, before, after, source, author,
                              created)
+
+
+def _has_calibrations(env):
+    """Whether the environment's learning schema has the calibrations
+    table (version 6 or later)."""
+    from trac.db.api import DatabaseManager
+    from tracl.schema import SCHEMA_VERSION_NAME
+    version = DatabaseManager(env).get_database_version(SCHEMA_VERSION_NAME)
+    return bool(version) and int(version) >= CALIBRATIONS_SCHEMA
 
 
 def store_calibration(env, calibration, rows_fitted, rows_held_out,

@@ -20,7 +20,7 @@ from tracl.cache import LearningCache
 from tracl.llm import (MASTERY_THRESHOLD, UNCERTAIN_MARGIN, Confidence,
                        Evaluation, LearningLLM)
 from tracl.model.rubrics import Misconception, PointGrade
-from tracl.llm.originality import copied_fraction
+from tracl.llm.originality import copied_fraction, own_words
 
 
 class AnswerGrader(Component):
@@ -45,14 +45,24 @@ class AnswerGrader(Component):
     def grade(self, question, expected_answer, answer, context='',
               rubric=None, content=''):
         """The `Evaluation` of `answer` as a learner gets it: the
-        provider's (`evaluate`), unless the answer repeats `content` (the
-        concept's text) or the expected answer, in which case its score
-        stays at half the mastery threshold and the feedback asks for the
-        learner's own words. Raises `LLMUnavailable`."""
-        evaluation = self.evaluate(question, expected_answer, answer,
+        provider's (`evaluate`) of the learner's own words. Sentences
+        copied from `content` (the concept's text) or the expected answer
+        are left out of the grade; an answer that is mostly such a copy
+        keeps at most half the mastery threshold, and the feedback asks
+        for the learner's own words. Raises `LLMUnavailable`."""
+        own, dropped = own_words(answer, content, expected_answer)
+        evaluation = self.evaluate(question, expected_answer,
+                                   own if dropped and own else answer,
                                    context, rubric)
-        if copied_fraction(answer, content, expected_answer) < \
-                self.copied_answer_overlap:
+        mostly_copied = copied_fraction(answer, content, expected_answer) \
+            >= self.copied_answer_overlap
+        if not mostly_copied:
+            if dropped:
+                evaluation = dataclasses.replace(
+                    evaluation, feedback=_(
+                        "Sentences copied from the concept's text were not "
+                        "graded: only your own words count.") + ' ' +
+                    evaluation.feedback)
             return evaluation
         threshold = self.config.getfloat('learning', 'mastery_threshold',
                                          MASTERY_THRESHOLD)

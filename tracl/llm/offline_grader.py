@@ -57,7 +57,7 @@ from tracl.llm.text import (  # noqa: F401 (names this module always had)
 
 #: Changes whenever a grade could change: features, coefficients, guards,
 #: rubric matching. Past attempts keep the version they were graded with.
-GRADER_VERSION = 'offline-grader-3'
+GRADER_VERSION = 'offline-grader-4'
 
 #: The features the logistic model reads, in the order of its coefficients.
 FEATURES = (

@@ -12,6 +12,12 @@ import re
 #: Words per shingle.
 SHINGLE = 4
 
+#: Share of a sentence's shingles found in a source from which the
+#: sentence counts as copied (and is left out of the grade).
+COPIED_SENTENCE = 0.6
+
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+
 _WORD_RE = re.compile(r'\w+', re.UNICODE)
 
 
@@ -36,3 +42,18 @@ def copied_fraction(answer, *sources):
         shared = answer_shingles & _shingles(_words(source))
         best = max(best, len(shared) / len(answer_shingles))
     return best
+
+
+def own_words(answer, *sources):
+    """`answer` without its sentences copied from `sources` (most of
+    their four-word sequences found in one of them), and whether any
+    was: pasted sentences are not the learner's understanding, so they
+    are not graded, whatever else the answer holds."""
+    kept, dropped = [], False
+    for sentence in _SENTENCE.split(answer or ''):
+        if sentence.strip() and \
+                copied_fraction(sentence, *sources) >= COPIED_SENTENCE:
+            dropped = True
+            continue
+        kept.append(sentence)
+    return ' '.join(s.strip() for s in kept if s.strip()), dropped
