@@ -38,6 +38,7 @@ from tracl.model.learners import (LEARNERS_PAGE_SIZE, attempt_details,
 from tracl.search import LearningChunkStore
 from tracl.study.loop import StudyLoop
 from tracl.study.review import COMMENT_LENGTH, GradingReview
+from tracl.web.labels import confidence_labels, point_labels
 
 CATEGORY = 'learning'
 QUEUE, LEARNERS, CORPUS = 'queue', 'learners', 'corpus'
@@ -254,7 +255,7 @@ class LearningAdminPanel(Component):
             'reason': item.reason,
             'percent': percent(item.score),
             'confidence': item.confidence,
-            'confidence_label': self._confidence_labels().get(
+            'confidence_label': confidence_labels().get(
                 item.confidence, _("not stated")),
             'created': item.created_at,
             'question': detail.question if detail else '',
@@ -271,7 +272,7 @@ class LearningAdminPanel(Component):
         the rubric the grade did not judge."""
         if detail is None:
             return []
-        labels = self._point_labels()
+        labels = point_labels()
         points = [{'point': p.point, 'status': p.status,
                    'status_label': labels.get(p.status, p.status),
                    'source': p.source} for p in detail.evidence.points]
@@ -285,14 +286,6 @@ class LearningAdminPanel(Component):
     def _kind_labels():
         return {'disputed': _("disputed"), 'uncertain': _("uncertain")}
 
-    @staticmethod
-    def _point_labels():
-        return {'covered': _("Covered"), 'partial': _("Partly"),
-                'missing': _("Missing")}
-
-    @staticmethod
-    def _confidence_labels():
-        return {'high': _("high"), 'medium': _("medium"), 'low': _("low")}
 
     # Learners
 

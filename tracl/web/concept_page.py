@@ -41,6 +41,7 @@ from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MAX_NOTES,
 from tracl.study.review import REASON_LENGTH, GradingReview
 from tracl.web.api import API_PREFIX
 from tracl.web.graph import graph_fragment
+from tracl.web.labels import confidence_labels, point_labels
 
 #: Fields of a concept ticket its learner may not change (the server
 #: refuses such changes; the edit form does not offer them).
@@ -189,8 +190,8 @@ class ConceptPage(Component):
             'min_answer': MIN_ANSWER, 'max_answer': MAX_ANSWER,
             'max_notes': MAX_NOTES,
             'status_labels': self._status_labels(),
-            'point_labels': self._point_labels(),
-            'confidence_labels': self._confidence_labels(),
+            'point_labels': point_labels(),
+            'confidence_labels': confidence_labels(),
             'open_dispute': review['open'],
         }
         panel = Chrome(self.env).render_fragment(req, 'tracl_concept.html',
@@ -305,15 +306,6 @@ class ConceptPage(Component):
         return {'not_started': _("Not started"), 'studying': _("Studying"),
                 'mastered': _("Mastered")}
 
-    @staticmethod
-    def _point_labels():
-        """How far an answer gives a key point, as its badge says it."""
-        return {'covered': _("Covered"), 'partial': _("Partly"),
-                'missing': _("Missing")}
-
-    @staticmethod
-    def _confidence_labels():
-        return {'high': _("high"), 'medium': _("medium"), 'low': _("low")}
 
     def _messages(self, loop):
         """The sentences the page's script shows, translated here."""
@@ -359,12 +351,12 @@ class ConceptPage(Component):
             'status': self._status_labels(),
             # What a grade rests on (the same sentences as the template's).
             'evidence': _("What the grade rests on"),
-            'point': self._point_labels(),
+            'point': point_labels(),
             'reread': _("Reread: %(source)s"),
             'wrong': _("Wrong: %(claim)s \u2014 %(correction)s"),
             'confidence': _("Confidence: %(level)s \u2014 %(reason)s"),
             'confidence_level': _("Confidence: %(level)s."),
-            'confidence_labels': self._confidence_labels(),
+            'confidence_labels': confidence_labels(),
             'close_call': _("This grade could have gone the other way."),
             # The review of grades (the same sentences as the template's).
             'graded_by_instructor': _("Graded by %(name)s"),
