@@ -24,10 +24,11 @@ can be traced to the words that produced it and regraded.
 import re
 
 from tracl.llm import MASTERY_THRESHOLD
+from tracl.llm.text import strip_hidden
 from tracl.model import rubrics
 
 #: Recorded with every grade; change it with any prompt or schema change.
-PROMPT_VERSION = 'tracl-prompts-3'
+PROMPT_VERSION = 'tracl-prompts-4'
 
 #: How many academic sentences the search embeds and averages.
 SENTENCE_COUNT = 5
@@ -73,11 +74,13 @@ _TAG_OPENER = re.compile(r'[<\uFF1C\uFE64](?=\s*[/!?A-Za-z_])')
 def quote_untrusted(tag, text):
     """Return `text` between `<tag>` and `</tag>`, with every tag-like
     `<` inside it written as `&lt;`, so that nothing in `text` can close
-    the tag or open another one. The model is told that tagged text is
-    data, written this way."""
+    the tag or open another one, and without the characters a reader
+    cannot see (a model reads Unicode tag characters and text under a
+    bidirectional override as words). The model is told that tagged text
+    is data, written this way."""
     if not _TAG_NAME.match(tag):
         raise ValueError('Not a tag name: %r' % (tag,))
-    text = '' if text is None else str(text)
+    text = strip_hidden('' if text is None else str(text))
     return '<%s>\n%s\n</%s>' % (tag, _TAG_OPENER.sub('&lt;', text.strip()),
                                 tag)
 
