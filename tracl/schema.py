@@ -19,14 +19,14 @@ from trac.db.api import DatabaseManager, parse_connection_uri
 SCHEMA_VERSION_NAME = 'learning_database_version'
 
 #: The newest learning schema version: the highest `tracl/upgrades/dbN.py`.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 #: The PostgreSQL schema holding the learning tables.
 PG_SCHEMA = 'learning'
 
 TABLES = ('paths', 'path_concepts', 'concept_metadata', 'prerequisites',
           'progress', 'attempts', 'cognito_sessions', 'chunks', 'questions',
-          'disputes', 'decisions', 'calibrations')
+          'disputes', 'decisions', 'calibrations', 'follow_ups')
 
 VIEWS = ('user_progress_view', 'path_summary_view')
 

@@ -39,7 +39,7 @@ SUBJECT = 'Blockchain Fundamentals'
 #: The fields of each response (contract).
 SUBMIT_FIELDS = {'ticket_id', 'attempt', 'score', 'best_score', 'feedback',
                  'status', 'mastered', 'ticket_status', 'question_id',
-                 'evidence', 'errors', 'confidence'}
+                 'evidence', 'errors', 'confidence', 'follow_up'}
 PROGRESS_FIELDS = {'ticket_id', 'status', 'score', 'best_score',
                    'time_spent_minutes', 'notes', 'started_at',
                    'last_accessed', 'completed_at', 'attempts'}

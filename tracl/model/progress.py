@@ -22,8 +22,8 @@ from tracl.schema import dialect, sql
 #: What recording an attempt did.
 AttemptResult = namedtuple('AttemptResult', [
     'ticket_id', 'attempt', 'score', 'best_score', 'feedback', 'status',
-    'mastered', 'ticket_status', 'question_id', 'evidence'],
-    defaults=(None, NO_EVIDENCE))
+    'mastered', 'ticket_status', 'question_id', 'evidence', 'follow_up'],
+    defaults=(None, NO_EVIDENCE, None))
 
 
 def _time(value):

@@ -15,7 +15,8 @@ from trac.util.translation import _
 from tracl.cache import PROGRESS_TTL, LearningCache, progress_key
 from tracl.llm import MASTERY_THRESHOLD
 from tracl.llm.grading import AnswerGrader
-from tracl.model import concepts, progress as model
+from tracl.model import concepts, follow_ups, progress as model
+from tracl.model.follow_ups import doubtful_point, follow_up_question
 from tracl.model.evidence import evidence_api, evidence_of
 from tracl.util import iso
 
@@ -86,14 +87,21 @@ class StudyLoop(Component):
         mastered it, else those they have never mastered."""
         return concepts.blockers(self.env, sub, ticket_id)
 
-    def submit(self, sub, concept, answer, seconds=None, question_id=None):
+    def submit(self, sub, concept, answer, seconds=None, question_id=None,
+               follow_up_id=None):
         """Grade `answer` to `concept` (learner `sub`'s) against its
         current question's rubric and record it with that question;
         returns an `AttemptResult`. `question_id`, when given, is the
-        question the learner answered. Raises `ConceptLocked`,
-        `QuestionChanged` when `question_id` is not the current question,
-        and `LLMUnavailable` with nothing recorded. A mastered concept is
-        never locked: it may be answered again, and stays mastered."""
+        question the learner answered; `follow_up_id` the follow-up
+        question `answer` replies to (graded together with the answer it
+        follows). A close call the grader is unsure of asks a follow-up
+        (`AttemptResult.follow_up`: id and question); a fresh answer lets
+        the open one lapse. Raises `ConceptLocked`, `QuestionChanged` when
+        `question_id` is not the current question,
+        `tracl.model.follow_ups.FollowUpLapsed` when the follow-up is no
+        longer open, and `LLMUnavailable`; nothing is recorded then. A
+        mastered concept is never locked: it may be answered again, and
+        stays mastered."""
         blockers = self.blockers(sub, concept.ticket_id)
         if blockers:
             raise ConceptLocked(blockers)
@@ -101,15 +109,42 @@ class StudyLoop(Component):
             # Graded against another question's rubric, the answer would
             # get a grade that means nothing.
             raise QuestionChanged(question_id, concept.question_id)
-        evaluation = AnswerGrader(self.env).grade(
-            concept.question, concept.expected_answer, answer,
+        follow_up = None
+        graded = answer
+        if follow_up_id is not None:
+            # A reply is graded together with the answer it follows.
+            follow_up = follow_ups.open_follow_up(
+                self.env, sub, concept.ticket_id, follow_up_id)
+            graded = follow_up.answer + '\n\n' + answer
+        grader = AnswerGrader(self.env)
+        evaluation = grader.grade(
+            concept.question, concept.expected_answer, graded,
             concept.context, rubric=concept.rubric, content=concept.content)
         score = min(1.0, max(0.0, float(evaluation.score)))
-        result = model.record_attempt(
-            self.env, sub, concept, answer, evaluation, score,
-            evaluation.feedback, seconds, self.max_reported_seconds,
-            self.mastery_threshold, self._comment,
-            evidence_of(evaluation, concept.content))
+        close_call = evaluation.confidence is not None and \
+            evaluation.confidence.level == 'low' and \
+            abs(score - self.mastery_threshold) < grader.uncertain_margin
+        feedback = evaluation.feedback
+        if follow_up is not None and close_call:
+            feedback += ' ' + _("This grade is still a close call: an "
+                                "instructor will review it.")
+        with self.env.db_transaction as db:
+            result = model.record_attempt(
+                self.env, sub, concept, answer, evaluation, score, feedback,
+                seconds, self.max_reported_seconds, self.mastery_threshold,
+                self._comment, evidence_of(evaluation, concept.content))
+            if not follow_ups.close_open(
+                    self.env, db, sub, concept.ticket_id,
+                    follow_up.id if follow_up else None, result.attempt):
+                # Answered or lapsed while this reply was graded.
+                raise follow_ups.FollowUpLapsed(follow_up_id)
+            point = doubtful_point(evaluation.evidence) \
+                if close_call and follow_up is None else None
+            if point is not None:
+                question = follow_up_question(point, concept.question)
+                result = result._replace(follow_up=(follow_ups.ask(
+                    self.env, db, sub, concept.ticket_id, result.attempt,
+                    question, point), question))
         self.progress_changed(sub, concept.ticket_id, status_changed=True)
         return result
 

@@ -13,6 +13,7 @@ from trac.util.translation import _
 from tracl.api import IApiEndpointProvider
 from tracl.llm import LLMUnavailable
 from tracl.model.evidence import evidence_api
+from tracl.model.follow_ups import FollowUpLapsed
 from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MAX_NOTES,
                               MIN_ANSWER, ConceptLocked, QuestionChanged,
                               StudyLoop)
@@ -38,7 +39,15 @@ SUBMIT_REQUEST = {
             'description': 'The question answered, as the concept page '
                            'gave it (default: the current one). When it is '
                            'no longer the current question the answer is '
-                           'refused with 409 question_changed.'}},
+                           'refused with 409 question_changed.'},
+        'follow_up_id': {
+            'type': 'integer', 'minimum': 1,
+            'description': 'The follow-up question this answer replies to '
+                           '(a previous response\'s follow_up.id): the reply '
+                           'is an attempt of its own, graded together with '
+                           'the answer it follows. 409 follow_up_lapsed when '
+                           'it was answered, or lapsed after a fresh answer '
+                           'or 24 hours.'}},
 }
 
 #: What a grade rests on, in submit-answer's response and each attempt.
@@ -79,8 +88,17 @@ SUBMIT_RESPONSE = {
     'type': 'object',
     'required': ['ticket_id', 'attempt', 'score', 'best_score', 'feedback',
                  'status', 'mastered', 'ticket_status', 'question_id',
-                 'evidence', 'errors', 'confidence'],
+                 'evidence', 'errors', 'confidence', 'follow_up'],
     'properties': dict(EVIDENCE_PROPERTIES, **{
+        'follow_up': {
+            'type': ['object', 'null'],
+            'description': 'A follow-up question, asked when the grade is a '
+                           'close call the grader is unsure of: answer it '
+                           'with follow_up_id within 24 hours (null when '
+                           'none is asked).',
+            'required': ['id', 'question'],
+            'properties': {'id': {'type': 'integer'},
+                           'question': {'type': 'string'}}},
         'ticket_id': {'type': 'integer'}, 'attempt': {'type': 'integer'},
         'score': {'type': 'number', 'minimum': 0, 'maximum': 1},
         'best_score': {'type': 'number', 'minimum': 0, 'maximum': 1},
@@ -211,11 +229,24 @@ class ProgressApi(Component):
             raise ApiError(400, _("question_id is the whole number that "
                                   "names the question answered."),
                            code='invalid_question_id')
+        follow_up_id = call.body.get('follow_up_id')
+        if follow_up_id is not None and (not _whole_number(follow_up_id) or
+                                         follow_up_id < 1):
+            raise ApiError(400, _("follow_up_id is the whole number that "
+                                  "names the follow-up question answered."),
+                           code='invalid_follow_up_id')
         loop = StudyLoop(self.env)
         concept = self._concept(call.sub, call.params['ticket_id'])
         try:
             result = loop.submit(call.sub, concept, answer.strip(), seconds,
-                                 question_id=question_id)
+                                 question_id=question_id,
+                                 follow_up_id=follow_up_id)
+        except FollowUpLapsed:
+            raise ApiError(409, _("That follow-up question is closed: it "
+                                  "was answered, or lapsed after a fresh "
+                                  "answer or a day. Your answer was not "
+                                  "recorded."), code='follow_up_lapsed',
+                           answer=answer)
         except QuestionChanged as e:
             raise ApiError(409, _("This concept asks another question now: "
                                   "reload the page to read it, then answer "
@@ -245,6 +276,9 @@ class ProgressApi(Component):
                                   "was recorded. Please submit it again."),
                            code='database_unavailable', answer=answer)
         return dict(evidence_api(result.evidence),
+                    follow_up={'id': result.follow_up[0],
+                               'question': result.follow_up[1]}
+                    if result.follow_up else None,
                     ticket_id=result.ticket_id, attempt=result.attempt,
                     score=result.score, best_score=result.best_score,
                     feedback=result.feedback, status=result.status,
