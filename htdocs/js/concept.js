@@ -250,8 +250,12 @@
     this.result = root.querySelector(".tracl-result");
     this.clock = null;
     this.busy = false;
+    this.followUpBusy = false;
     if (this.answerForm)
       this.setUpAnswer();
+    var box = root.querySelector(".tracl-follow-up");
+    if (box)
+      this.setUpFollowUp(box);
     this.setUpReviews();
     if (this.notesForm)
       this.setUpNotes();
@@ -331,7 +335,7 @@
   };
 
   ConceptPanel.prototype.submit = function () {
-    if (this.busy || this.locked || !this.answerForm)
+    if (this.busy || this.followUpBusy || this.locked || !this.answerForm)
       return;
     var text = this.answer.value.trim();
     if (text.length < (settings().min_answer || 10))
@@ -392,6 +396,10 @@
                                       graded.feedback));
     showEvidence(result, graded, true);
     result.hidden = false;
+    // A new answer closes the previous follow-up; a close call asks one.
+    this.removeFollowUp();
+    if (graded.follow_up && !graded.mastered)
+      this.showFollowUp(graded.follow_up);
     this.showStatus(graded.status, graded.best_score);
     if (graded.mastered)
       this.master(graded);
@@ -577,6 +585,168 @@
     this.fillReview(review);
     item.appendChild(review);
     return item;
+  };
+
+  // A close call's follow-up question --------------------------------
+
+  /* The box with follow-up `followUp` ({id, question}) and the form
+   * replying to it, as the template's follow_up_box() has it; the
+   * question is text. */
+  function followUpBox(followUp) {
+    var min = settings().min_answer || 10, max = settings().max_answer || 5000;
+    var box = element("section", "tracl-follow-up");
+    box.setAttribute("aria-labelledby", "tracl-follow-up-heading");
+    box.setAttribute("data-follow-up-id", followUp.id);
+    var heading = element("h3", null, message("follow_up_heading"));
+    heading.id = "tracl-follow-up-heading";
+    box.appendChild(heading);
+    var question = element("p", "tracl-follow-up-question",
+                           followUp.question);
+    question.id = "tracl-follow-up-question";
+    box.appendChild(question);
+    var form = element("form", "tracl-follow-up-form");
+    form.noValidate = true;
+    var label = element("label", "tracl-answer-label",
+                        message("follow_up_label"));
+    label.htmlFor = "tracl-follow-up-reply";
+    form.appendChild(label);
+    var reply = element("textarea", "tracl-follow-up-reply");
+    reply.id = "tracl-follow-up-reply";
+    reply.name = "reply";
+    reply.rows = 4;
+    reply.cols = 78;
+    reply.required = true;
+    reply.setAttribute("minlength", min);
+    reply.setAttribute("maxlength", max);
+    reply.setAttribute("aria-describedby", "tracl-follow-up-question " +
+                       "tracl-follow-up-help tracl-follow-up-count");
+    form.appendChild(reply);
+    var meta = element("div", "tracl-answer-meta");
+    var help = element("span", "tracl-help", message("follow_up_help"));
+    help.id = "tracl-follow-up-help";
+    meta.appendChild(help);
+    var count = element("span", "tracl-count");
+    count.id = "tracl-follow-up-count";
+    meta.appendChild(count);
+    form.appendChild(meta);
+    var buttons = element("div", "tracl-buttons");
+    var send = element("button", "tracl-follow-up-send",
+                       message("send_reply"));
+    send.type = "submit";
+    buttons.appendChild(send);
+    form.appendChild(buttons);
+    box.appendChild(form);
+    var status = element("div", "tracl-follow-up-status");
+    status.setAttribute("role", "status");
+    status.setAttribute("aria-live", "polite");
+    box.appendChild(status);
+    return box;
+  }
+
+  /* Ask follow-up `followUp` below the result. */
+  ConceptPanel.prototype.showFollowUp = function (followUp) {
+    var box = followUpBox(followUp);
+    this.result.parentNode.insertBefore(box, this.result.nextSibling);
+    this.setUpFollowUp(box);
+  };
+
+  ConceptPanel.prototype.removeFollowUp = function () {
+    if (this.followUp && this.followUp.box.parentNode)
+      this.followUp.box.parentNode.removeChild(this.followUp.box);
+    this.followUp = null;
+  };
+
+  /* Wire the follow-up box `box` (the server's or followUpBox's). */
+  ConceptPanel.prototype.setUpFollowUp = function (box) {
+    var self = this;
+    var form = box.querySelector(".tracl-follow-up-form");
+    var reply = form.querySelector("textarea");
+    var count = form.querySelector(".tracl-count");
+    var follow = this.followUp = {
+      id: Number(box.getAttribute("data-follow-up-id")), box: box,
+      form: form, reply: reply,
+      send: form.querySelector(".tracl-follow-up-send"),
+      status: box.querySelector(".tracl-follow-up-status")
+    };
+    function counted() {
+      var length = reply.value.length, trimmed = reply.value.trim().length;
+      var max = settings().max_answer || 5000;
+      var min = settings().min_answer || 10;
+      count.textContent = message("count", {count: length, max: max});
+      count.classList.toggle("tracl-count-bad", length > max ||
+                             (length > 0 && trimmed < min));
+    }
+    follow.counted = counted;
+    reply.addEventListener("input", function () {
+      reply.removeAttribute("aria-invalid");
+      counted();
+    });
+    reply.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        self.sendReply(follow);
+      }
+    });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      self.sendReply(follow);
+    });
+    counted();
+  };
+
+  ConceptPanel.prototype.sendReply = function (follow) {
+    if (this.followUpBusy || this.busy || this.locked)
+      return;
+    var reply = follow.reply, send = follow.send, status = follow.status;
+    var text = reply.value.trim();
+    var refuse = function (words) {
+      reply.setAttribute("aria-invalid", "true");
+      say(status, words, "error");
+      reply.focus();
+    };
+    if (text.length < (settings().min_answer || 10))
+      return refuse(message("too_short"));
+    if (text.length > (settings().max_answer || 5000))
+      return refuse(message("reply_too_long"));
+    var self = this;
+    var busy = function (on) {
+      self.followUpBusy = on;
+      follow.form.setAttribute("aria-busy", on ? "true" : "false");
+      send.disabled = on;
+      send.textContent = message(on ? "sending" : "send_reply");
+      reply.readOnly = on;
+    };
+    var seconds = this.clock ? this.clock.take() : 0;
+    busy(true);
+    say(status, message("sending"), "progress");
+    var body = {answer: text, time_spent_seconds: seconds,
+                follow_up_id: follow.id};
+    if (settings().question_id)
+      body.question_id = settings().question_id;
+    request("PUT", "/submit-answer", body).then(function (graded) {
+      busy(false);
+      self.showResult(graded, text);
+      // The box is gone with the reply: the result takes the focus.
+      self.result.setAttribute("tabindex", "-1");
+      self.result.focus();
+    }, function (failure) {
+      if (self.clock)
+        self.clock.giveBack(seconds);
+      busy(false);
+      if (failure.status === 409 && failure.error &&
+          failure.error.code === "follow_up_lapsed") {
+        // Nothing to reply to any more: the words stay, the form goes.
+        follow.form.hidden = true;
+        say(status, message("follow_up_closed"), "warning");
+        if (self.answer && !self.answer.readOnly)
+          self.answer.focus();
+        return;
+      }
+      if (failure.status === 400)
+        reply.setAttribute("aria-invalid", "true");
+      say(status, failure.message, "error");
+      reply.focus();
+    });
   };
 
   // Reviews of grades -------------------------------------------------

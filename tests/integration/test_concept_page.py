@@ -947,3 +947,119 @@ def test_form_preview_box_leaves_out_the_question_for_the_learner(
     assert question not in learner_view.text
     # A fragment: the panel is the full page's only.
     assert 'tracl_concept' not in learner_view.text
+
+
+# A close call's follow-up question ------------------------------------------
+
+FOLLOW_UP_POINT = 'Every node keeps a replica of the ledger.'
+
+
+def close_calls(monkeypatch, env, grades):
+    """The scripted grader gives each answer the next of `grades` (score,
+    confidence level; the last repeats): 0.75 'low' is a close call the
+    grader is unsure of, which asks a follow-up."""
+    def evaluate(question, expected_answer, answer, context, rubric=None):
+        score, level = grades.pop(0) if len(grades) > 1 else grades[0]
+        return Evaluation(
+            score=score, feedback='Graded.', grader='scripted',
+            grader_version='1',
+            evidence=(PointGrade('A ledger is shared.', 'covered', '1'),
+                      PointGrade(FOLLOW_UP_POINT, 'partial', '2')),
+            confidence=Confidence(level, 'Scripted.'))
+    monkeypatch.setattr(ScriptedLLMProvider(env), 'evaluate', evaluate)
+
+
+def close_call(monkeypatch, env, alice, ticket_id, grades=None):
+    """Submit a close call through the API: its follow-up `{id, question}`."""
+    close_calls(monkeypatch, env, grades or [(0.75, 'low')])
+    result = alice.answer(ticket_id, 'My answer, a close call indeed.')
+    assert result['follow_up'], result
+    return result['follow_up']
+
+
+def test_an_open_follow_up_is_asked_again_on_the_page(env, path, alice,
+                                                       monkeypatch):
+    ticket_id = root_concept(path)
+    assert not panel_of(alice.ticket(ticket_id)).with_class(
+        'tracl-follow-up')
+    follow_up = close_call(monkeypatch, env, alice, ticket_id)
+    panel = panel_of(alice.ticket(ticket_id))
+    box = panel.one('section', class_='tracl-follow-up')
+    assert box['data-follow-up-id'] == str(follow_up['id'])
+    assert box['aria-labelledby'] == 'tracl-follow-up-heading'
+    assert 'One more question' in panel.text
+    assert item_texts(panel, 'tracl-follow-up-question') == [
+        follow_up['question']]
+    # A labelled reply box, counted, described by the question.
+    reply = panel.one('textarea', id='tracl-follow-up-reply')
+    assert panel.one('label', for_='tracl-follow-up-reply')
+    assert (reply['minlength'], reply['maxlength']) == ('10', '5000')
+    assert reply['aria-describedby'].split() == [
+        'tracl-follow-up-question', 'tracl-follow-up-help',
+        'tracl-follow-up-count']
+    assert panel.one('button', class_='tracl-follow-up-send')['type'] == \
+        'submit'
+    assert 'Ctrl+Enter sends.' in panel.text
+    # Below the result, after the answer form.
+    html = panel.html
+    assert html.index('tracl-answer-form') < html.index('tracl-result') < \
+        html.index('tracl-follow-up')
+
+
+def test_a_hostile_follow_up_question_is_inert(env, path, alice,
+                                               monkeypatch):
+    ticket_id = root_concept(path)
+    close_call(monkeypatch, env, alice, ticket_id)
+    with env.db_transaction as db:
+        db(sql(env, 'UPDATE {follow_ups} SET question=%s'), ('F ' + HOSTILE,))
+    response = alice.ticket(ticket_id)
+    panel = panel_of(response)
+    assert_inert(response, panel)
+    assert item_texts(panel, 'tracl-follow-up-question') == ['F ' + HOSTILE]
+
+
+def test_the_admins_read_only_view_has_no_follow_up(env, path, alice, admin,
+                                                    monkeypatch):
+    ticket_id = root_concept(path)
+    close_call(monkeypatch, env, alice, ticket_id)
+    panel = panel_of(admin.ticket(ticket_id))
+    assert not panel.with_class('tracl-follow-up')
+    assert 'One more question' not in panel.text
+    assert not panel.find('textarea')
+
+
+@pytest.mark.parametrize('how', ['replied', 'fresh answer', 'a day later'])
+def test_no_follow_up_once_answered_or_lapsed(env, path, alice, monkeypatch,
+                                              how):
+    ticket_id = root_concept(path)
+    follow_up = close_call(monkeypatch, env, alice, ticket_id,
+                           [(0.75, 'low'), (0.4, 'high')])
+    if how == 'replied':
+        reply = alice.submit(ticket_id, 'Each node keeps its own copy.',
+                             follow_up_id=follow_up['id'])
+        assert reply.status == 200, reply
+    elif how == 'fresh answer':
+        alice.answer(ticket_id, 'A fresh answer instead of the reply.')
+    else:
+        with env.db_transaction as db:
+            db(sql(env, 'UPDATE {follow_ups} '
+                        'SET created_at = created_at - %s'),
+               (25 * 3600 * 1000000,))
+    panel = panel_of(alice.ticket(ticket_id))
+    assert not panel.with_class('tracl-follow-up')
+    assert 'One more question' not in panel.text
+
+
+def test_page_script_has_the_follow_up_sentences(env, path, alice):
+    """concept.js asks a new follow-up with the server's (translated)
+    sentences."""
+    messages = script_data(alice.ticket(root_concept(path)))['messages']
+    assert messages['follow_up_heading'] == 'One more question'
+    assert messages['follow_up_label'] == 'Your reply'
+    assert messages['send_reply'] == 'Send reply'
+    assert messages['sending'] == 'Sending\u2026'
+    assert messages['follow_up_closed'] == (
+        'This follow-up question is closed: answer the main question '
+        'again instead.')
+    assert '10' in messages['follow_up_help']
+

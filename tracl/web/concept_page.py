@@ -34,6 +34,7 @@ from tracl.auth.profile import LearnerProfiles
 from tracl.environment import CONCEPT_TICKET_TYPE
 from tracl.model.concepts import load_concept
 from tracl.model.decisions import INSTRUCTOR_GRADER
+from tracl.model.follow_ups import current_follow_up
 from tracl.model.prerequisites import dependents_of, prerequisites_of
 from tracl.schema import sql
 from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MAX_NOTES,
@@ -168,7 +169,14 @@ class ConceptPage(Component):
                          percent=percent(a['score']),
                          **review['attempts'][a['attempt']])
                     for a in progress['attempts']]
+        # The close call's follow-up still to answer: the owner's alone.
+        follow_up = None
+        if not read_only and state == OPEN:
+            found = current_follow_up(self.env, sub, concept.ticket_id)
+            if found:
+                follow_up = {'id': found[0], 'question': found[1]}
         panel_data = {
+            'follow_up': follow_up,
             'concept': concept,
             'question_id': concept.question_id,
             'state': state,
@@ -382,4 +390,16 @@ class ConceptPage(Component):
             'withdrawing': _("Withdrawing\u2026"),
             'withdrawn': _("Your request was withdrawn."),
             'reviewed': _("Reviewed by an instructor"),
+            # A close call's follow-up question (the same sentences as the
+            # template's).
+            'follow_up_heading': _("One more question"),
+            'follow_up_label': _("Your reply"),
+            'follow_up_help': _("At least %(min)s characters. Ctrl+Enter "
+                                "sends.", min=MIN_ANSWER),
+            'send_reply': _("Send reply"),
+            'reply_too_long': _("Keep your reply to %(max)s characters.",
+                                max=MAX_ANSWER),
+            'follow_up_closed': _("This follow-up question is closed: "
+                                  "answer the main question again "
+                                  "instead."),
         }
