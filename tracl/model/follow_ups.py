@@ -13,7 +13,7 @@ from collections import namedtuple
 from trac.util.datefmt import datetime_now, to_utimestamp, utc
 from trac.util.translation import _
 
-from tracl.llm.text import content_stems, words
+from tracl.llm.text import GENERIC_WORDS, content_stems, words
 from tracl.model.rubrics import MISSING, PARTIAL
 from tracl.schema import sql
 
@@ -45,11 +45,13 @@ def doubtful_point(evidence):
 def follow_up_question(point, question):
     """A question aimed at key point `point` that does not give it away:
     it names the point's own terms (those the concept's `question` does
-    not already use) and asks the learner to explain them."""
+    not already use, and no word too general to be a term: "keeps",
+    "uses") and asks the learner to explain them."""
     asked = set(content_stems(words(question)))
     terms = []
     for word in words(point):
-        if len(word) > 2 and content_stems([word]) and \
+        if len(word) > 2 and word not in GENERIC_WORDS and \
+                content_stems([word]) and \
                 content_stems([word])[0] not in asked and word not in terms:
             terms.append(word)
     terms = terms[:QUESTION_TERMS]
