@@ -229,7 +229,7 @@ def starter_questions():
     grader alone)."""
     import glob
     import json
-    from tracl.model.rubrics import KeyPoint, Misconception, Rubric
+    from tracl.model.questions import rubric_from_record
     questions = {}
     for path in sorted(glob.glob(os.path.join(REPO, 'tracl', 'data',
                                               'questions', '*.jsonl'))):
@@ -237,11 +237,8 @@ def starter_questions():
             for line in f:
                 q = json.loads(line)
                 questions.setdefault(q['chunk_id'], (
-                    q['question'], q['expected_answer'], Rubric(
-                        [KeyPoint(k['point'], k['sources'])
-                         for k in q['key_points']],
-                        [Misconception(m['claim'], m['correction'])
-                         for m in q['misconceptions']])))
+                    q['question'], q['expected_answer'],
+                    rubric_from_record(q)))
     return questions
 
 

@@ -49,18 +49,15 @@ PROVIDERS = {
 def starter_questions():
     """{chunk_id: (question, expected answer, rubric)}, the first starter
     question of each chunk."""
-    from tracl.model.rubrics import KeyPoint, Misconception, Rubric
+    from tracl.model.questions import rubric_from_record
     found = {}
     for name in sorted(os.listdir(QUESTIONS)):
         with open(os.path.join(QUESTIONS, name), encoding='utf-8') as f:
             for line in f:
                 q = json.loads(line)
                 found.setdefault(q['chunk_id'], (
-                    q['question'], q['expected_answer'], Rubric(
-                        [KeyPoint(k['point'], k['sources'])
-                         for k in q['key_points']],
-                        [Misconception(m['claim'], m['correction'])
-                         for m in q['misconceptions']])))
+                    q['question'], q['expected_answer'],
+                    rubric_from_record(q)))
     return found
 
 

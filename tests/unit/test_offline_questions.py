@@ -10,6 +10,7 @@ from tracl.corpus import load_starter_corpus
 from tracl.llm.offline import (MAX_EXPECTED_ANSWER, OfflineLLMProvider,
                                query_topic)
 from tracl.llm.offline_questions import concept_name, is_plural
+from tracl.model.questions import question_record
 from tracl.model.rubrics import QUESTION_LENGTH, question_problems, sentences
 
 STARTER = load_starter_corpus()
@@ -172,13 +173,9 @@ def test_every_starter_question_is_grammatical(provider, difficulty):
 # Scope and rubric ---------------------------------------------------------
 
 def _as_record(generated):
-    return {'question': generated.question,
-            'difficulty': generated.difficulty,
-            'expected_answer': generated.expected_answer,
-            'key_points': [{'point': k.point, 'sources': list(k.sources)}
-                           for k in generated.key_points],
-            'misconceptions': [{'claim': m.claim, 'correction': m.correction}
-                               for m in generated.misconceptions]}
+    record = question_record(None, generated)
+    del record['chunk_id']
+    return record
 
 
 @pytest.mark.parametrize('difficulty', DIFFICULTIES)

@@ -1,4 +1,4 @@
-"""The copy check of the study loop (`tracl.study.originality`): how much of
+"""The copy check of the study loop (`tracl.llm.originality`): how much of
 an answer's four-word sequences come from the concept's text or its
 expected answer. Pure functions: no environment."""
 
@@ -144,8 +144,9 @@ def test_own_words_leave_out_the_copied_sentences():
     answer = ('It squeezes anything into a short fingerprint. Changing one '
               'bit of the input changes the digest completely. So you can '
               'spot any edit.')
-    own, dropped = own_words(answer, source)
+    own, dropped, copied = own_words(answer, source)
     assert dropped
+    assert copied == pytest.approx(copied_fraction(answer, source))
     assert own == ('It squeezes anything into a short fingerprint. So you '
                    'can spot any edit.')
 
@@ -153,4 +154,4 @@ def test_own_words_leave_out_the_copied_sentences():
 def test_own_words_keep_a_paraphrase_whole():
     source = 'A hash function maps data of any size to a fixed-size digest.'
     answer = 'It squeezes anything into a short fingerprint of fixed size.'
-    assert own_words(answer, source) == (answer, False)
+    assert own_words(answer, source)[:2] == (answer, False)

@@ -6,6 +6,7 @@ by `learning calibrate`, and kept in the `calibrations` table, newest
 active first. Fitting needs numpy only.
 """
 
+import weakref
 from collections import namedtuple
 
 import numpy as np
@@ -26,6 +27,9 @@ CALIBRATIONS_SCHEMA = 6
 
 #: Fewest marked answers a calibration is fitted on.
 MIN_ROWS = 50
+
+#: The environments known to have the calibrations table.
+_READY = weakref.WeakSet()
 
 #: A stored calibration.
 StoredCalibration = namedtuple('StoredCalibration', [
@@ -89,11 +93,17 @@ def active_calibration(env):
 
 def _has_calibrations(env):
     """Whether the environment's learning schema has the calibrations
-    table (version 6 or later)."""
+    table (version 6 or later). Asked of the database until it has: the
+    answer cannot turn back, and grading asks it for every answer."""
+    if env in _READY:
+        return True
     from trac.db.api import DatabaseManager
     from tracl.schema import SCHEMA_VERSION_NAME
     version = DatabaseManager(env).get_database_version(SCHEMA_VERSION_NAME)
-    return bool(version) and int(version) >= CALIBRATIONS_SCHEMA
+    if version and int(version) >= CALIBRATIONS_SCHEMA:
+        _READY.add(env)
+        return True
+    return False
 
 
 def store_calibration(env, calibration, rows_fitted, rows_held_out,

@@ -20,7 +20,7 @@ from tracl.cache import LearningCache
 from tracl.llm import (MASTERY_THRESHOLD, UNCERTAIN_MARGIN, Confidence,
                        Evaluation, LearningLLM)
 from tracl.model.rubrics import Misconception, PointGrade
-from tracl.llm.originality import copied_fraction, own_words
+from tracl.llm.originality import own_words
 
 
 class AnswerGrader(Component):
@@ -50,12 +50,11 @@ class AnswerGrader(Component):
         are left out of the grade; an answer that is mostly such a copy
         keeps at most half the mastery threshold, and the feedback asks
         for the learner's own words. Raises `LLMUnavailable`."""
-        own, dropped = own_words(answer, content, expected_answer)
+        own, dropped, copied = own_words(answer, content, expected_answer)
         evaluation = self.evaluate(question, expected_answer,
                                    own if dropped and own else answer,
                                    context, rubric)
-        mostly_copied = copied_fraction(answer, content, expected_answer) \
-            >= self.copied_answer_overlap
+        mostly_copied = copied >= self.copied_answer_overlap
         if not mostly_copied:
             if dropped:
                 evaluation = dataclasses.replace(

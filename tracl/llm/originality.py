@@ -34,26 +34,35 @@ def copied_fraction(answer, *sources):
     """The largest fraction, over `sources`, of `answer`'s shingles that
     occur in that source: 0.0 (nothing copied) to 1.0 (all copied). An
     answer shorter than one shingle counts as not copied."""
-    answer_shingles = _shingles(_words(answer))
-    if not answer_shingles:
-        return 0.0
-    best = 0.0
-    for source in sources:
-        shared = answer_shingles & _shingles(_words(source))
-        best = max(best, len(shared) / len(answer_shingles))
-    return best
+    return _fraction(answer, _source_shingles(sources))
 
 
 def own_words(answer, *sources):
     """`answer` without its sentences copied from `sources` (most of
-    their four-word sequences found in one of them), and whether any
-    was: pasted sentences are not the learner's understanding, so they
-    are not graded, whatever else the answer holds."""
+    their four-word sequences found in one of them), whether any was,
+    and the copied fraction of the whole answer (`copied_fraction`):
+    pasted sentences are not the learner's understanding, so they are
+    not graded, whatever else the answer holds. The sources are read
+    once."""
+    shingled = _source_shingles(sources)
     kept, dropped = [], False
     for sentence in _SENTENCE.split(answer or ''):
         if sentence.strip() and \
-                copied_fraction(sentence, *sources) >= COPIED_SENTENCE:
+                _fraction(sentence, shingled) >= COPIED_SENTENCE:
             dropped = True
             continue
         kept.append(sentence)
-    return ' '.join(s.strip() for s in kept if s.strip()), dropped
+    return (' '.join(s.strip() for s in kept if s.strip()), dropped,
+            _fraction(answer, shingled))
+
+
+def _source_shingles(sources):
+    return [_shingles(_words(source)) for source in sources]
+
+
+def _fraction(text, source_shingles):
+    shingles = _shingles(_words(text))
+    if not shingles:
+        return 0.0
+    return max([len(shingles & source) / len(shingles)
+                for source in source_shingles] or [0.0])

@@ -67,6 +67,16 @@ def _display_name(sub, name, username):
 # the outer one counts for that page's learners only, each count on the
 # learner's rows alone (the status is tested inside the sum, so no planner
 # reads a status index across every learner instead).
+#: Every learner's sub: whoever has progress, a path or a concept.
+_SUBS = """
+    SELECT cognito_user_id AS sub FROM {progress}
+  UNION
+    SELECT cognito_user_id FROM {paths}
+  UNION
+    SELECT owner FROM ticket
+    WHERE type = %s AND owner IS NOT NULL AND owner <> ''
+"""
+
 _LEARNERS = """
 SELECT l.sub, l.name, l.username, l.total,
        (SELECT COUNT(*) FROM ticket c
@@ -86,14 +96,7 @@ FROM (
                AS unnamed,
            LOWER(COALESCE(n.value, u.value, '')) AS sort_name,
            COUNT(*) OVER () AS total
-    FROM (
-        SELECT cognito_user_id AS sub FROM {progress}
-      UNION
-        SELECT cognito_user_id FROM {paths}
-      UNION
-        SELECT owner FROM ticket
-        WHERE type = %s AND owner IS NOT NULL AND owner <> ''
-    ) s
+    FROM (%(learners)s) s
     LEFT JOIN session_attribute n ON n.sid = s.sub
         AND n.authenticated = 1 AND n.name = 'name' AND n.value <> ''
     LEFT JOIN session_attribute u ON u.sid = s.sub
@@ -104,6 +107,7 @@ FROM (
 ) l
 ORDER BY l.unnamed, l.sort_name, l.sub
 """
+_LEARNERS = _LEARNERS.replace('%(learners)s', _SUBS)
 
 
 def learners_page(env, page=1, size=LEARNERS_PAGE_SIZE):
@@ -128,14 +132,8 @@ def count_learners(env):
     """How many learners there are (as `learners_page` counts them)."""
     with env.db_query as db:
         return int(db(sql(env, """
-            SELECT COUNT(*) FROM (
-                SELECT cognito_user_id AS sub FROM {progress}
-              UNION
-                SELECT cognito_user_id FROM {paths}
-              UNION
-                SELECT owner FROM ticket
-                WHERE type = %s AND owner IS NOT NULL AND owner <> ''
-            ) s"""), (CONCEPT_TICKET_TYPE,))[0][0])
+            SELECT COUNT(*) FROM (%s) s""" % _SUBS),
+            (CONCEPT_TICKET_TYPE,))[0][0])
 
 
 # The grading queue ---------------------------------------------------------

@@ -66,12 +66,18 @@ def rubric_json(rubric):
 
 def rubric_from_json(text):
     """The `Rubric` of a `rubric` column."""
-    raw = json.loads(text or '{}')
+    return rubric_from_record(json.loads(text or '{}'))
+
+
+def rubric_from_record(record):
+    """The `Rubric` of a question record (a `rubric` column's JSON, or a
+    line of the starter question files: `key_points` and
+    `misconceptions`)."""
     return Rubric(
         [KeyPoint(k['point'], list(k['sources']))
-         for k in raw.get('key_points', [])],
+         for k in record.get('key_points', [])],
         [Misconception(m['claim'], m['correction'])
-         for m in raw.get('misconceptions', [])])
+         for m in record.get('misconceptions', [])])
 
 
 def question_record(chunk_id, generated):

@@ -17,3 +17,10 @@ def ddl_names(dialect_name):
         # INTEGER PRIMARY KEY is SQLite's row id: numbered on insert.
         names.update(serial='integer', real='real')
     return names
+
+
+def statements(ddl_text, dialect_name):
+    """The statements of `ddl_text` (separated by lines of `---`) with
+    `ddl_names` filled in for `dialect_name`."""
+    names = ddl_names(dialect_name)
+    return [s.strip().format(**names) for s in ddl_text.split('---')]

@@ -13,7 +13,8 @@ All three are empty for attempts graded before this version, and for
 graders that do not say.
 """
 
-from tracl.schema import dialect, table_names
+from tracl.schema import dialect
+from tracl.upgrades import statements
 
 _COLUMNS = """
 ALTER TABLE {attempts} ADD COLUMN evidence text
@@ -26,8 +27,7 @@ ALTER TABLE {attempts} ADD COLUMN confidence_reason text
 
 def ddl(dialect_name):
     """The statements that take schema version 3 to 4 in `dialect_name`."""
-    names = table_names(dialect_name)
-    return [s.strip().format(**names) for s in _COLUMNS.split('---')]
+    return statements(_COLUMNS, dialect_name)
 
 
 def do_upgrade(env, version, cursor):

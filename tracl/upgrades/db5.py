@@ -15,7 +15,7 @@
 """
 
 from tracl.schema import dialect
-from tracl.upgrades import ddl_names
+from tracl.upgrades import statements
 
 _STATEMENTS = """
 CREATE TABLE {disputes} (
@@ -71,8 +71,7 @@ CREATE INDEX idx_attempts_uncertain
 
 def ddl(dialect_name):
     """The statements that take schema version 4 to 5 in `dialect_name`."""
-    names = ddl_names(dialect_name)
-    return [s.strip().format(**names) for s in _STATEMENTS.split('---')]
+    return statements(_STATEMENTS, dialect_name)
 
 
 def do_upgrade(env, version, cursor):

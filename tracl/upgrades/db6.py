@@ -9,7 +9,7 @@ theirs.
 """
 
 from tracl.schema import dialect
-from tracl.upgrades import ddl_names
+from tracl.upgrades import statements
 
 _TABLE = """
 CREATE TABLE {calibrations} (
@@ -31,8 +31,7 @@ CREATE TABLE {calibrations} (
 
 def ddl(dialect_name):
     """The statements that take schema version 5 to 6 in `dialect_name`."""
-    names = ddl_names(dialect_name)
-    return [_TABLE.strip().format(**names)]
+    return statements(_TABLE, dialect_name)
 
 
 def do_upgrade(env, version, cursor):

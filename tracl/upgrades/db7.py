@@ -8,7 +8,7 @@ submits a fresh answer or after 24 hours.
 """
 
 from tracl.schema import dialect
-from tracl.upgrades import ddl_names
+from tracl.upgrades import statements
 
 _TABLE = """
 CREATE TABLE {follow_ups} (
@@ -35,8 +35,7 @@ CREATE INDEX idx_follow_ups_concept
 
 def ddl(dialect_name):
     """The statements that take schema version 6 to 7 in `dialect_name`."""
-    names = ddl_names(dialect_name)
-    return [s.strip().format(**names) for s in _TABLE.split('---')]
+    return statements(_TABLE, dialect_name)
 
 
 def do_upgrade(env, version, cursor):

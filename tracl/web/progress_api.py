@@ -167,6 +167,15 @@ def _whole_number(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _optional_id(body, name, message):
+    """`body[name]`, an id from 1 up, or None when absent; else a 400
+    `invalid_<name>` saying `message`."""
+    value = body.get(name)
+    if value is not None and (not _whole_number(value) or value < 1):
+        raise ApiError(400, message, code='invalid_' + name)
+    return value
+
+
 class ProgressApi(Component):
     """Submit answers, read progress, keep notes and study time."""
 
@@ -223,18 +232,12 @@ class ProgressApi(Component):
                                   "from 0 to %(max)d.",
                                   max=MAX_REPORTED_SECONDS),
                            code='invalid_time')
-        question_id = call.body.get('question_id')
-        if question_id is not None and (not _whole_number(question_id) or
-                                        question_id < 1):
-            raise ApiError(400, _("question_id is the whole number that "
-                                  "names the question answered."),
-                           code='invalid_question_id')
-        follow_up_id = call.body.get('follow_up_id')
-        if follow_up_id is not None and (not _whole_number(follow_up_id) or
-                                         follow_up_id < 1):
-            raise ApiError(400, _("follow_up_id is the whole number that "
-                                  "names the follow-up question answered."),
-                           code='invalid_follow_up_id')
+        question_id = _optional_id(call.body, 'question_id', _(
+            "question_id is the whole number that names the question "
+            "answered."))
+        follow_up_id = _optional_id(call.body, 'follow_up_id', _(
+            "follow_up_id is the whole number that names the follow-up "
+            "question answered."))
         loop = StudyLoop(self.env)
         concept = self._concept(call.sub, call.params['ticket_id'])
         try:
