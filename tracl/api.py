@@ -162,6 +162,30 @@ class IChunkStore(Interface):
     def get_chunks(chunk_ids):
         """A dict of the chunks among `chunk_ids` that exist, by id."""
 
+    def lexical_search(text, limit):
+        """The `limit` chunks whose words best match the words of `text`
+        (BM25 over subject, concept and content), best first, as
+        `(chunk_id, lexical)` pairs. `lexical` is in [0, 1]: the chunk's
+        BM25 score over the most the query's words could score together
+        (each word's idf times its saturated weight), so 1 means every
+        word of the query, each well represented. `[]` when no word of
+        the query is in any chunk. Raises `ChunkStoreUnavailable` as
+        `search` does."""
+
+    def similarities(vector, chunk_ids):
+        """`{chunk_id: cosine}` of unit `vector` with each stored chunk
+        among `chunk_ids` (raw cosines in [-1, 1], as `search` gives
+        them); ids without a stored embedding are left out."""
+
+    def prerequisite_closure(chunk_ids):
+        """Every chunk that the chunks `chunk_ids` need first, followed
+        transitively through the stored prerequisite metadata
+        (`has_prerequisite` of a chunk, and `prerequisite_for` of
+        another, naming a concept of the same subject), and not itself
+        among `chunk_ids`: `{chunk_id: [ids among chunk_ids that need
+        it, directly or through other prerequisites]}`. A cycle in the
+        metadata ends the walk where it closes."""
+
     def upsert(chunks, embeddings, model_name):
         """Insert or update `chunks` with their `embeddings` (a float32
         array, one unit row per chunk) made by `model_name`. Returns
