@@ -764,7 +764,7 @@ def test_owner_reads_a_path_with_its_concepts(env, alice):
     for concept, chunk in zip(detail['concepts'], chunks):
         assert set(concept) == {'ticket_id', 'concept', 'subject', 'status',
                                 'score', 'best_score', 'prerequisites',
-                                'locked'}
+                                'locked', 'unlocks', 'difficulty'}
         assert (concept['concept'], concept['subject']) == \
             (chunk['concept'], chunk['subject'])
         assert concept['score'] is None and concept['best_score'] is None

@@ -15,11 +15,13 @@ from trac.util.datefmt import datetime_now, from_utimestamp, to_utimestamp, \
     utc
 
 from tracl.environment import CONCEPT_TICKET_TYPE
-from tracl.model.chunks import prerequisite_names
+from tracl.model.chunks import DEFAULT_DIFFICULTY, prerequisite_names
 from tracl.model.concepts import (NO_LOCKS, concept_description,
                                   learner_status, locks)
 from tracl.model.questions import (STARTER_AUTHOR, pick_question,
                                    question_record, store_question)
+from tracl.model.study_order import (OrderedConcept, next_step,
+                                     study_order, unlock_counts)
 from tracl.schema import dialect, sql
 
 #: Who reports the concept tickets a learning path creates.
@@ -71,6 +73,16 @@ def path_summaries(env, sub):
             WHERE v.cognito_user_id=%s
             ORDER BY v.created_at DESC, v.path_id"""), (sub,))
     return [_summary(row) for row in rows]
+
+
+def paths_holding(env, sub, ticket_id):
+    """The ids of `sub`'s paths that list concept `ticket_id`, newest
+    first."""
+    return [str(path_id) for path_id, in env.db_query(sql(env, """
+        SELECT p.id FROM {path_concepts} pc
+        JOIN {paths} p ON p.id = pc.path_id
+        WHERE pc.ticket_id=%s AND p.cognito_user_id=%s
+        ORDER BY p.created_at DESC, p.id"""), (ticket_id, sub))]
 
 
 def learner_concepts_by_chunk(env, sub, chunk_ids):
@@ -251,9 +263,15 @@ def _link_prerequisites(env, db, sub, concepts, chunk_lookup, now):
 
 
 def path_detail(env, sub, path_id):
-    """The learner's path with its concepts, or None (no such path, or
-    another learner's). Whether a concept is locked is the concept rule's
-    (`tracl.model.concepts.locks`)."""
+    """The learner's path with its concepts in study order
+    (`tracl.model.study_order`) and the concept to study next, or None
+    (no such path, or another learner's). Whether a concept is locked is
+    the concept rule's (`tracl.model.concepts.locks`).
+
+    `next_up` is None when every concept is mastered or what is left is
+    locked (by a prerequisite outside the path), else `{ticket_id,
+    concept, start}`, `start` being true while nothing of the path has
+    been started."""
     with env.db_query as db:
         rows = db(sql(env, _SUMMARY_SQL + """
             WHERE v.path_id=%s AND v.cognito_user_id=%s"""),
@@ -263,24 +281,56 @@ def path_detail(env, sub, path_id):
         summary = _summary(rows[0])
         concepts = db(sql(env, """
             SELECT t.id, t.summary, t.milestone, %s, p.answer_score,
-                   p.best_score
+                   p.best_score, pc.position, d.value
             FROM {path_concepts} pc
             JOIN ticket t ON t.id = pc.ticket_id
             LEFT JOIN {progress} p
                 ON p.ticket_id = t.id AND p.cognito_user_id=%%s
+            LEFT JOIN ticket_custom d
+                ON d.ticket = t.id AND d.name = 'question_difficulty'
             WHERE pc.path_id=%%s
             ORDER BY pc.position, t.id""" % learner_status('p')),
                       (sub, path_id))
         found = locks(env, sub, [row[0] for row in concepts])
-    return {
-        'summary': summary,
-        'concepts': [{
+    listed = {}
+    for ticket_id, name, subject, status, score, best, position, \
+            difficulty in concepts:
+        lock = found.get(ticket_id, NO_LOCKS)
+        listed[ticket_id] = {
             'ticket_id': ticket_id, 'concept': name, 'subject': subject,
             'status': status,
             'score': None if score is None else float(score),
             'best_score': None if best is None else float(best),
-            'prerequisites': [p.ticket_id for p in
-                              found.get(ticket_id, NO_LOCKS).prerequisites],
-            'locked': bool(found.get(ticket_id, NO_LOCKS).blockers),
-        } for ticket_id, name, subject, status, score, best in concepts],
+            'prerequisites': [p.ticket_id for p in lock.prerequisites],
+            'locked': bool(lock.blockers),
+            'difficulty': _difficulty(difficulty),
+            'position': position,
+        }
+    ordering = [OrderedConcept(c['ticket_id'], c.pop('position'),
+                               c['difficulty'], c['prerequisites'])
+                for c in listed.values()]
+    order = study_order(ordering)
+    unlocks = unlock_counts(ordering)
+    for ticket_id, concept in listed.items():
+        concept['unlocks'] = unlocks[ticket_id]
+    studiable = {t for t, c in listed.items()
+                 if not c['locked'] and c['status'] != 'mastered'}
+    following = next_step(order, unlocks, studiable)
+    return {
+        'summary': summary,
+        'concepts': [listed[ticket_id] for ticket_id in order],
+        'next_up': None if following is None else {
+            'ticket_id': following,
+            'concept': listed[following]['concept'],
+            'start': all(c['status'] == 'not_started'
+                         for c in listed.values())},
     }
+
+
+def _difficulty(value):
+    """A concept's question difficulty as stored in its ticket (text), or
+    the middle of the scale when it is missing or not a number."""
+    try:
+        return min(5, max(1, int(value)))
+    except (TypeError, ValueError):
+        return DEFAULT_DIFFICULTY

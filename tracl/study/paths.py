@@ -38,7 +38,7 @@ from tracl.llm.offline import query_topic
 from tracl.model.chunks import chunk_from_json
 from tracl.model.paths import (NewConcept, create_learning_path,
                                learner_concepts_by_chunk, path_detail,
-                               path_summaries, path_title)
+                               path_summaries, path_title, paths_holding)
 from tracl.model.questions import pick_questions, question_record
 from tracl.model.rubrics import QuestionError, question_problems
 from tracl.search import ChunkStoreUnavailable, LearningChunkStore
@@ -173,12 +173,34 @@ class LearningPaths(Component):
             if not detail:
                 raise _PathNotFound()
             return dict(_summary_json(detail['summary']),
-                        concepts=detail['concepts'])
+                        concepts=detail['concepts'],
+                        next_up=detail['next_up'])
         try:
+            # Named for its shape: entries cached before concepts were
+            # ordered and `next_up` existed are never read as this view.
             return LearningCache(self.env).learner_view(
-                'learning-path', sub, read, path_id=path_id)
+                'learning-path-ordered', sub, read, path_id=path_id)
         except _PathNotFound:
             return None
+
+    def next_concept(self, sub, ticket_id):
+        """What `sub` studies after concept `ticket_id`: the next step of
+        their active path when it holds the concept, else of their newest
+        path holding it (`{ticket_id, concept, path_id}`), or None when
+        nothing studiable is left there."""
+        holding = paths_holding(self.env, sub, ticket_id)
+        active = self.active_path(sub)
+        if active in holding:
+            holding.remove(active)
+            holding.insert(0, active)
+        for path_id in holding:
+            path = self.path(sub, path_id)
+            following = path and path['next_up']
+            if following and following['ticket_id'] != ticket_id:
+                return {'ticket_id': following['ticket_id'],
+                        'concept': following['concept'],
+                        'path_id': path_id}
+        return None
 
     def open(self, sub, path_id):
         """`sub` opens their path `path_id`: as `path()`, and the path
