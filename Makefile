@@ -40,6 +40,15 @@ bench: install-test services
 	export TRACL_TEST_PG_URI=$$(tests/support/pg_uri.sh); \
 	for script in bench/*_bench.py; do $(PY) $$script || exit 1; done
 
+## make bench-data: build bench/data/retrieval/chunks.jsonl (the retrieval
+## benchmark's chunks) from the Python documentation of Debian's python3-doc
+BENCH_DATA_DEBS := python3-doc
+.PHONY: bench-data
+
+bench-data: install
+	@$(call need_debs,$(BENCH_DATA_DEBS))
+	$(PY) bench/retrieval_data.py
+
 demo-clean:
 	rm -rf $(DEMO_ENV)
 
