@@ -126,6 +126,52 @@
     return groups;
   }
 
+  /* The concepts a foundation is needed for: a list of names (empty for
+   * a search result). */
+  function neededFor(chunk) {
+    var names = chunk && chunk.foundation_for;
+    if (!Array.isArray(names))
+      return [];
+    return names.filter(function (name) {
+      return typeof name === "string" && name;
+    });
+  }
+
+  /* Names as a person lists them: "A", "A and B", "A, B and C". */
+  function listOf(names) {
+    if (names.length < 2)
+      return names.join("");
+    return message("list_pair", {
+      first: names.slice(0, -1).join(message("list_separator")),
+      last: names[names.length - 1]});
+  }
+
+  /* One concept of the preview: its box (ticked), its name, a note (how
+   * relevant it is, or what it is needed for) and the start of its text.
+   * Returns the list item. */
+  function conceptItem(chunk, id, note, noteClass) {
+    var item = element("li", "tracl-lp-concept");
+    var box = element("input");
+    box.type = "checkbox";
+    box.id = id;
+    box.value = chunk.chunk_id;
+    box.checked = true;
+    box.setAttribute("aria-describedby", id + "-text");
+    var label = element("label");
+    label.htmlFor = id;
+    label.appendChild(element("span", "tracl-lp-concept-name",
+                              chunk.concept));
+    var noteNode = element("span", noteClass, note);
+    noteNode.id = id + "-note";
+    label.appendChild(noteNode);
+    var text = element("p", "tracl-lp-excerpt", excerpt(chunk.content));
+    text.id = id + "-text";
+    item.appendChild(box);
+    item.appendChild(label);
+    item.appendChild(text);
+    return item;
+  }
+
   LearningPath.prototype.show = function (result, difficulty) {
     var chunks = (result && result.chunks) || [];
     var preview = this.preview;
@@ -140,46 +186,78 @@
     }
     this.result = {query: result.query, difficulty: difficulty};
     var prefix = this.root.getAttribute("data-tracl-learning-path") || "0";
+    // Search results first; the foundations they need come after them.
+    var found = chunks.filter(function (chunk) {
+      return !neededFor(chunk).length;
+    });
+    var foundations = chunks.filter(function (chunk) {
+      return neededFor(chunk).length > 0;
+    });
     var heading = element("h3", "tracl-lp-heading",
                           message("preview_heading", {query: result.query}));
     preview.appendChild(heading);
-    var groups = bySubject(chunks);
+    var groups = bySubject(found);
     groups.forEach(function (group, g) {
       var fieldset = element("fieldset", "tracl-lp-subject");
       fieldset.appendChild(element("legend", null, group.subject));
       var list = element("ul", "tracl-lp-concepts");
       group.chunks.forEach(function (chunk, c) {
-        var id = "tracl-lp-" + prefix + "-c" + g + "-" + c;
-        var item = element("li", "tracl-lp-concept");
-        var box = element("input");
-        box.type = "checkbox";
-        box.id = id;
-        box.value = chunk.chunk_id;
-        box.checked = true;
-        box.setAttribute("aria-describedby", id + "-text");
-        var label = element("label");
-        label.htmlFor = id;
-        label.appendChild(element("span", "tracl-lp-concept-name",
-                                  chunk.concept));
         var percent = Math.round(Number(chunk.relevance || 0) * 100) + "%";
-        label.appendChild(element("span", "tracl-lp-relevance",
-                                  message("relevance", {percent: percent})));
-        var text = element("p", "tracl-lp-excerpt", excerpt(chunk.content));
-        text.id = id + "-text";
-        item.appendChild(box);
-        item.appendChild(label);
-        item.appendChild(text);
-        list.appendChild(item);
+        list.appendChild(conceptItem(
+          chunk, "tracl-lp-" + prefix + "-c" + g + "-" + c,
+          message("relevance", {percent: percent}), "tracl-lp-relevance"));
       });
       fieldset.appendChild(list);
       preview.appendChild(fieldset);
     });
+    if (foundations.length)
+      preview.appendChild(this.foundationSection(foundations, prefix));
     preview.hidden = false;
     this.actions.hidden = false;
     this.updateCount();
-    this.say(message("found", {concepts: plural("concepts", chunks.length),
-                               subjects: plural("subjects", groups.length)}),
-             "notice");
+    var counts = {concepts: plural("concepts", found.length),
+                  subjects: plural("subjects", groups.length),
+                  foundations: plural("foundations", foundations.length)};
+    this.say(message(foundations.length ? "found_foundations" : "found",
+                     counts), "notice");
+  };
+
+  /* The section of the foundations: each ticked, saying which concepts
+   * need it; unticking one says, beside it, which concepts will no longer
+   * wait for it. */
+  LearningPath.prototype.foundationSection = function (foundations,
+                                                       prefix) {
+    var sectionId = "tracl-lp-" + prefix + "-foundations";
+    var section = element("section", "tracl-lp-foundations");
+    section.setAttribute("aria-labelledby", sectionId + "-heading");
+    var heading = element("h4", "tracl-lp-foundations-heading",
+                          message("foundations_heading"));
+    heading.id = sectionId + "-heading";
+    section.appendChild(heading);
+    section.appendChild(element("p", "tracl-lp-help",
+                                message("foundations_help")));
+    var list = element("ul", "tracl-lp-concepts");
+    foundations.forEach(function (chunk, f) {
+      var id = "tracl-lp-" + prefix + "-f" + f;
+      var names = neededFor(chunk);
+      var item = conceptItem(chunk, id,
+                             message("needed_for", {concepts: listOf(names)}),
+                             "tracl-lp-needed-for");
+      item.classList.add("tracl-lp-foundation");
+      var warning = element("p", "tracl-lp-ungated");
+      warning.id = id + "-warning";
+      warning.setAttribute("aria-live", "polite");
+      item.appendChild(warning);
+      var box = item.querySelector("input");
+      box.setAttribute("aria-describedby", id + "-text " + id + "-warning");
+      box.addEventListener("change", function () {
+        tracl.say(warning, box.checked ? "" : message("not_gated", {
+          concepts: listOf(names), foundation: chunk.concept}), "warning");
+      });
+      list.appendChild(item);
+    });
+    section.appendChild(list);
+    return section;
   };
 
   LearningPath.prototype.checked = function () {
@@ -219,12 +297,23 @@
       if (skipped.length)
         text = message("skipped", {count: skipped.length}) + " " + text;
       self.say(text, skipped.length ? "warning" : "progress");
-      window.location.assign(result.roadmap_url || settings().roadmap_url);
+      // The path's page says where to start.
+      window.location.assign(result.path_url || result.roadmap_url ||
+                             settings().roadmap_url);
     }, function (error) {
       self.setBusy(false);
       self.say(error.message, "error");
     });
   };
+
+  /* A link to this form (`WikiStart#tracl-lp-1`) puts the cursor in
+   * its query box. */
+  function focusTarget() {
+    var id = window.location.hash.slice(1);
+    var root = id && document.getElementById(id);
+    if (root && root.tracLearningPath)
+      root.tracLearningPath.query.focus();
+  }
 
   function start() {
     var roots = document.querySelectorAll("[data-tracl-learning-path]");
@@ -232,6 +321,8 @@
       if (!roots[i].tracLearningPath)
         roots[i].tracLearningPath = new LearningPath(roots[i]);
     }
+    focusTarget();
+    window.addEventListener("hashchange", focusTarget);
   }
 
   tracl.whenReady(start);

@@ -10,7 +10,7 @@ from trac.web.chrome import web_context
 from trac.wiki.api import WikiSystem
 from trac.wiki.formatter import format_to_html
 
-from tracl.web.macros import LearningPathMacro
+from tracl.web.macros import LearningPathMacro, form_anchor
 
 HOSTILE = '<script>alert("x")</script> & \'quotes\', "double"'
 
@@ -172,3 +172,25 @@ def test_docstring_is_the_macro_manual(macro_env):
     assert 'LearningPath' in [name for provider in
                               WikiSystem(macro_env).macro_providers
                               for name in provider.get_macros()]
+
+
+def test_each_form_has_an_anchor_that_other_pages_link_to(macro_env):
+    _, html = render(macro_env, '[[LearningPath(first)]]\n\n'
+                                '[[LearningPath(second)]]')
+    page = Elements(html)
+    roots = page.find('div', class_='tracl-lp')
+    assert [r['id'] for r in roots] == [form_anchor(1), form_anchor(2)]
+    assert form_anchor(1) == 'tracl-lp-1'
+
+
+def test_the_script_gets_the_foundations_sentences(macro_env):
+    req, _ = render(macro_env, '[[LearningPath]]')
+    messages = req.chrome['script_data']['tracl_learning_path']['messages']
+    assert messages['foundations_heading'] == 'Foundations: needed first'
+    assert messages['needed_for'] == 'needed for %(concepts)s'
+    assert '%(concepts)s' in messages['not_gated']
+    assert '%(foundation)s' in messages['not_gated']
+    assert messages['list_pair'] == '%(first)s and %(last)s'
+    assert messages['list_separator'] == ', '
+    assert messages['foundations'] == ['1 foundation', '%(n)s foundations']
+    assert 'page' in messages['created']  # the path's page, not the roadmap

@@ -19,16 +19,29 @@ DIFFICULTIES = (1, 2, 3, 4, 5)
 ANY_DIFFICULTY = 'any'
 
 
+def form_anchor(number=1):
+    """The id of the `number`th LearningPath form of a page: other pages
+    link to `WikiStart#tracl-lp-1` to reach the start page's query box."""
+    return 'tracl-lp-%d' % number
+
+
 class LearningPathMacro(WikiMacroBase):
     """Start a learning path from a question, right on the wiki page.
 
     The macro shows a box where a signed-in learner writes what they want
     to understand. **Generate** finds the concepts that answer it and shows
     them grouped by subject, each with how relevant it is and the start of
-    its text. Untick the concepts you do not want, then **Create** makes a
-    learning path of the rest: one ticket per concept, each with a question
-    to answer in your own words. You then land on the roadmap, where each
-    subject is a milestone. Nothing on the page reloads until then.
+    its text; below them, under "Foundations: needed first", the concepts
+    those build on, each saying which concepts need it. Untick the
+    concepts you do not want (a foundation left out no longer gates the
+    concepts that need it), then **Create** makes a learning path of the
+    rest: one ticket per concept, each with a question to answer in your
+    own words. You then land on the path's page, which says where to
+    start. Nothing on the page reloads until then.
+
+    The first form of a page has the id `tracl-lp-1` (the second
+    `tracl-lp-2`, ...): a link to `WikiStart#tracl-lp-1` leads to it and
+    puts the cursor in its box.
 
     Visitors who are not signed in see a link to sign in instead.
 
@@ -96,8 +109,23 @@ class LearningPathMacro(WikiMacroBase):
             'generating': _("Finding the concepts for your query..."),
             'found': _("Found %(concepts)s in %(subjects)s. Untick any "
                        "you do not want, then create the path."),
+            'found_foundations': _("Found %(concepts)s in %(subjects)s, "
+                                   "and %(foundations)s they build on. "
+                                   "Untick any you do not want, then "
+                                   "create the path."),
             'concepts': [_("1 concept"), _("%(n)s concepts")],
             'subjects': [_("1 subject"), _("%(n)s subjects")],
+            'foundations': [_("1 foundation"), _("%(n)s foundations")],
+            'foundations_heading': _("Foundations: needed first"),
+            'foundations_help': _("The concepts found build on these. "
+                                  "Each is ticked: a concept that needs "
+                                  "one stays locked until you master it."),
+            'needed_for': _("needed for %(concepts)s"),
+            'not_gated': _("Left out: %(concepts)s will not wait for "
+                           "%(foundation)s to be mastered."),
+            # A list of names: "A", "A and B", "A, B and C".
+            'list_pair': _("%(first)s and %(last)s"),
+            'list_separator': _(", "),
             'nothing_found': _("Nothing relevant was found for this query: "
                                "try describing it differently."),
             'preview_heading': _("Concepts for \u201c%(query)s\u201d"),
@@ -107,8 +135,8 @@ class LearningPathMacro(WikiMacroBase):
                                "path."),
             'creating': _("Creating your learning path and writing a "
                           "question for each concept..."),
-            'created': _("Your learning path is ready: opening the "
-                         "roadmap..."),
+            'created': _("Your learning path is ready: opening its "
+                         "page..."),
             'skipped': _("%(count)s concepts were left out because no "
                          "question could be written for them."),
             'network_error': _("The server could not be reached: check "
@@ -167,7 +195,8 @@ class LearningPathMacro(WikiMacroBase):
                            class_='tracl-lp-create'),
                 tag.span(class_='tracl-lp-count'),
                 class_='tracl-lp-actions', hidden='hidden'),
-            class_='tracl-lp', **{'data-tracl-learning-path': str(number)})
+            id=form_anchor(number), class_='tracl-lp',
+            **{'data-tracl-learning-path': str(number)})
 
     def _difficulty_label(self, level):
         if level == DIFFICULTIES[0]:
