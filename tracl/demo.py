@@ -39,10 +39,11 @@ a concept is mastered when your answer shows you understand it.
 
 == Your knowledge graph ==
 Gray: not started, orange: studying, green: mastered; dashed concepts wait for their prerequisites. Click a concept to answer its question.
+No concepts yet? Describe what you want to understand in [#tracl-lp-1 the box above] and create your path.
 
 [[KnowledgeGraph]]
 
-Your paths and progress: [/learning My learning] and the [/roadmap roadmap].
+Your paths and progress: [/learning My learning] and the [/roadmap roadmap]; each path has its own page there, saying where to start.
 """
 
 #: The demo's users: Cognito username, groups, and what they are for.

@@ -84,3 +84,18 @@ def test_learning_is_in_the_main_navigation(env):
     items = list(LearningModule(env).get_navigation_items(req))
     assert [(category, name) for category, name, _ in items] == \
         [('mainnav', 'learning')]
+
+
+def test_each_path_title_links_to_the_paths_page(env):
+    path_id = add_path(env, 'sub-a', 'Understand blockchains', total=1)
+    req = MockRequest(env, path_info='/learning', authname='sub-a')
+    _, html = render(env, req)
+    assert ('<a href="/trac.cgi/learning/paths/%s">' % path_id) in html
+
+
+def test_without_paths_the_link_leads_to_the_start_pages_query_box(env):
+    req = MockRequest(env, path_info='/learning', authname='sub-a')
+    data, html = render(env, req)
+    assert data['start_href'] == '/trac.cgi/wiki/WikiStart#tracl-lp-1'
+    assert 'href="/trac.cgi/wiki/WikiStart#tracl-lp-1"' in html
+    assert 'Start a learning path' in html

@@ -1,7 +1,9 @@
 """The learner's home in Trac: `/learning`, "My learning".
 
 It says what TracLearn is and lists the signed-in learner's paths with their
-progress. It is also the plugin's template and static file provider.
+progress, each linked to its page (`tracl.web.path_page`); a learner
+without a path is sent to the start page's query box. It is also the
+plugin's template and static file provider.
 """
 
 from trac.core import Component, implements
@@ -12,7 +14,13 @@ from trac.web.chrome import (INavigationContributor, ITemplateProvider,
                              add_stylesheet)
 
 from tracl.model import path_summaries
+from tracl.web.macros import form_anchor
+from tracl.web.path_page import path_href
 from tracl.web.resources import resource_dir
+
+#: The wiki page whose LearningPath form starts a path (the demo's start
+#: page holds one; an administrator may put it on any page).
+START_PAGE = 'WikiStart'
 
 
 class LearningModule(Component):
@@ -36,10 +44,14 @@ class LearningModule(Component):
 
     def process_request(self, req):
         signed_in = req.is_authenticated
+        paths = path_summaries(self.env, req.authname) if signed_in else []
         data = {
             'signed_in': signed_in,
-            'paths': path_summaries(self.env, req.authname)
-                     if signed_in else [],
+            'paths': paths,
+            'path_hrefs': {p.path_id: path_href(req.href, p.path_id)
+                           for p in paths},
+            # The start page's query box, not a page that links back here.
+            'start_href': req.href.wiki(START_PAGE) + '#' + form_anchor(1),
         }
         add_stylesheet(req, 'tracl/css/tracl.css')
         return 'tracl_learning.html', data
