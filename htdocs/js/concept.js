@@ -429,9 +429,41 @@
     block.appendChild(reload);
     this.answerForm.parentNode.replaceChild(block, this.answerForm);
     this.answerForm = null;
+    this.showNext(block, reload);
     // The box that had the focus is gone: the result takes it.
     this.result.setAttribute("tabindex", "-1");
     this.result.focus();
+  };
+
+  /* What to study next, read from the path's API (its `next_up`, the
+   * rule the server renders the line with), goes before `before` in the
+   * mastered `block`: "Next: <concept>", linked. Without a path, or when
+   * nothing is left to study, or when the path cannot be read, the
+   * mastered state stands alone. */
+  ConceptPanel.prototype.showNext = function (block, before) {
+    var url = settings().path_api_url;
+    if (!url || !window.fetch)
+      return;
+    fetch(url, {credentials: "same-origin",
+                headers: {"Accept": "application/json"}})
+      .then(function (response) {
+        return response.ok ? response.json() : null;
+      })
+      .then(function (path) {
+        var next = path && path.next_up;
+        if (!next || next.ticket_id === settings().ticket_id ||
+            block.querySelector(".tracl-next"))
+          return;
+        var line = element("p", "tracl-next", message("next") + " ");
+        var link = element("a", "tracl-next-link", next.concept);
+        link.href = settings().ticket_url + "/" +
+          encodeURIComponent(next.ticket_id);
+        line.appendChild(link);
+        block.insertBefore(line, before);
+      })
+      .catch(function () {
+        // Not worth an error: the learner can open the path themselves.
+      });
   };
 
   /* The concept turned out locked (a prerequisite was added after the

@@ -13,6 +13,12 @@ clone and delete buttons among them) keep working.
 Only existing concept tickets change; every other ticket page is left
 exactly as Trac renders it.
 
+A mastered concept names the concept to study next in the learner's path
+(`LearningPaths.next_concept`), linked: rendered here when the concept is
+mastered already; when an answer masters it on the page, `concept.js`
+reads the next step from the path's API (`GET /learning-paths/{id}`, whose
+`next_up` is the same rule) for the path named in the script data.
+
 The history also shows the human review of grades: the learner asks for
 a review of an attempt (the disputes API), and an instructor's decision
 is an attempt of its own, graded `instructor:<sub>`. The page names the
@@ -35,14 +41,17 @@ from tracl.environment import CONCEPT_TICKET_TYPE
 from tracl.model.concepts import load_concept
 from tracl.model.decisions import INSTRUCTOR_GRADER
 from tracl.model.follow_ups import current_follow_up
+from tracl.model.paths import paths_holding
 from tracl.model.prerequisites import dependents_of, prerequisites_of
 from tracl.schema import sql
 from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MAX_NOTES,
                               MIN_ANSWER, StudyLoop)
+from tracl.study.paths import LearningPaths
 from tracl.study.review import REASON_LENGTH, GradingReview
 from tracl.web.api import API_PREFIX
 from tracl.web.graph import graph_fragment
 from tracl.web.labels import confidence_labels, point_labels
+from tracl.web.path_page import path_href
 
 #: Fields of a concept ticket its learner may not change (the server
 #: refuses such changes; the edit form does not offer them).
@@ -175,7 +184,15 @@ class ConceptPage(Component):
             found = current_follow_up(self.env, sub, concept.ticket_id)
             if found:
                 follow_up = {'id': found[0], 'question': found[1]}
+        # What to study next: the owner's alone.
+        next_concept = study_path = None
+        if not read_only:
+            study_path = self._study_path(sub, concept.ticket_id)
+            if state == MASTERED:
+                next_concept = self._next_concept(req, sub,
+                                                  concept.ticket_id)
         panel_data = {
+            'next_concept': next_concept,
             'follow_up': follow_up,
             'concept': concept,
             'question_id': concept.question_id,
@@ -219,6 +236,11 @@ class ConceptPage(Component):
             'api_url': req.href(API_PREFIX.lstrip('/'), 'progress',
                                 concept.ticket_id),
             'ticket_url': req.href.ticket(),
+            # The path whose next step follows mastery (none for a concept
+            # in no path, or a reader's).
+            'path_api_url': req.href(API_PREFIX.lstrip('/'),
+                                     'learning-paths', study_path)
+                            if study_path else None,
             'form_token': req.form_token,
             'min_answer': MIN_ANSWER, 'max_answer': MAX_ANSWER,
             'threshold': loop.mastery_threshold,
@@ -238,6 +260,26 @@ class ConceptPage(Component):
             'overridden': review['overridden'],
             'grader_names': review['names'],
         })
+
+    def _next_concept(self, req, sub, ticket_id):
+        """The concept `sub` studies after `ticket_id` as the panel shows
+        it (`concept`, `href`, `path_href`), or None."""
+        following = LearningPaths(self.env).next_concept(sub, ticket_id)
+        if not following:
+            return None
+        return {'concept': following['concept'],
+                'href': req.href.ticket(following['ticket_id']),
+                'path_href': path_href(req.href, following['path_id'])}
+
+    def _study_path(self, sub, ticket_id):
+        """The path whose next step the page offers once the concept is
+        mastered: the learner's active path when it holds the concept,
+        else their newest path holding it; None when no path does."""
+        holding = paths_holding(self.env, sub, ticket_id)
+        active = LearningPaths(self.env).active_path(sub)
+        if active in holding:
+            return active
+        return holding[0] if holding else None
 
     def _review(self, sub, ticket_id, attempts):
         """What the human review of grades says of `sub`'s `attempts`:
@@ -337,6 +379,7 @@ class ConceptPage(Component):
                                  "and the expected answer."),
             'reload': _("Reload the page to see the ticket closed."),
             'reload_link': _("Reload now"),
+            'next': _("Next:"),
             'best': _("Best score: %(percent)s%%"),
             'locked': _("Locked: master these first"),
             'attempt': _("Attempt %(n)s"),
