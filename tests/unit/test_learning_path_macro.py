@@ -194,3 +194,10 @@ def test_the_script_gets_the_foundations_sentences(macro_env):
     assert messages['list_separator'] == ', '
     assert messages['foundations'] == ['1 foundation', '%(n)s foundations']
     assert 'page' in messages['created']  # the path's page, not the roadmap
+
+
+def test_a_visitor_finds_the_sign_in_invitation_at_the_forms_anchor(
+        macro_env):
+    _, html = render(macro_env, '[[LearningPath]]', authname='anonymous')
+    assert Elements(html).one('div', class_='tracl-lp tracl-lp-signin')[
+        'id'] == form_anchor(1)

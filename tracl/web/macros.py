@@ -74,13 +74,16 @@ class LearningPathMacro(WikiMacroBase):
     def _sign_in_invitation(self, req):
         if req is None:  # rendered outside a request: e-mail, RSS
             link = _("Sign in")
+            anchor = None
         else:
             link = tag.a(_("Sign in"), href=req.href.login(
                 referer=req.href(req.path_info)))
+            # A link to the form leads a visitor here instead.
+            anchor = form_anchor(self._next_number(req))
         return tag.div(tag_("%(sign_in)s to start a learning path: describe "
                             "what you want to understand and TracLearn "
                             "builds the path for you.", sign_in=link),
-                       class_='tracl-lp tracl-lp-signin')
+                       id=anchor, class_='tracl-lp tracl-lp-signin')
 
     def _next_number(self, req):
         """A number for this macro, unique on the page, for element ids."""
