@@ -9,6 +9,22 @@ score is (1 + cosine) / 2, converted back to the raw cosine the search
 pipeline expects from every store. Never `gds.similarity.cosine` over every
 node: the index is hundreds of times faster.
 
+A chunk's prerequisites are also relationships, `(a)-[:HAS_PREREQUISITE]->(b)`
+when chunk a needs chunk b: a's `has_prerequisite` names b's concept, or
+b's `prerequisite_for` names a's, within one subject. The names stay the
+fact; the relationships are derived from them at each load, so a graph
+query can follow them. A full-text index (`chunk_text` for `:Chunk`) holds
+the words of each chunk's subject, concept and content.
+
+Besides `search`, three reads serve the hybrid search and the making of
+a path: `lexical_search` asks the full-text index through
+`db.index.fulltext.queryNodes`, with the learner's words escaped and
+quoted, and maps Lucene's unbounded score into [0, 1] (see the method);
+`similarities` computes `vector.similarity.cosine` for given chunks only,
+converted back to raw cosines as the index scores are; and
+`prerequisite_closure` follows the relationships in one variable-length
+match, bounded to `PREREQUISITE_DEPTH` links.
+
 Running: one driver per process for each (uri, user), shared by every
 environment; sessions are read-only and the password comes from
 `NEO4J_PASSWORD`. Give that user a role that can only read. The dimension of
@@ -30,10 +46,14 @@ keep-alive: the driver has no read timeout of its own.
 
 Loading: `load_chunks()` (behind `trac-admin ENV learning neo4j load`) uses
 another user's password, `NEO4J_WRITE_PASSWORD`: it creates the uniqueness
-constraint on the chunk id and the vector index when missing, then MERGEs the
-chunks in batches, one write transaction each. The index is created in its
-own transaction, before the writes, since an index does not see the writes
-of the transaction that creates it.
+constraint on the chunk id, the vector index and the full-text index when
+missing, then MERGEs the chunks in batches, one write transaction each. The
+indexes are created in their own transactions, before the writes, since an
+index does not see the writes of the transaction that creates it. Once
+every chunk is stored, the prerequisite relationships of all chunks of the
+label are derived again from the names (a name may refer to a chunk of a
+later batch or of an earlier load, and an earlier chunk may name one of
+this load): missing ones are MERGEd, ones whose names are gone deleted.
 """
 
 import atexit
@@ -53,7 +73,8 @@ from trac.core import Component, implements
 
 from tracl.api import IChunkStore, IHealthContributor
 from tracl.breaker import CircuitBreaker, ICircuitBreakers
-from tracl.model.chunks import check_chunks, read_chunk
+from tracl.llm.text import is_content
+from tracl.model.chunks import check_chunks, prerequisite_names, read_chunk
 from tracl.search import ChunkStoreUnavailable
 from tracl.search.vectors import (check_embeddings, check_model_name,
                                   check_query)
@@ -84,6 +105,34 @@ INDEX_WAIT_SECONDS = 300
 
 #: Seconds a search trusts the index dimension it read.
 DIMENSION_TTL = 60.0
+
+#: Most prerequisite links `prerequisite_closure` follows from a chunk.
+#: The longest chain of the starter corpus has 11 links (Linear Algebra,
+#: Machine Learning); twice that leaves room for a deeper corpus, while
+#: the bound keeps a variable-length match, which enumerates paths rather
+#: than nodes, from exploding on a dense or cyclic graph of hand-written
+#: prerequisites. A chain longer than this is cut at the bound.
+PREREQUISITE_DEPTH = 24
+
+#: Most distinct words of a learner's text sent to the full-text index:
+#: Lucene refuses a query of more than 1024 clauses, and words past the
+#: first hundred seldom change which chunks match best.
+LEXICAL_MAX_WORDS = 100
+
+#: The best full-text hits, with the text their words are counted in.
+_LEXICAL_QUERY = (
+    'CALL db.index.fulltext.queryNodes($index, $terms, {limit: $limit}) '
+    'YIELD node AS c, score '
+    "RETURN c.id AS id, score, "
+    "c.subject + ' ' + c.concept + ' ' + c.content AS text "
+    'ORDER BY score DESC, id')
+
+# A word: letters and digits, joined by inner apostrophes and dots as
+# Lucene's standard tokenizer joins them ("shor's", "3.14").
+_WORD_RE = re.compile(r"[^\W_]+(?:['\u2019.][^\W_]+)*")
+
+# What Lucene's query parser reads as syntax.
+_LUCENE_SPECIAL_RE = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')
 
 #: The chunk fields as node properties, read back as a map.
 _PROJECTION = ('c {.id, .subject, .concept, .content, .has_prerequisite, '
@@ -189,6 +238,93 @@ class Neo4jChunkStore(Component):
                 % (self._label(), _PROJECTION), ids=ids)]
         return {chunk['id']: read_chunk(chunk)
                 for chunk in self._read(work, 'read chunks')}
+
+    def lexical_search(self, text, limit):
+        """The `limit` chunks of the full-text index that best match the
+        words of `text`, as `(chunk_id, lexical)` pairs, best first.
+
+        The learner's text never reaches Lucene as syntax: it is cut into
+        plain words, stop words left out, each sent as a quoted and
+        escaped term, OR-ed.
+
+        Lucene's BM25 score has no upper bound, and the most a query could
+        score (each word's idf at saturation, summed over the indexed
+        fields) cannot be read from Neo4j. So `lexical` is the hit's score
+        over the top hit's score, times the share of the query's words the
+        top hit contains: the top hit gets that share, the others less in
+        proportion to their scores, so the value is in [0, 1] and monotone
+        in the score. Its limits, against the in-process store's exact
+        form: it is relative to the best hit, so a top hit holding every
+        word gets 1 however thinly it holds them; every word weighs the
+        same in the share, where BM25 weighs rare words more; and the
+        words are cut by our own tokenizer, close to but not exactly
+        Lucene's standard analyzer.
+        """
+        limit = operator.index(limit)
+        words = lexical_words(text)
+        if not words or limit <= 0:
+            return []
+
+        self._label()       # a plain name, before it names the index
+        index = fulltext_index_name(self.label)
+
+        def work(tx):
+            return [(record['id'], record['score'], record['text'])
+                    for record in tx.run(_LEXICAL_QUERY, index=index,
+                                         terms=lucene_query(words),
+                                         limit=limit)]
+        hits = self._read(work, 'search the full-text index %s (made by '
+                          'trac-admin ENV learning neo4j load)' % index)
+        if not hits or hits[0][1] <= 0:
+            return []
+        top = hits[0][1]
+        # The top hit matched at least one word, whatever our tokenizer
+        # finds in it.
+        share = max(len(set(words) & set(lexical_words(hits[0][2], None))),
+                    1) / len(words)
+        return [(chunk_id, min(1.0, max(0.0, score / top)) * share)
+                for chunk_id, score, _text in hits]
+
+    def similarities(self, vector, chunk_ids):
+        ids = list(dict.fromkeys(chunk_ids))
+        query = check_query(vector)
+        dimension = self._index_dimension()
+        if dimension is not None and query.shape[0] != dimension:
+            raise _dimension_error(query.shape[0], dimension)
+        if not ids:
+            return {}
+
+        def work(tx):
+            return [(record['id'], record['score']) for record in tx.run(
+                'MATCH (c:%s) WHERE c.id IN $ids AND c.embedding IS NOT NULL '
+                'RETURN c.id AS id, '
+                'vector.similarity.cosine(c.embedding, $vector) AS score'
+                % self._label(), ids=ids, vector=query.tolist())]
+        try:
+            records = self._read(work, 'compare vectors')
+        except ValueError:
+            self._dimension = None
+            raise
+        # Like the index, the function gives (1 + cosine) / 2.
+        return {chunk_id: _cosine(score) for chunk_id, score in records
+                if score is not None}
+
+    def prerequisite_closure(self, chunk_ids):
+        ids = list(dict.fromkeys(chunk_ids))
+        if not ids:
+            return {}
+        label = self._label()
+
+        def work(tx):
+            return [(record['id'], record['needed_by']) for record in tx.run(
+                'MATCH (c:%s) WHERE c.id IN $ids '
+                'MATCH (c)-[:HAS_PREREQUISITE*1..%d]->(p:%s) '
+                'WHERE NOT p.id IN $ids '
+                'RETURN p.id AS id, collect(DISTINCT c.id) AS needed_by'
+                % (label, PREREQUISITE_DEPTH, label), ids=ids)]
+        return {chunk_id: sorted(needed_by)
+                for chunk_id, needed_by in self._read(
+                    work, 'follow prerequisites')}
 
     def upsert(self, chunks, embeddings, model_name):
         raise NotImplementedError(
@@ -518,10 +654,12 @@ def load_chunks(uri, user, write_password, chunks, embeddings, model_name,
     """Write `chunks` and their `embeddings` (made by `model_name`, of
     `dimension`) to Neo4j as user `user`; return `(new, updated)` counts.
 
-    Creates the uniqueness constraint on the chunk id and the vector index
-    (cosine, `dimension`) when missing and waits for them, then MERGEs the
-    chunks by id, `batch_size` per write transaction, so a run that stops
-    half-way can simply be repeated. Raises `ValueError` when the chunks,
+    Creates the uniqueness constraint on the chunk id, the vector index
+    (cosine, `dimension`) and the full-text index when missing and waits
+    for them, then MERGEs the chunks by id, `batch_size` per write
+    transaction, and last brings the prerequisite relationships of every
+    chunk in line with the stored names; a run that stops half-way can
+    simply be repeated. Raises `ValueError` when the chunks,
     the dimension or the model do not fit the index or the stored chunks,
     and `ChunkStoreUnavailable` when Neo4j refuses or does not answer.
     """
@@ -542,6 +680,8 @@ def load_chunks(uri, user, write_password, chunks, embeddings, model_name,
     node = _quoted_name(label, 'the label')
     index = _quoted_name(index_name, 'the index name')
     constraint = _quoted_name(constraint_name(label), 'the constraint name')
+    text_index = _quoted_name(fulltext_index_name(label),
+                              'the full-text index name')
     if neo4j is None:
         raise ChunkStoreUnavailable('The Neo4j driver is not installed: pip '
                                     'install "neo4j>=5.20".')
@@ -568,6 +708,14 @@ def load_chunks(uri, user, write_password, chunks, embeddings, model_name,
                         name=index_name, seconds=INDEX_WAIT_SECONDS).consume()
             step = 'read the vector index'
             _check_index(session, index_name, label, dimension)
+            step = 'create the full-text index'
+            session.run('CREATE FULLTEXT INDEX %s IF NOT EXISTS FOR (c:%s) '
+                        'ON EACH [c.subject, c.concept, c.content]'
+                        % (text_index, node)).consume()
+            step = 'wait for the full-text index'
+            session.run('CALL db.awaitIndex($name, $seconds)',
+                        name=fulltext_index_name(label),
+                        seconds=INDEX_WAIT_SECONDS).consume()
             step = 'compare with the stored chunks'
             session.execute_read(_refuse_conflicts, node, chunks, model_name)
             new = updated = 0
@@ -581,6 +729,9 @@ def load_chunks(uri, user, write_password, chunks, embeddings, model_name,
                 new += len(rows) - existed
                 updated += existed
                 loaded += len(rows)
+            # Only now is every chunk a name may refer to stored.
+            step = 'link prerequisites'
+            _link_prerequisites(session, node, chunks, batch_size)
             return new, updated
     except ValueError:
         raise
@@ -598,6 +749,55 @@ def load_chunks(uri, user, write_password, chunks, embeddings, model_name,
 def constraint_name(label):
     """The name of the uniqueness constraint on the id of `label` nodes."""
     return '%s_id_unique' % label.lower()
+
+
+def fulltext_index_name(label):
+    """The name of the full-text index on the words of `label` nodes."""
+    return '%s_text' % label.lower()
+
+
+def prerequisite_links(chunks):
+    """`{chunk_id: [ids of the chunks it needs]}` for each of `chunks`
+    (mappings of the chunk fields), from their prerequisite names: a
+    chunk needs the chunk of its subject that one of its
+    `has_prerequisite` names, and is needed by the chunk of its subject
+    that one of its `prerequisite_for` names. Names that match no concept
+    give nothing, and a chunk never needs itself."""
+    by_concept = {}
+    for chunk in sorted(chunks, key=lambda chunk: chunk['id']):
+        by_concept.setdefault((chunk['subject'], chunk['concept']),
+                              chunk['id'])
+    needs = {chunk['id']: set() for chunk in chunks}
+    for chunk in chunks:
+        for name in prerequisite_names(chunk.get('has_prerequisite')):
+            other = by_concept.get((chunk['subject'], name))
+            if other is not None and other != chunk['id']:
+                needs[chunk['id']].add(other)
+        for name in prerequisite_names(chunk.get('prerequisite_for')):
+            other = by_concept.get((chunk['subject'], name))
+            if other is not None and other != chunk['id']:
+                needs[other].add(chunk['id'])
+    return {chunk_id: sorted(ids) for chunk_id, ids in needs.items()}
+
+
+def lexical_words(text, most=LEXICAL_MAX_WORDS):
+    """The distinct content words of `text`, lower-cased, in the order
+    they first appear, at most `most` of them (`None` for all). Stop words
+    are left out, as the grader and the in-process store leave them: they
+    would match nearly every chunk, and count in the share of words a hit
+    holds as if they said what the learner asks about."""
+    words = dict.fromkeys(word for word in
+                          _WORD_RE.findall(str(text or '').casefold())
+                          if is_content(word))
+    return list(words)[:most]
+
+
+def lucene_query(words):
+    """A Lucene query matching any of `words`: each is escaped and quoted,
+    so that no character or word of a learner's text (`*`, `title:`,
+    `OR`) is read as query syntax."""
+    return ' OR '.join('"%s"' % _LUCENE_SPECIAL_RE.sub(r'\\\1', word)
+                       for word in words)
 
 
 def index_dimension(options):
@@ -677,6 +877,46 @@ def _merge_batch(tx, node, rows, model_name, dimension):
            'c.updated_at = timestamp()' % node,
            rows=rows, model=model_name, dimension=dimension).consume()
     return existed
+
+
+def _link_prerequisites(session, node, chunks, batch_size):
+    """Make the `HAS_PREREQUISITE` relationships of every `node` say what
+    the stored names say: a name of this load may name a chunk loaded
+    before, and a chunk loaded before may name one of this load, so the
+    links of all chunks are derived again, and links whose names are gone
+    are removed."""
+    loaded = [chunk.as_dict() for chunk in chunks]
+    stored = session.execute_read(_stored_names, node,
+                                  [chunk['id'] for chunk in loaded])
+    rows = [{'id': chunk_id, 'needs': needs} for chunk_id, needs in
+            sorted(prerequisite_links(loaded + stored).items())]
+    for start in range(0, len(rows), batch_size):
+        session.execute_write(_link_batch, node,
+                              rows[start:start + batch_size])
+
+
+def _stored_names(tx, node, ids):
+    """The naming fields of the stored chunks not among `ids`."""
+    return [dict(record) for record in tx.run(
+        'MATCH (c:%s) WHERE NOT c.id IN $ids '
+        'RETURN c.id AS id, c.subject AS subject, c.concept AS concept, '
+        'c.has_prerequisite AS has_prerequisite, '
+        'c.prerequisite_for AS prerequisite_for' % node, ids=ids)]
+
+
+def _link_batch(tx, node, rows):
+    """Give each chunk of `rows` exactly the relationships to the chunks
+    its row `needs`: MERGE makes a repeated load change nothing."""
+    tx.run('UNWIND $rows AS row '
+           'MATCH (a:%s {id: row.id})-[r:HAS_PREREQUISITE]->(b:%s) '
+           'WHERE NOT b.id IN row.needs DELETE r' % (node, node),
+           rows=rows).consume()
+    tx.run('UNWIND $rows AS row '
+           'MATCH (a:%s {id: row.id}) '
+           'UNWIND row.needs AS need '
+           'MATCH (b:%s {id: need}) WHERE b <> a '
+           'MERGE (a)-[:HAS_PREREQUISITE]->(b)' % (node, node),
+           rows=rows).consume()
 
 
 def _node_row(chunk, vector):
