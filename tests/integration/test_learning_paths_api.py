@@ -50,7 +50,8 @@ HASHES, SIGNING = 'bc_01', 'bc_05'    # 'Digital Signatures' needs hashes
 ALICE, BOB, ADMIN_SUB = 'sub-alice', 'sub-bob', 'sub-admin'
 
 CHUNK_FIELDS = {'chunk_id', 'concept', 'subject', 'content', 'relevance',
-                'cosine', 'has_prerequisite', 'prerequisite_for',
+                'cosine', 'lexical', 'foundation_for', 'has_prerequisite',
+                'prerequisite_for',
                 'difficulty_level', 'source'}
 
 #: Tables a path creation writes, and Trac's tables it writes to.
@@ -189,11 +190,21 @@ def test_generate_returns_relevant_chunks_best_first_with_contract_fields(
     assert response.status == 200, response
     result = response.json()
     assert result['query'] == BLOCKCHAIN
-    chunks = result['chunks']
+    found = result['chunks']
+    # Search results first, then the foundations they need.
+    chunks = [chunk for chunk in found if not chunk['foundation_for']]
+    foundations = found[len(chunks):]
+    assert found[:len(chunks)] == chunks
     assert 0 < len(chunks) <= 20
     assert 'message' not in result
     threshold = SearchPipeline(env).relevance_threshold
     assert threshold == 0.65
+    names = {chunk['concept'] for chunk in chunks}
+    for chunk in foundations:
+        assert set(chunk) == CHUNK_FIELDS
+        assert chunk['relevance'] is None and -1 <= chunk['cosine'] <= 1
+        assert chunk['foundation_for'] and \
+            set(chunk['foundation_for']) <= names
     for chunk in chunks:
         assert set(chunk) == CHUNK_FIELDS
         assert threshold <= chunk['relevance'] <= 1
@@ -209,7 +220,7 @@ def test_generate_returns_relevant_chunks_best_first_with_contract_fields(
 
 def test_generate_finds_at_most_twenty_chunks(env, alice):
     chunks = alice.chunks('blockchain')
-    assert len(chunks) == 20
+    assert len([c for c in chunks if not c['foundation_for']]) == 20
 
 
 def test_generate_answers_from_the_cache_the_second_time(env, alice, bob):
@@ -332,7 +343,10 @@ def test_create_makes_concept_tickets_owned_by_the_learner(env, alice):
     chunks = alice.chunks(BLOCKCHAIN)[:5]
     created = alice.create_path(BLOCKCHAIN,
                                 [chunk['chunk_id'] for chunk in chunks])
-    assert set(created) == {'path_id', 'roadmap_url', 'tickets', 'skipped'}
+    assert set(created) == {'path_id', 'roadmap_url', 'path_url', 'tickets',
+                            'skipped'}
+    assert created['path_url'].endswith('/learning/paths/' +
+                                        created['path_id'])
     assert uuid.UUID(created['path_id'])
     assert created['roadmap_url'].endswith('/roadmap')
     assert created['skipped'] == []
@@ -961,11 +975,11 @@ def test_concepts_without_a_question_are_skipped_and_the_rest_created(
 def test_when_no_question_can_be_written_nothing_is_written(env, alice):
     provider = use_provider(env)
     provider.failing_questions = True
-    alice.chunks(BLOCKCHAIN)
+    chunks = alice.chunks(BLOCKCHAIN)
     response = alice.create(BLOCKCHAIN)
     error = assert_error(response, 503, 'llm_unavailable')
     assert response.header('Retry-After')
-    assert len(error['skipped']) == 20
+    assert len(error['skipped']) == len(chunks) > 20
     assert written_rows(env) == dict.fromkeys(WRITTEN_TABLES, 0)
     assert alice.learning_paths().json() == {'paths': []}
 

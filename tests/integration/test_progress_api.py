@@ -64,8 +64,11 @@ HOSTILE_NOTES = (
 # failing listener is idle until a test turns it on.
 pytestmark = pytest.mark.learning_env(
     default_data=True, provider=True, enable=[FailingTicketListener],
-    # Many calls per learner in one test: no rate limit.
-    config=[('learning', 'api_rate_limit', '0')])
+    # Many calls per learner in one test: no rate limit. The lock rule is
+    # tested on the concepts the search finds, without the foundations it
+    # adds (test_learning_paths_api and test_foundations test those).
+    config=[('learning', 'api_rate_limit', '0'),
+            ('learning', 'max_foundations', '0')])
 
 
 @pytest.fixture

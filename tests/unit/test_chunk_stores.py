@@ -112,6 +112,8 @@ def drop_neo4j_chunks(uri, user, password, database, label, index):
     try:
         with driver.session(database=database) as session:
             session.run('DROP INDEX `%s` IF EXISTS' % index).consume()
+            session.run('DROP INDEX `%s` IF EXISTS'
+                        % neo4j_store.fulltext_index_name(label)).consume()
             session.run('DROP CONSTRAINT `%s` IF EXISTS'
                         % neo4j_store.constraint_name(label)).consume()
             session.run('MATCH (c:`%s`) DETACH DELETE c' % label).consume()
@@ -776,7 +778,7 @@ def test_neo4j_load_creates_index_and_constraint_then_merges_in_batches(
                                'NOT EXISTS FOR (c:`Chunk`) ON (c.embedding)')
     assert '`vector.dimensions`: %d' % DIMENSION in texts[1]
     assert "'cosine'" in texts[1]
-    merges = [params for text, params in statements if 'MERGE' in text]
+    merges = [params for text, params in statements if 'MERGE (c:' in text]
     assert [len(params['rows']) for params in merges] == [100, 56]
     assert merges[1]['rows'][-1]['embedding'] == pytest.approx(
         vectors[-1].tolist())

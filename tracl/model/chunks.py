@@ -294,16 +294,21 @@ def read_chunk(record):
             'source': record.get('source') or ''}
 
 
-def chunk_json(chunk, cosine, relevance):
+def chunk_json(chunk, cosine, relevance, lexical=0.0, foundation_for=()):
     """The API's JSON form of a chunk found by a search (the `chunks` of
-    `POST /learning-paths/generate`), with its raw `cosine` and calibrated
-    `relevance`."""
+    `POST /learning-paths/generate`), with its raw `cosine`, its
+    `lexical` match and calibrated `relevance`. A foundation (a chunk the
+    found ones need first) has no relevance of its own (None) and names
+    the concepts it is needed for in `foundation_for`."""
     chunk = read_chunk(chunk)
     return {
         'chunk_id': chunk['id'], 'concept': chunk['concept'],
         'subject': chunk['subject'], 'content': chunk['content'],
-        'relevance': round(float(relevance), 4),
+        'relevance': None if relevance is None
+        else round(float(relevance), 4),
         'cosine': round(float(cosine), 4),
+        'lexical': round(float(lexical), 4),
+        'foundation_for': list(foundation_for),
         'has_prerequisite': chunk['has_prerequisite'],
         'prerequisite_for': chunk['prerequisite_for'],
         'difficulty_level': chunk['difficulty_level'],

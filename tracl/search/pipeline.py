@@ -7,11 +7,13 @@ an hour too, for every learner (`query_vector:{hash}:{source}`): a query
 another learner asked costs no LLM call and no embedding."""
 
 import base64
+from collections import namedtuple
 
 import numpy as np
 
 from trac.config import FloatOption, IntOption
 from trac.core import Component
+from trac.util.translation import _
 
 from tracl.cache import (SEARCH_TTL, LearningCache, query_vector_key,
                          search_key)
@@ -19,7 +21,17 @@ from tracl.embedding import LearningEmbedder
 from tracl.llm import LearningLLM
 from tracl.model.chunks import chunk_json, missing_fields
 from tracl.search import LearningChunkStore
+from tracl.search import ChunkStoreUnavailable
+from tracl.search.foundations import choose_foundations
 from tracl.search.relevance import query_vector, relevances
+
+
+#: A candidate of a search: the chunk, its cosine to the search vector,
+#: its lexical match and its calibrated relevance.
+Hit = namedtuple('Hit', 'chunk cosine lexical relevance')
+
+#: A search's candidates, ranked, with the store and vector it used.
+Ranking = namedtuple('Ranking', 'store vector hits')
 
 
 class SearchPipeline(Component):
@@ -37,8 +49,16 @@ class SearchPipeline(Component):
         against junk, results are ranked by score.""")
 
     candidates = IntOption('learning', 'search_candidates', 60,
-        """How many nearest chunks the store returns before invalid ones
-        and those below the threshold are dropped.""")
+        """How many chunks each retrieval (by meaning, and by words)
+        returns before the two are fused and invalid ones and those below
+        the threshold are dropped.""")
+
+    max_foundations = IntOption('learning', 'max_foundations', 10,
+        """Most foundations a search adds: chunks that the chunks found
+        need first (their prerequisites, followed transitively) and that
+        the search did not find. Over the cap, those most of the found
+        chunks need are kept, then those nearest the query. 0 adds
+        none.""")
 
     def search(self, query, sub):
         """The generate response for `query` (without `query`/`cached`
@@ -59,30 +79,52 @@ class SearchPipeline(Component):
 
     def run(self, query):
         """Search without the cache."""
+        ranking = self.rank(query)
+        found = [hit for hit in ranking.hits
+                 if hit.relevance >= self.relevance_threshold][
+            :self.max_chunks]
+        result = {'chunks': [
+            chunk_json(hit.chunk, hit.cosine, hit.relevance, hit.lexical)
+            for hit in found]}
+        if found:
+            result['chunks'].extend(self._foundations(
+                ranking.store, ranking.vector, [hit.chunk for hit in found]))
+        else:
+            result['message'] = self._nothing_found(ranking.store)
+        return result
+
+    def rank(self, query):
+        """Every candidate of both retrievals for `query`, ranked by
+        relevance (best first, ties by id), before the threshold and the
+        cut: a `Ranking`."""
         store = LearningChunkStore(self.env).store
         # Before the language model writes sentences that could not be
         # searched.
         store.check_available()
         embedder = LearningEmbedder(self.env).embedder
         vector = self.search_vector(query, embedder)
-        hits = store.search(vector, max(self.candidates, self.max_chunks))
-        hits = [(chunk, cosine) for chunk, cosine in hits
-                if self._valid(chunk)]
-        scores = relevances([cosine for _chunk, cosine in hits],
-                            embedder.model_name()) if hits else []
-        chunks = []
-        for (chunk, cosine), relevance in zip(hits, scores):
-            if relevance < self.relevance_threshold:
-                continue
-            chunks.append(chunk_json(chunk, cosine, relevance))
-            if len(chunks) >= self.max_chunks:
-                break
-        result = {'chunks': chunks}
-        if not chunks:
-            result['message'] = ("Nothing in the library is clearly "
-                                 "relevant to this query: try naming the "
-                                 "subject or a concept.")
-        return result
+        wanted = max(self.candidates, self.max_chunks)
+        dense = [(chunk, cosine) for chunk, cosine in
+                 store.search(vector, wanted) if self._valid(chunk)]
+        lexical = dict(store.lexical_search(query, wanted))
+        chunks = {chunk['id']: chunk for chunk, _cosine in dense}
+        cosines = {chunk['id']: cosine for chunk, cosine in dense}
+        # A chunk only the words found: its meaning is measured too.
+        only_lexical = [i for i in lexical if i not in chunks]
+        if only_lexical:
+            cosines.update(store.similarities(vector, only_lexical))
+            chunks.update((i, c) for i, c in
+                          store.get_chunks(only_lexical).items()
+                          if i in cosines and self._valid(c))
+        ids = list(chunks)
+        scores = relevances([cosines[i] for i in ids],
+                            embedder.model_name(),
+                            [lexical.get(i, 0.0) for i in ids]) \
+            if ids else []
+        hits = sorted((Hit(chunks[i], cosines[i], lexical.get(i, 0.0),
+                           float(score)) for i, score in zip(ids, scores)),
+                      key=lambda hit: (-hit.relevance, hit.chunk['id']))
+        return Ranking(store, vector, hits)
 
     def search_vector(self, query, embedder):
         """The unit vector searched for `query`: the average of the
@@ -101,6 +143,39 @@ class SearchPipeline(Component):
         return vector
 
     # Internal methods
+
+    def _foundations(self, store, vector, found):
+        """The chunks `found` need first that the search did not find, as
+        the generate response lists them: without a relevance of their
+        own, with the names of the found concepts that need them."""
+        cap = max(0, self.max_foundations)
+        if not cap:
+            return []
+        closure = store.prerequisite_closure([c['id'] for c in found])
+        if not closure:
+            return []
+        cosines = store.similarities(vector, list(closure))
+        chosen = choose_foundations(closure, cosines, cap)
+        chunks = store.get_chunks(chosen)
+        names = {c['id']: c['concept'] for c in found}
+        return [chunk_json(chunks[chunk_id], cosines.get(chunk_id, 0.0), None,
+                           foundation_for=[names[i]
+                                           for i in closure[chunk_id]])
+                for chunk_id in chosen
+                if chunk_id in chunks and self._valid(chunks[chunk_id])]
+
+    def _nothing_found(self, store):
+        """What a learner reads when nothing is relevant: that the library
+        has nothing on it, and what it does have."""
+        try:
+            subjects = sorted(store.stats().get('subjects') or {})
+        except ChunkStoreUnavailable:
+            subjects = []
+        if not subjects:
+            return _("The library has nothing on this yet.")
+        return _("The library has nothing on this. It covers: "
+                 "%(subjects)s. Try a question about one of them.",
+                 subjects=', '.join(subjects))
 
     def _valid(self, chunk):
         # A chunk without these cannot become a concept.

@@ -35,7 +35,12 @@ import numpy as np
 DEFAULT_THRESHOLD = 0.65
 
 #: A logistic map from cosine to relevance, and what it was fitted on.
-Calibration = namedtuple('Calibration', 'slope intercept fitted_on')
+#: `lexical_weight` is how much a full lexical match (1.0) adds to the
+#: cosine before the map: the fused score is `cosine + lexical_weight *
+#: lexical` (0 for a model fitted on cosines alone).
+Calibration = namedtuple('Calibration',
+                         'slope intercept fitted_on lexical_weight',
+                         defaults=(0.0,))
 
 #: The calibrations, by embedding model (as `IEmbedder.model_name()` gives
 #: it; see `_model_key` for the spellings that match).
@@ -83,10 +88,12 @@ _warned = set()
 _warned_lock = threading.Lock()
 
 
-def relevances(cosines, model_name):
+def relevances(cosines, model_name, lexical=None):
     """The relevance in [0, 1] of each of `cosines` (raw cosines in
     [-1, 1], as every `IChunkStore` returns them) for vectors of
-    `model_name`, as a float64 array of the same shape.
+    `model_name`, as a float64 array of the same shape; with `lexical`
+    (each chunk's `lexical_search` match in [0, 1], 0 for a chunk the
+    words did not find), of the fused score (`fused_scores`).
 
     A model without a calibration gets the raw cosine clamped to [0, 1],
     with one warning per model and process. That is conservative for
@@ -101,10 +108,21 @@ def relevances(cosines, model_name):
     if calibration is None:
         _warn_uncalibrated(model_name)
         return np.clip(cosines, 0.0, 1.0)
-    z = calibration.slope * np.clip(cosines, -1.0, 1.0) + \
+    z = calibration.slope * fused_scores(cosines, lexical, calibration) + \
         calibration.intercept
     # exp(-z) overflows for z below about -709; relevance is 0 there.
     return 1.0 / (1.0 + np.exp(-np.maximum(z, -700.0)))
+
+
+def fused_scores(cosines, lexical, calibration):
+    """The score the relevance map reads: the cosine plus the lexical
+    match weighted by `calibration` (a calibrated sum of the two
+    retrievals)."""
+    cosines = np.clip(np.asarray(cosines, dtype=np.float64), -1.0, 1.0)
+    if lexical is None or not calibration.lexical_weight:
+        return cosines
+    lexical = np.clip(np.asarray(lexical, dtype=np.float64), 0.0, 1.0)
+    return cosines + calibration.lexical_weight * lexical
 
 
 def relevance(cosine, model_name):

@@ -34,13 +34,28 @@ _NULLABLE_NAMES = {'anyOf': [{'type': 'null'}, {'type': 'string'},
 CHUNK_SCHEMA = {
     'type': 'object',
     'required': ['chunk_id', 'concept', 'subject', 'content', 'relevance',
-                 'cosine', 'has_prerequisite', 'prerequisite_for',
-                 'difficulty_level', 'source'],
+                 'cosine', 'lexical', 'foundation_for', 'has_prerequisite',
+                 'prerequisite_for', 'difficulty_level', 'source'],
     'properties': {
         'chunk_id': {'type': 'string'}, 'concept': {'type': 'string'},
         'subject': {'type': 'string'}, 'content': {'type': 'string'},
-        'relevance': {'type': 'number', 'minimum': 0, 'maximum': 1},
-        'cosine': {'type': 'number', 'minimum': -1, 'maximum': 1},
+        'relevance': {
+            'type': ['number', 'null'], 'minimum': 0, 'maximum': 1,
+            'description': 'Calibrated relevance of the fused score (the '
+                           'floor of [learning] relevance_threshold '
+                           'applies to it); null for a foundation.'},
+        'cosine': {'type': 'number', 'minimum': -1, 'maximum': 1,
+                   'description': 'Cosine of the chunk with the search '
+                                  'vector (the dense retrieval).'},
+        'lexical': {'type': 'number', 'minimum': 0, 'maximum': 1,
+                    'description': "How well the chunk's words match the "
+                                   "query's (BM25 over the most the query "
+                                   "could score; 0 when none match)."},
+        'foundation_for': {
+            'type': 'array', 'items': {'type': 'string'},
+            'description': 'For a foundation (a chunk the results need '
+                           'first, listed after them), the concepts that '
+                           'need it; empty for a search result.'},
         'has_prerequisite': _NULLABLE_NAMES,
         'prerequisite_for': _NULLABLE_NAMES,
         'difficulty_level': {'type': 'integer', 'minimum': 1, 'maximum': 5},
@@ -73,10 +88,13 @@ CREATE_REQUEST = {
 }
 
 CREATE_RESPONSE = {
-    'type': 'object', 'required': ['path_id', 'roadmap_url', 'tickets',
-                                   'skipped'],
+    'type': 'object', 'required': ['path_id', 'roadmap_url', 'path_url',
+                                   'tickets', 'skipped'],
     'properties': {
         'path_id': {'type': 'string'}, 'roadmap_url': {'type': 'string'},
+        'path_url': {'type': 'string',
+                     'description': "The path's page, where a browser goes "
+                                    "next."},
         'tickets': {'type': 'array', 'items': {
             'type': 'object',
             'required': ['ticket_id', 'concept', 'subject', 'question',
@@ -106,14 +124,29 @@ PATH_SUMMARY = {
         'completion': {'type': 'number', 'minimum': 0, 'maximum': 100}},
 }
 
+NEXT_UP = {
+    'type': ['object', 'null'],
+    'description': 'The concept to study next: the unlocked, unmastered '
+                   'concept that unlocks the most (start: nothing of the '
+                   'path started yet); null when none is left.',
+    'required': ['ticket_id', 'concept', 'start'],
+    'properties': {'ticket_id': {'type': 'integer'},
+                   'concept': {'type': 'string'},
+                   'start': {'type': 'boolean'}},
+}
+
 PATH_DETAIL = dict(PATH_SUMMARY, required=PATH_SUMMARY['required'] +
-                   ['concepts'], properties=dict(
-                       PATH_SUMMARY['properties'], concepts={
+                   ['concepts', 'next_up'], properties=dict(
+                       PATH_SUMMARY['properties'], next_up=NEXT_UP, concepts={
+                           'description': 'In study order: prerequisites '
+                                          'first, then by relevance in this '
+                                          'path, then difficulty.',
                            'type': 'array', 'items': {
                                'type': 'object',
                                'required': ['ticket_id', 'concept', 'subject',
                                             'status', 'score', 'best_score',
-                                            'prerequisites', 'locked'],
+                                            'prerequisites', 'locked',
+                                            'unlocks', 'difficulty'],
                                'properties': {
                                    'ticket_id': {'type': 'integer'},
                                    'concept': {'type': 'string'},
@@ -126,7 +159,15 @@ PATH_DETAIL = dict(PATH_SUMMARY, required=PATH_SUMMARY['required'] +
                                    'prerequisites': {
                                        'type': 'array',
                                        'items': {'type': 'integer'}},
-                                   'locked': {'type': 'boolean'}}}}))
+                                   'locked': {'type': 'boolean'},
+                                   'unlocks': {
+                                       'type': 'integer', 'minimum': 0,
+                                       'description': 'Concepts of the path '
+                                                      'that wait on this '
+                                                      'one.'},
+                                   'difficulty': {'type': 'integer',
+                                                  'minimum': 1,
+                                                  'maximum': 5}}}}))
 
 
 class LearningPathsApi(Component):
@@ -179,6 +220,8 @@ class LearningPathsApi(Component):
                                         chunk_ids)
         return 201, {'path_id': created.path_id,
                      'roadmap_url': req.abs_href.roadmap(),
+                     'path_url': req.abs_href('learning', 'paths',
+                                              created.path_id),
                      'tickets': created.tickets, 'skipped': created.skipped}
 
     def _list(self, req, call):
