@@ -52,14 +52,21 @@ from trac.test import EnvironmentStub  # noqa: E402
 from tracl.corpus import load_starter_corpus  # noqa: E402
 from tracl.embedding import LearningEmbedder  # noqa: E402
 from tracl.llm.offline import OfflineLLMProvider  # noqa: E402
+from tracl.search.lexical import LexicalIndex  # noqa: E402
 from tracl.search.relevance import (DEFAULT_THRESHOLD,  # noqa: E402
                                     calibration_for, chunk_text,
+                                    subject_shares,
                                     query_vector, relevances)
 
 QUERY_FILES = os.path.join(ROOT, 'tests', 'data', 'queries', '*.jsonl')
 
 #: The pipeline's cut: at most this many chunks a search returns.
 TOP_K = 20
+
+#: Weights of the lexical match tried, and the one the pipeline uses (its
+#: calibration's).
+LEXICAL_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+HYBRID = 'hybrid (pipeline)'
 
 #: Thresholds of the table.
 THRESHOLDS = (0.50, 0.55, 0.60, 0.65, 0.70, 0.75, 0.80)
@@ -234,11 +241,14 @@ def best_floor(split):
     # A floor between pair i and i + 1 keeps pairs 0..i; ties stay together.
     valid = (off_hits == 0) & np.append(cosines[1:] < cosines[:-1], True)
     scores = np.where(valid, scores, -1)
-    i = int(np.argmax(scores))
+    best = int(np.argmax(scores))
+    near = np.flatnonzero(scores >= scores[best] - 0.01)
+    band = (float(cosines[near].min()), float(cosines[near].max()))
+    # The floor is against junk, not a filter: of the floors within 0.01
+    # of the best F1, the lowest, which keeps the most.
+    i = int(near.max())
     following = cosines[i + 1] if i + 1 < len(cosines) else cosines[i] - .01
     floor = (cosines[i] + following) / 2
-    near = np.flatnonzero(scores >= scores[i] - 0.01)
-    band = (float(cosines[near].min()), float(cosines[near].max()))
     return float(floor), float(precision[i]), float(recall[i]), \
         float(scores[i]), band
 
@@ -323,6 +333,9 @@ def main():
     embedder = LearningEmbedder(env).embedder
     provider = OfflineLLMProvider(env)
     model = embedder.model_name()
+    shipped = calibration_for(model)
+    lexical_weight = shipped.lexical_weight if shipped else 0.0
+    subject_weight = shipped.subject_weight if shipped else 0.0
     chunks = load_starter_corpus()
     chunk_ids = [c['id'] for c in chunks]
     queries = load_queries()
@@ -336,17 +349,30 @@ def main():
 
     sentences = [provider.academic_sentences(q['query']) for q in queries]
     flat = embedder.embed([s for group in sentences for s in group])
+    own = embedder.embed([q['query'] for q in queries])
     at = np.cumsum([0] + [len(g) for g in sentences])
     vectors = {
         'sentences': np.vstack([query_vector(flat[at[i]:at[i + 1]])
                                 for i in range(len(queries))]),
-        'raw query': np.vstack([query_vector(v) for v in
-                                embedder.embed([q['query']
-                                                for q in queries])]),
+        'raw query': np.vstack([query_vector(v) for v in own]),
+        'sentences + query': np.vstack([
+            query_vector(flat[at[i]:at[i + 1]], own[i])
+            for i in range(len(queries))]),
     }
+    index = LexicalIndex([chunk_text(c) for c in chunks])
+    lexical = np.zeros((len(queries), len(chunks)))
+    for row, query in enumerate(queries):
+        positions, scores = index.search(query['query'], len(chunks))
+        lexical[row, positions] = scores
 
-    def splits(chunk_vectors, query_vectors):
-        cosines = query_vectors @ chunk_vectors.T
+    subjects = [c['subject'] for c in chunks]
+
+    def splits(chunk_vectors, query_vectors, weight=0.0, subject_weight=0.0):
+        cosines = query_vectors @ chunk_vectors.T + weight * lexical
+        if subject_weight:
+            for row in range(len(cosines)):
+                cosines[row] += subject_weight * subject_shares(
+                    cosines[row], subjects)
         return {name: Split([q for q in queries if q['split'] == name],
                             cosines[[i for i, q in enumerate(queries)
                                      if q['split'] == name]], chunk_ids)
@@ -369,15 +395,28 @@ def main():
 
     data = {label: splits(chosen, v) for label, v in vectors.items()}
 
+    print('\n1b. Lexical weight of the hybrid score (cosine with the '
+          'pipeline vector + weight * lexical), ranked on TRAIN')
+    weights = {}
+    for weight in LEXICAL_WEIGHTS:
+        figures = ranking(splits(chosen, vectors['sentences + query'],
+                                 weight)['train'])
+        weights[weight] = figures['pair_auc']
+        print_ranking('weight %.2f' % weight, figures)
+    print('  chosen: %.2f (the best TRAIN pair AUC; the shipped weight is '
+          '%.2f)' % (max(weights, key=weights.get), lexical_weight))
+    data[HYBRID] = splits(chosen, vectors['sentences + query'],
+                          lexical_weight, subject_weight)
+
     print('\n2. Raw cosines, 10th / 50th / 90th percentile (chunk_text)')
-    for label in vectors:
+    for label in data:
         for name in ('train', 'test'):
             print_distributions('%s, %s' % (label, name.upper()),
                                 data[label][name])
 
     print('\n3. Fit on TRAIN')
     fits = {}
-    for label in vectors:
+    for label in data:
         fitted = fits[label] = fit(data[label]['train'])
         print('  %s: %d candidate pairs (top 20 of %d queries), '
               '%d relevant' % (label, fitted['pairs'],
@@ -392,10 +431,12 @@ def main():
               'balanced fit alone would put 0.65 at %.3f, unweighted at '
               '%.3f' % (fitted['intercept'], fitted['balanced_065_cosine'],
                         unweighted_065_cosine(data[label]['train'])))
-    pipeline = fits['sentences']
+    pipeline = fits[HYBRID]
     print('\n  Paste into CALIBRATIONS[%r]:' % model)
-    print('    Calibration(slope=%.2f, intercept=%.4f, ...)' % (
-        pipeline['slope'], round(pipeline['intercept'], 4)))
+    print('    Calibration(slope=%.2f, intercept=%.4f, ..., '
+          'lexical_weight=%.2f, subject_weight=%.2f)' % (
+              pipeline['slope'], round(pipeline['intercept'], 4),
+              lexical_weight, subject_weight))
     shipped = calibration_for(model)
     if shipped is None:
         print('  (no calibration shipped for this model yet)')
@@ -412,8 +453,11 @@ def main():
     def shipped_map(c):
         return relevances(c, model)
 
-    maps = [('sentences, shipped calibration', 'sentences', shipped_map),
-            ('raw query, shipped calibration', 'raw query', shipped_map),
+    maps = [('hybrid (pipeline), shipped calibration', HYBRID,
+             shipped_map),
+            ('sentences alone, its own TRAIN fit', 'sentences',
+             logistic(fits['sentences']['slope'],
+                      fits['sentences']['intercept'])),
             ('raw query, its own TRAIN fit', 'raw query',
              logistic(fits['raw query']['slope'],
                       fits['raw query']['intercept']))]
@@ -427,7 +471,7 @@ def main():
                 data[vector_label][name], relevance_of, DEFAULT_THRESHOLD))
     print('\n  Ranks (no threshold)')
     for name in ('test', 'train'):
-        for label in vectors:
+        for label in data:
             print_ranking('%s, %s' % (label, name.upper()),
                           ranking(data[label][name]))
 

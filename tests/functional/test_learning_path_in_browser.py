@@ -1,5 +1,6 @@
 """The `[[LearningPath]]` macro in a real browser: a learner generates a
-preview, unticks a concept, creates the path and lands on the roadmap."""
+preview, unticks a concept, creates the path and lands on the path's
+page; the roadmap then counts the path's concepts."""
 
 import os
 
@@ -109,9 +110,16 @@ def test_learner_generates_unticks_a_concept_and_creates_the_path(
                                       'input[type=checkbox]')
         assert len(boxes) >= 2
         assert all(b.is_selected() for b in boxes)
+        # The search's results; the foundations they need follow, in
+        # their own section and without a relevance of their own.
+        foundations = {item.find_element(
+            By.CSS_SELECTOR, '.tracl-lp-concept-name').text
+            for item in preview.find_elements(By.CSS_SELECTOR,
+                                              'li.tracl-lp-foundation')}
         concepts = {}
-        for item in preview.find_elements(By.CSS_SELECTOR,
-                                          'li.tracl-lp-concept'):
+        for item in preview.find_elements(
+                By.CSS_SELECTOR, 'fieldset.tracl-lp-subject '
+                'li.tracl-lp-concept'):
             name = item.find_element(By.CSS_SELECTOR,
                                      '.tracl-lp-concept-name').text
             relevance = item.find_element(By.CSS_SELECTOR,
@@ -135,12 +143,14 @@ def test_learner_generates_unticks_a_concept_and_creates_the_path(
         assert not dropped_box.is_selected()
         count = driver.find_element(By.CSS_SELECTOR, '.tracl-lp-count').text
         assert count == '%d of %d selected' % (len(boxes) - 1, len(boxes))
-        kept = set(concepts) - {dropped}
+        kept = (set(concepts) - {dropped}) | foundations
         assert page_errors(driver) == []
 
         create.click()
-        wait(driver, lambda d: d.current_url.endswith('/roadmap'),
+        wait(driver, lambda d: '/learning/paths/' in d.current_url,
              SLOW_CALL_SECONDS)
+        assert page_errors(driver) == []
+        driver.get(testenv.url + '/roadmap')
         milestone = wait(driver, lambda d: d.find_element(
             By.XPATH, '//div[@class="milestone"][.//h2//em[text()="%s"]]'
             % SUBJECT))

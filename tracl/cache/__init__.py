@@ -58,6 +58,12 @@ def query_vector_key(query, provider, model):
         _digest('%s\n%s' % (provider, model))[:16])
 
 
+def library_subjects_key(store):
+    """`library_subjects:{store_hash}`: the subjects the chunk store
+    (its description) holds, named when a search finds nothing."""
+    return 'library_subjects:%s' % _digest(store)[:16]
+
+
 def progress_key(sub, ticket_id):
     """`progress:{sub}:{ticket_id}`: a learner's progress on a concept."""
     return 'progress:%s:%d' % (sub, int(ticket_id))

@@ -15,8 +15,8 @@ from trac.config import FloatOption, IntOption
 from trac.core import Component
 from trac.util.translation import _
 
-from tracl.cache import (SEARCH_TTL, LearningCache, query_vector_key,
-                         search_key)
+from tracl.cache import (SEARCH_TTL, LearningCache, library_subjects_key,
+                         query_vector_key, search_key)
 from tracl.embedding import LearningEmbedder
 from tracl.llm import LearningLLM
 from tracl.model.chunks import chunk_json, missing_fields
@@ -25,6 +25,12 @@ from tracl.search import ChunkStoreUnavailable
 from tracl.search.foundations import choose_foundations
 from tracl.search.relevance import query_vector, relevances
 
+
+#: Most subjects named when a search finds nothing; the rest are counted.
+MAX_NAMED_SUBJECTS = 12
+
+#: Seconds the library's subjects are cached for that message.
+SUBJECTS_TTL = 300
 
 #: A candidate of a search: the chunk, its cosine to the search vector,
 #: its lexical match and its calibrated relevance.
@@ -119,7 +125,8 @@ class SearchPipeline(Component):
         ids = list(chunks)
         scores = relevances([cosines[i] for i in ids],
                             embedder.model_name(),
-                            [lexical.get(i, 0.0) for i in ids]) \
+                            [lexical.get(i, 0.0) for i in ids],
+                            [chunks[i]['subject'] for i in ids]) \
             if ids else []
         hits = sorted((Hit(chunks[i], cosines[i], lexical.get(i, 0.0),
                            float(score)) for i, score in zip(ids, scores)),
@@ -128,17 +135,21 @@ class SearchPipeline(Component):
 
     def search_vector(self, query, embedder):
         """The unit vector searched for `query`: the average of the
-        embeddings of the provider's five academic sentences, from the
-        cache when this query was asked within the hour."""
+        embeddings of the provider's five academic sentences with the
+        query's own embedding (`query_vector`), from the cache when this
+        query was asked within the hour."""
         provider = LearningLLM(self.env).provider
         cache = LearningCache(self.env)
+        # Vectors made before the query counted on its own are another
+        # method: the key names it.
         key = query_vector_key(query, provider.describe(),
-                               '%s/%d' % (embedder.model_name(),
-                                          embedder.dimension()))
+                               '%s/%d+query' % (embedder.model_name(),
+                                                embedder.dimension()))
         vector = _decode_vector(cache.get(key), embedder.dimension())
         if vector is None:
-            sentences = provider.academic_sentences(query)
-            vector = query_vector(embedder.embed(list(sentences)))
+            sentences = list(provider.academic_sentences(query))
+            embedded = embedder.embed(sentences + [query])
+            vector = query_vector(embedded[:-1], embedded[-1])
             cache.set(key, _encode_vector(vector), SEARCH_TTL)
         return vector
 
@@ -167,15 +178,31 @@ class SearchPipeline(Component):
     def _nothing_found(self, store):
         """What a learner reads when nothing is relevant: that the library
         has nothing on it, and what it does have."""
-        try:
-            subjects = sorted(store.stats().get('subjects') or {})
-        except ChunkStoreUnavailable:
-            subjects = []
+        subjects = self._subjects(store)
         if not subjects:
             return _("The library has nothing on this yet.")
+        named = subjects[:MAX_NAMED_SUBJECTS]
+        if len(subjects) > len(named):
+            named.append(_("%(count)d more subjects",
+                           count=len(subjects) - len(named)))
         return _("The library has nothing on this. It covers: "
                  "%(subjects)s. Try a question about one of them.",
-                 subjects=', '.join(subjects))
+                 subjects=', '.join(named))
+
+    def _subjects(self, store):
+        """The subjects the library holds, largest first, cached a few
+        minutes (counting them reads every chunk)."""
+        cache = LearningCache(self.env)
+        key = library_subjects_key(store.describe())
+        subjects = cache.get(key)
+        if not isinstance(subjects, list):
+            try:
+                counts = store.stats().get('subjects') or {}
+            except ChunkStoreUnavailable:
+                return []
+            subjects = sorted(counts, key=lambda s: (-counts[s], s))
+            cache.set(key, subjects, SUBJECTS_TTL)
+        return list(subjects)
 
     def _valid(self, chunk):
         # A chunk without these cannot become a concept.
