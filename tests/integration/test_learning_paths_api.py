@@ -41,6 +41,7 @@ API = '/api/v1/learning-paths'
 
 BLOCKCHAIN = 'I want to understand blockchain technology'
 SIGNATURES = 'digital signatures and hash functions'
+TWO_SUBJECTS = 'hash functions and gradient descent'
 MACHINE_LEARNING = 'machine learning'
 OFF_TOPIC = 'how to bake sourdough bread'
 
@@ -95,6 +96,18 @@ def bob(env):
 @pytest.fixture
 def admin(env):
     return LearnerClient(env, ADMIN_SUB, groups=('Administrators',))
+
+
+def assert_study_order(detail, tickets):
+    """`detail` lists exactly the path's `tickets`, each after the
+    concepts of the path it needs."""
+    order = [c['ticket_id'] for c in detail['concepts']]
+    assert sorted(order) == sorted(t['ticket_id'] for t in tickets)
+    for concept in detail['concepts']:
+        for prerequisite in concept['prerequisites']:
+            if prerequisite in order:
+                assert order.index(prerequisite) < \
+                    order.index(concept['ticket_id'])
 
 
 def assert_error(response, status, code=None):
@@ -664,8 +677,7 @@ def test_a_second_path_reuses_the_learners_concepts(env, alice):
     assert count(env, '{concept_metadata}') == 8
     assert count(env, '{path_concepts}') == 10
     detail = alice.learning_paths('/' + second['path_id']).json()
-    assert [c['ticket_id'] for c in detail['concepts']] == \
-        [t['ticket_id'] for t in second['tickets']]
+    assert_study_order(detail, second['tickets'])
     # The same path once more reuses everything.
     third = alice.create_path(BLOCKCHAIN, chunks[:5])
     assert all(t['reused'] for t in third['tickets'])
@@ -773,9 +785,11 @@ def test_owner_reads_a_path_with_its_concepts(env, alice):
     assert detail['query'] == BLOCKCHAIN
     assert (detail['total'], detail['studying'], detail['mastered']) == \
         (5, 1, 0)
-    assert [c['ticket_id'] for c in detail['concepts']] == \
-        [t['ticket_id'] for t in created['tickets']]
-    for concept, chunk in zip(detail['concepts'], chunks):
+    assert_study_order(detail, created['tickets'])
+    by_ticket = {t['ticket_id']: chunk
+                 for t, chunk in zip(created['tickets'], chunks)}
+    for concept in detail['concepts']:
+        chunk = by_ticket[concept['ticket_id']]
         assert set(concept) == {'ticket_id', 'concept', 'subject', 'status',
                                 'score', 'best_score', 'prerequisites',
                                 'locked', 'unlocks', 'difficulty'}
@@ -894,11 +908,11 @@ def test_a_database_failure_mid_way_writes_nothing(env, alice, monkeypatch,
 def test_a_database_failure_creates_no_milestone(env, alice, monkeypatch):
     # The failure comes at the last concept: by then a milestone exists for
     # each subject of the path.
-    chunks = alice.chunks(SIGNATURES)
+    chunks = alice.chunks(TWO_SUBJECTS)
     subjects = {chunk['subject'] for chunk in chunks}
     assert len(subjects) == 2
     fail_ticket_insert(env, monkeypatch, at=len(chunks))
-    assert_error(alice.create(SIGNATURES), 503, 'database_unavailable')
+    assert_error(alice.create(TWO_SUBJECTS), 503, 'database_unavailable')
     assert written_rows(env) == dict.fromkeys(WRITTEN_TABLES, 0)
     next_request(env)
     assert list(Milestone.select(env, include_completed=True)) == []

@@ -61,6 +61,11 @@ NewConcept = namedtuple('NewConcept', ['chunk', 'relevance', 'cosine',
                                        'question', 'question_id', 'author'],
                         defaults=(None, None))
 
+#: A foundation (a chunk the search added because its results need it)
+#: has no relevance of its own: it ranks before every search result in
+#: its path, since it is needed first.
+
+
 CreatedConcept = namedtuple('CreatedConcept', [
     'ticket_id', 'chunk_id', 'concept', 'subject', 'question', 'reused'])
 
@@ -151,8 +156,10 @@ def create_learning_path(env, sub, query, title, difficulty, concepts,
             env, sub, [c.chunk['id'] for c in concepts])
         milestones = {m.name for m in Milestone.select(env,
                                                        include_completed=True)}
-        for position, item in enumerate(concepts):
+        for index, item in enumerate(concepts):
             chunk = item.chunk
+            position = index - len(concepts) if item.relevance is None \
+                else index
             ticket_id = existing.get(chunk['id'])
             reused = ticket_id is not None
             if not reused:
