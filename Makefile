@@ -36,7 +36,7 @@ test: test-deps install-test services
 	    --rootdir=$(CURDIR) $(CURDIR)/tests $(PYTEST_ARGS)
 
 ## make bench: print the benchmark figures
-bench: install-test services
+bench: install-test services bench-data
 	export TRACL_TEST_PG_URI=$$(tests/support/pg_uri.sh); \
 	for script in bench/*_bench.py; do $(PY) $$script || exit 1; done
 

@@ -108,6 +108,7 @@ setup(
             'tracl.web.admin_panel = tracl.web.admin_panel',
             'tracl.web.api = tracl.web.api',
             'tracl.web.learning = tracl.web.learning',
+            'tracl.web.path_page = tracl.web.path_page',
             'tracl.web.macros = tracl.web.macros',
             'tracl.web.notices = tracl.web.notices',
             'tracl.web.concept_page = tracl.web.concept_page',

@@ -90,7 +90,12 @@ MAP_ELEMENTS = {'img', 'map', 'area'}
 READERS = [('authenticated', 'WIKI_VIEW'), ('authenticated', 'TICKET_VIEW')]
 NO_RATE_LIMIT = ('learning', 'api_rate_limit', '0')
 
-pytestmark = pytest.mark.learning_env(config=[NO_RATE_LIMIT], grant=READERS)
+# Drawing is tested on the twenty concepts the blockchain query finds,
+# without the foundations the search adds to them (test_foundations tests
+# those, and the path page draws them).
+pytestmark = pytest.mark.learning_env(
+    config=[NO_RATE_LIMIT, ('learning', 'max_foundations', '0')],
+    grant=READERS)
 
 
 @pytest.fixture
@@ -402,9 +407,10 @@ def test_unknown_direction_is_refused(env, path, alice):
 def test_empty_graph_says_how_to_start(env, bob):
     graph = bob.graph()
     assert graph.fragment is None
-    assert graph.message.startswith('No concepts to draw yet. Start a '
-                                    'learning path on My learning')
-    assert '<a href="/learning">My learning</a>' in graph.html
+    assert graph.message.startswith('No concepts to draw yet. Say what you '
+                                    'want to understand in the query box')
+    assert '<a href="/wiki/WikiStart#tracl-lp-1">the query box on the ' \
+        'start page</a>' in graph.html
 
 
 def test_anonymous_reader_is_asked_to_sign_in(env, path):
@@ -715,13 +721,14 @@ def test_missing_dot_gives_a_readable_message(make_env, fmt):
                                'seconds.'),
     ('graph_max_bytes', '200', 'The drawn graph is larger than 200 bytes: '
                                'show one subject at a time.'),
-    ('graph_max_concepts', '5', 'This graph has 20 concepts, more than 5: '
+    ('graph_max_concepts', '5', 'This graph has 25 concepts, more than 5: '
                                 'show one subject at a time'),
 ])
 def test_a_failed_drawing_gives_a_readable_message(make_env, option, value,
                                                    message):
     env = make_env(grant=READERS,
                    config=[NO_RATE_LIMIT, ('learning', option, value)])
+    # The twenty concepts found and the five foundations they need.
     make_path(env, ALICE)
     graph = Viewer(env, ALICE).graph()
     assert graph.fragment is None

@@ -20,6 +20,7 @@ from tracl.auth.permissions import ADMIN
 from tracl.graph.dot import DIRECTIONS, STATUS_COLOURS, LOCKED_COLOUR
 from tracl.graph.render import RenderError
 from tracl.graph.service import KnowledgeGraphs
+from tracl.web.macros import query_box_href
 
 IMAGE_PATH = '/learning/graph.png'
 
@@ -90,11 +91,11 @@ def graph_fragment(env, req, sub, fmt, selection, ticket_id=None,
                        role='alert')
     if drawing is None:
         return tag.div(tag_(
-            "No concepts to draw yet. Start a learning path on "
-            "%(my_learning)s, or with the LearningPath macro on a wiki "
-            "page; your concepts then appear here, coloured as you master "
-            "them.", my_learning=tag.a(_("My learning"),
-                                       href=req.href.learning())),
+            "No concepts to draw yet. Say what you want to understand in "
+            "%(query_box)s and create a learning path; your concepts then "
+            "appear here, coloured as you master them.",
+            query_box=tag.a(_("the query box on the start page"),
+                            href=query_box_href(req))),
             class_='tracl-kg-empty')
     add_stylesheet(req, 'tracl/css/graph.css')
     label = _("Knowledge graph: %(n)d concepts", n=len(drawing.nodes))

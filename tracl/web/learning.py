@@ -14,14 +14,9 @@ from trac.web.chrome import (INavigationContributor, ITemplateProvider,
                              add_stylesheet)
 
 from tracl.model import path_summaries
-from tracl.web.macros import form_anchor
+from tracl.web.macros import query_box_href
 from tracl.web.path_page import path_href
 from tracl.web.resources import resource_dir
-
-#: The wiki page whose LearningPath form starts a path (the demo's start
-#: page holds one; an administrator may put it on any page).
-START_PAGE = 'WikiStart'
-
 
 class LearningModule(Component):
     """The "My learning" page and TracLearn's templates and static files."""
@@ -51,7 +46,7 @@ class LearningModule(Component):
             'path_hrefs': {p.path_id: path_href(req.href, p.path_id)
                            for p in paths},
             # The start page's query box, not a page that links back here.
-            'start_href': req.href.wiki(START_PAGE) + '#' + form_anchor(1),
+            'start_href': query_box_href(req),
         }
         add_stylesheet(req, 'tracl/css/tracl.css')
         return 'tracl_learning.html', data

@@ -19,10 +19,21 @@ DIFFICULTIES = (1, 2, 3, 4, 5)
 ANY_DIFFICULTY = 'any'
 
 
+#: The wiki page whose LearningPath form starts a path (the demo's start
+#: page holds one; an administrator may put it on any page).
+START_PAGE = 'WikiStart'
+
+
 def form_anchor(number=1):
     """The id of the `number`th LearningPath form of a page: other pages
     link to `WikiStart#tracl-lp-1` to reach the start page's query box."""
     return 'tracl-lp-%d' % number
+
+
+def query_box_href(req):
+    """Where a page without concepts sends the learner: the start page's
+    query box."""
+    return req.href.wiki(START_PAGE) + '#' + form_anchor(1)
 
 
 class LearningPathMacro(WikiMacroBase):
