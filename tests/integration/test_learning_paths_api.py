@@ -250,6 +250,19 @@ def test_generate_answers_from_the_cache_the_second_time(env, alice, bob):
     assert bob.generate(BLOCKCHAIN).json()['cached'] is False
 
 
+def test_a_result_cached_before_foundations_is_searched_again(env, alice):
+    first = alice.generate(BLOCKCHAIN).json()
+    old_shape = {'chunks': [{k: v for k, v in chunk.items()
+                             if k not in ('foundation_for', 'lexical')}
+                            for chunk in first['chunks']
+                            if not chunk['foundation_for']]}
+    LearningCache(env).set(search_key(BLOCKCHAIN, ALICE), old_shape, 60)
+    again = alice.generate(BLOCKCHAIN).json()
+    assert again['cached'] is False
+    assert again['chunks'] == first['chunks']
+    assert alice.generate(BLOCKCHAIN).json()['cached'] is True
+
+
 def test_off_topic_query_answers_200_with_no_chunks_and_a_message(
         env, alice):
     response = alice.generate(OFF_TOPIC)

@@ -77,7 +77,7 @@ class SearchPipeline(Component):
         cache = LearningCache(self.env)
         key = search_key(query, sub)
         cached = cache.get(key)
-        if cached is not None:
+        if _current_shape(cached):
             return dict(cached, cached=True)
         result = self.run(query)
         cache.set(key, result, SEARCH_TTL)
@@ -212,6 +212,16 @@ class SearchPipeline(Component):
                              chunk.get('id'), ', '.join(missing))
             return False
         return True
+
+
+def _current_shape(result):
+    """Whether a cached generate result has this version's shape: one
+    cached before searches added foundations (chunks without
+    `foundation_for`) is searched again rather than served."""
+    return isinstance(result, dict) and isinstance(
+        result.get('chunks'), list) and all(
+        isinstance(chunk, dict) and 'foundation_for' in chunk
+        for chunk in result['chunks'])
 
 
 def _encode_vector(vector):
