@@ -15,25 +15,17 @@ order. Chromium's console records no error on the way.
 
 import json
 import os
-import tempfile
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 from trac.env import Environment
 
+from support.chromium import headless_chromium
 from tracl.demo import write_start_page
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = '/usr/bin/chromium'
-CHROMEDRIVER = '/usr/bin/chromedriver'
-CHROMIUM_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu',
-                  '--disable-background-networking',
-                  '--window-size=1280,900')
 
 USERNAME, PASSWORD = 'fiona', 'Foundation5Path'
 QUERY = 'I want to understand blockchain technology'
@@ -76,23 +68,8 @@ def names_list(names):
 def chromium():
     """Headless Chromium with its console recorded, in a profile of its
     own."""
-    for program in (CHROMIUM, CHROMEDRIVER):
-        if not os.path.exists(program):
-            pytest.fail('%s is missing: install the Debian packages chromium '
-                        'and chromium-driver' % program)
-    profile = tempfile.TemporaryDirectory(prefix='tracl-chromium-')
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS + ('--user-data-dir=' + profile.name,):
-        options.add_argument(flag)
-    options.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
-    driver = webdriver.Chrome(options=options,
-                              service=Service(CHROMEDRIVER))
-    try:
+    with headless_chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-        profile.cleanup()
 
 
 @pytest.fixture(scope='module')

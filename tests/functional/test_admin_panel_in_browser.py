@@ -12,29 +12,21 @@ to her.
 """
 
 import os
-import tempfile
 import time
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import USERS
+from support.chromium import headless_chromium
 from support.study import LEDGERS, WEAK_ANSWER, learner_headers, make_path
 from support.web import call
 from tracl.auth.profile import LearnerProfiles
 from tracl.schema import sql
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
-
-CHROMIUM = '/usr/bin/chromium'
-CHROMEDRIVER = '/usr/bin/chromedriver'
-CHROMIUM_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu',
-                  '--disable-background-networking',
-                  '--window-size=1280,1000')
 
 INSTRUCTOR = 'admin'
 LEARNER_SUB = 'sub-admin-panel-learner'
@@ -51,23 +43,8 @@ SETTLE_SECONDS = 1.0
 @pytest.fixture(scope='module')
 def chromium():
     """Headless Chromium, its console recorded, in a profile of its own."""
-    for program in (CHROMIUM, CHROMEDRIVER):
-        if not os.path.exists(program):
-            pytest.fail('%s is missing: install the Debian packages chromium '
-                        'and chromium-driver (`make test` does)' % program)
-    profile = tempfile.TemporaryDirectory(prefix='tracl-chromium-')
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS + ('--user-data-dir=' + profile.name,):
-        options.add_argument(flag)
-    options.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
-    driver = webdriver.Chrome(options=options,
-                              service=Service(CHROMEDRIVER))
-    try:
+    with headless_chromium(window_size='1280,1000') as driver:
         yield driver
-    finally:
-        driver.quit()
-        profile.cleanup()
 
 
 @pytest.fixture(scope='module')

@@ -14,27 +14,19 @@ mastered.
 
 import json
 import os
-import tempfile
 import time
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from trac.wiki.model import WikiPage
 
 from conftest import USERS
+from support.chromium import headless_chromium
 from support.study import BLOCKS, GOOD_ANSWERS, LEDGERS, MERKLE
 from tracl.demo import START_PAGE
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
-
-CHROMIUM = '/usr/bin/chromium'
-CHROMEDRIVER = '/usr/bin/chromedriver'
-CHROMIUM_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu',
-                  '--disable-background-networking',
-                  '--window-size=1280,900')
 
 LEARNER, ADMIN = 'chloe', 'admin'
 QUERY = 'I want to understand blockchain technology'
@@ -58,23 +50,8 @@ SETTLE_SECONDS = 1.0
 @pytest.fixture(scope='module')
 def chromium():
     """Headless Chromium, its console recorded, in a profile of its own."""
-    for program in (CHROMIUM, CHROMEDRIVER):
-        if not os.path.exists(program):
-            pytest.fail('%s is missing: install the Debian packages chromium '
-                        'and chromium-driver (`make test` does)' % program)
-    profile = tempfile.TemporaryDirectory(prefix='tracl-chromium-')
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS + ('--user-data-dir=' + profile.name,):
-        options.add_argument(flag)
-    options.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
-    driver = webdriver.Chrome(options=options,
-                              service=Service(CHROMEDRIVER))
-    try:
+    with headless_chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-        profile.cleanup()
 
 
 @pytest.fixture(scope='module')
