@@ -108,6 +108,19 @@ def calls(driver, part):
         'return window.__traclCalls || [];') if part in c['url']]
 
 
+def generate(live_server, driver):
+    """Generate the start page's preview, recording the API; returns the
+    preview element and the chunks the server answered."""
+    driver.get(live_server.url + '/wiki/WikiStart')
+    driver.execute_script(RECORD_API)
+    driver.find_element(By.CSS_SELECTOR, '.tracl-lp-generate').click()
+    preview = driver.find_element(By.CSS_SELECTOR, '.tracl-lp-preview')
+    wait(driver, lambda d: preview.is_displayed(), SLOW_CALL_SECONDS)
+    wait(driver, lambda d: calls(d, '/generate') and
+         'answer' in calls(d, '/generate')[-1])
+    return preview, calls(driver, '/generate')[-1]['answer']['chunks']
+
+
 def test_a_new_learner_goes_from_my_learning_to_the_query_box(
         live_server, learner):
     driver = learner
@@ -127,14 +140,7 @@ def test_a_new_learner_goes_from_my_learning_to_the_query_box(
 def test_the_preview_shows_the_foundations_after_the_results(
         live_server, learner):
     driver = learner
-    driver.get(live_server.url + '/wiki/WikiStart')
-    driver.execute_script(RECORD_API)
-    driver.find_element(By.CSS_SELECTOR, '.tracl-lp-generate').click()
-    preview = driver.find_element(By.CSS_SELECTOR, '.tracl-lp-preview')
-    wait(driver, lambda d: preview.is_displayed(), SLOW_CALL_SECONDS)
-    wait(driver, lambda d: calls(d, '/generate') and
-         'answer' in calls(d, '/generate')[-1])
-    chunks = calls(driver, '/generate')[-1]['answer']['chunks']
+    preview, chunks = generate(live_server, driver)
     results = [c for c in chunks if not c['foundation_for']]
     foundations = [c for c in chunks if c['foundation_for']]
     assert results and foundations, chunks
@@ -229,14 +235,7 @@ def test_hostile_names_in_the_preview_stay_text(live_server, learner):
 def test_create_sends_the_ticked_chunks_and_opens_the_paths_page(
         live_server, learner):
     driver = learner
-    driver.get(live_server.url + '/wiki/WikiStart')
-    driver.execute_script(RECORD_API)
-    driver.find_element(By.CSS_SELECTOR, '.tracl-lp-generate').click()
-    preview = driver.find_element(By.CSS_SELECTOR, '.tracl-lp-preview')
-    wait(driver, lambda d: preview.is_displayed(), SLOW_CALL_SECONDS)
-    wait(driver, lambda d: calls(d, '/generate') and
-         'answer' in calls(d, '/generate')[-1])
-    chunks = calls(driver, '/generate')[-1]['answer']['chunks']
+    preview, chunks = generate(live_server, driver)
     ticked = [b.get_attribute('value') for b in preview.find_elements(
         By.CSS_SELECTOR, 'input[type=checkbox]') if b.is_selected()]
     assert sorted(ticked) == sorted(c['chunk_id'] for c in chunks)
