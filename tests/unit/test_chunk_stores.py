@@ -27,6 +27,7 @@ import pytest
 
 import support.envs  # noqa: F401  (loads every TracLearn module)
 from support.envs import ENABLED
+from support.fake_neo4j import Result, Session, serve
 from trac.test import EnvironmentStub
 
 from tracl.corpus import load_starter_corpus, validate_chunks
@@ -527,14 +528,6 @@ def test_health_check_comes_only_from_the_configured_store(make_env):
 
 # The Neo4j adapter, against a stand-in driver ------------------------------
 
-class FakeResult(list):
-    def single(self):
-        return self[0] if self else None
-
-    def consume(self):
-        return None
-
-
 class FakeNeo4j(object):
     """Answers the store's Cypher from a list of nodes, scoring as
     Neo4j's cosine vector index does: (1 + cos) / 2. Records the access
@@ -557,7 +550,7 @@ class FakeNeo4j(object):
 
     def session(self, database=None, default_access_mode=None):
         self.modes.append(default_access_mode)
-        return FakeSession(self)
+        return Session(self)
 
     def close(self):
         self.closed = True
@@ -571,19 +564,19 @@ class FakeNeo4j(object):
         if self.error is not None:
             raise self.error
         if text.startswith(('CREATE ', 'CALL db.awaitIndex', 'UNWIND')):
-            return FakeResult([])
+            return Result([])
         if 'count(c) AS n' in text:
-            return FakeResult([{'n': sum(node['id'] in params['ids']
-                                         for node in self.nodes)}])
+            return Result([{'n': sum(node['id'] in params['ids']
+                                     for node in self.nodes)}])
         if 'NOT c.id IN $ids' in text:     # no conflicting stored chunk
-            return FakeResult([])
+            return Result([])
         if text.startswith('SHOW INDEXES') and not self.may_list_indexes:
             from neo4j.exceptions import Forbidden
             raise Forbidden('SHOW INDEX is not allowed for this user')
         if 'size(c.embedding) AS d' in text:
-            return FakeResult([{'d': self.dimension}])
+            return Result([{'d': self.dimension}])
         if text.startswith('SHOW INDEXES'):
-            return FakeResult([{
+            return Result([{
                 'name': self.index, 'type': 'VECTOR', 'state': 'ONLINE',
                 'labelsOrTypes': ['Chunk'], 'properties': ['embedding'],
                 'options': {'indexProvider': 'vector-2.0', 'indexConfig': {
@@ -594,11 +587,11 @@ class FakeNeo4j(object):
             scored = sorted(((1 + float(np.dot(node['embedding'],
                                                query_vector))) / 2, node)
                             for node in self.nodes)[::-1]
-            return FakeResult({'chunk': _props(node), 'score': score}
-                              for score, node in scored[:params['k']])
+            return Result({'chunk': _props(node), 'score': score}
+                          for score, node in scored[:params['k']])
         if 'c.id IN $ids' in text:
-            return FakeResult({'chunk': _props(node)} for node in self.nodes
-                              if node['id'] in params['ids'])
+            return Result({'chunk': _props(node)} for node in self.nodes
+                          if node['id'] in params['ids'])
         raise AssertionError('unexpected Cypher: %s' % text)
 
 
@@ -606,25 +599,6 @@ def _props(node):
     """Node properties as Neo4j returns them: no key for a null."""
     return {key: value for key, value in node.items()
             if key != 'embedding' and value is not None}
-
-
-class FakeSession(object):
-    def __init__(self, fake):
-        self.fake = fake
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        return False
-
-    def run(self, query, parameters=None, **params):
-        return self.fake.answer(query, dict(parameters or {}, **params))
-
-    def execute_read(self, work, *args, **kwargs):
-        return work(self, *args, **kwargs)
-
-    execute_write = execute_read
 
 
 # The adapter does not use the Trac database: its environment is on SQLite.
@@ -636,18 +610,9 @@ def fake_neo4j(monkeypatch):
     """Makes `Neo4jChunkStore` talk to a `FakeNeo4j`: call it with the
     chunks and vectors it should hold."""
     monkeypatch.setenv('NEO4J_PASSWORD', 'read-secret-42')
-    created = []
 
     def install(chunks, vectors, **kwargs):
-        fake = FakeNeo4j(chunks, vectors, **kwargs)
-
-        def driver(uri, auth=None, **config):
-            created.append((uri, auth, config))
-            return fake
-        monkeypatch.setattr(neo4j_store.neo4j.GraphDatabase, 'driver',
-                            driver)
-        fake.created = created
-        return fake
+        return serve(monkeypatch, FakeNeo4j(chunks, vectors, **kwargs))
     yield install
     neo4j_store.close_drivers()
 

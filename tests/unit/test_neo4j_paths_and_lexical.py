@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import support.envs  # noqa: F401  (loads every TracLearn module)
+from support.fake_neo4j import Result, Session, serve
 from tracl.search import neo4j_store
 from tracl.search.neo4j_store import (LEXICAL_MAX_WORDS, PREREQUISITE_DEPTH,
                                       Neo4jChunkStore, lexical_words,
@@ -27,14 +28,6 @@ HOSTILE = 'title:x OR *:* AND "'
 
 
 # A stand-in Neo4j ----------------------------------------------------------
-
-class Result(list):
-    def single(self):
-        return self[0] if self else None
-
-    def consume(self):
-        return None
-
 
 class RecordingNeo4j(object):
     """Records each statement and its parameters, and answers the store's
@@ -132,26 +125,6 @@ class RecordingNeo4j(object):
                 for found, starts in needed_by.items()]
 
 
-class Session(object):
-    def __init__(self, fake):
-        self.fake = fake
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        return False
-
-    def run(self, query, parameters=None, **params):
-        return self.fake.answer(getattr(query, 'text', query),
-                                dict(parameters or {}, **params))
-
-    def execute_read(self, work, *args, **kwargs):
-        return work(self, *args, **kwargs)
-
-    execute_write = execute_read
-
-
 @pytest.fixture
 def db_uri():
     """The environment only holds the store's configuration."""
@@ -165,10 +138,7 @@ def fake(monkeypatch):
     monkeypatch.setenv('NEO4J_PASSWORD', 'read-secret')
 
     def install(*args, **kwargs):
-        server = RecordingNeo4j(*args, **kwargs)
-        monkeypatch.setattr(neo4j_store.neo4j.GraphDatabase, 'driver',
-                            lambda uri, auth=None, **config: server)
-        return server
+        return serve(monkeypatch, RecordingNeo4j(*args, **kwargs))
     yield install
     neo4j_store.close_drivers()
 
