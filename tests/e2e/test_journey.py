@@ -349,17 +349,46 @@ def the_learner_asks_what_to_learn_about_blockchains(journey):
     found = response.json()
     assert found['query'] == LEARNING_QUERY
     assert found['cached'] is False
-    journey.chunks = found['chunks']
+    # The search's results, then the foundations they need first.
+    journey.chunks = [c for c in found['chunks'] if not c['foundation_for']]
+    foundations = found['chunks'][len(journey.chunks):]
     assert len(journey.chunks) >= PATH_CONCEPTS, found
     relevances = [chunk['relevance'] for chunk in journey.chunks]
     assert relevances == sorted(relevances, reverse=True)
     assert min(relevances) >= 0.65
-    assert {c['subject'] for c in journey.chunks} == \
+    assert {c['subject'] for c in found['chunks']} == \
         {'Blockchain Fundamentals'}
+    # A broad query's path starts at its subject's roots: the hash
+    # functions most blockchain concepts build on come as a foundation
+    # when the search did not find them.
+    concepts = {c['concept']: c for c in found['chunks']}
+    assert 'Cryptographic Hash Functions' in concepts
+    names = {c['concept'] for c in journey.chunks}
+    assert all(f['relevance'] is None and f['foundation_for'] and
+               set(f['foundation_for']) <= names for f in foundations)
+
+
+def unlinked(chunks, count):
+    """The first `count` of `chunks` none of which names another as a
+    prerequisite: a path whose concepts are all open at first."""
+    def names(value):
+        return set([value] if isinstance(value, str) else value or [])
+    chosen = []
+    for chunk in chunks:
+        linked = any(
+            other['concept'] in names(chunk['has_prerequisite']) |
+            names(chunk['prerequisite_for']) or
+            chunk['concept'] in names(other['has_prerequisite']) |
+            names(other['prerequisite_for']) for other in chosen)
+        if not linked:
+            chosen.append(chunk)
+    return chosen[:count]
 
 
 def the_learner_creates_a_path_from_five_chunks(journey):
-    chosen = journey.chunks[:PATH_CONCEPTS]
+    # Five concepts open at first: locks come with the second path.
+    chosen = unlinked(journey.chunks, PATH_CONCEPTS)
+    assert len(chosen) == PATH_CONCEPTS
     response = journey.api.post('/learning-paths/create',
                                 headers=journey.bearer(),
                                 json={'query': LEARNING_QUERY,
@@ -388,10 +417,19 @@ def the_path_shows_its_five_concepts(journey):
     response = journey.api.get('/learning-paths/%s' % journey.path['path_id'],
                                headers=journey.bearer())
     assert response.status_code == 200, response.text
-    concepts = response.json()['concepts']
-    assert [c['ticket_id'] for c in concepts] == \
-        [t['ticket_id'] for t in journey.path['tickets']]
+    detail = response.json()
+    concepts = detail['concepts']
+    # In study order: every concept after those of the path it needs.
+    order = [c['ticket_id'] for c in concepts]
+    assert sorted(order) == sorted(t['ticket_id']
+                                   for t in journey.path['tickets'])
+    for concept in concepts:
+        assert all(order.index(p) < order.index(concept['ticket_id'])
+                   for p in concept['prerequisites'] if p in order)
     assert {c['status'] for c in concepts} == {'not_started'}
+    assert detail['next_up']['start'] is True
+    assert journey.path['path_url'].endswith(
+        '/learning/paths/' + journey.path['path_id'])
 
 
 # The knowledge graph, as the learner's browser shows it.

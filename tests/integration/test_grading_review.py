@@ -7,7 +7,7 @@ from trac.ticket.model import Ticket
 
 from support.api_client import LearnerClient
 from support.faults import FailingTicketListener
-from support.providers import ScriptedLLMProvider
+from support.providers import grader  # noqa: F401 (fixture)
 from support.study import LEDGERS, MERKLE
 from tracl.auth.profile import LearnerProfiles
 from tracl.schema import sql
@@ -17,14 +17,10 @@ REASON = 'My answer says the same thing in other words.'
 
 pytestmark = pytest.mark.learning_env(
     default_data=True, provider=True, enable=[FailingTicketListener],
-    config=[('learning', 'api_rate_limit', '0')])
-
-
-@pytest.fixture
-def grader(env):
-    provider = ScriptedLLMProvider(env)
-    provider.score = 0.3
-    return provider
+    # Grades are reviewed on the concepts the search finds, without the
+    # foundations it adds (test_foundations tests those).
+    config=[('learning', 'api_rate_limit', '0'),
+            ('learning', 'max_foundations', '0')])
 
 
 @pytest.fixture

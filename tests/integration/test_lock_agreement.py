@@ -45,7 +45,10 @@ SECOND_ANSWER = "It is some kind of computer thing, I am not sure what " \
 # them: learners view wiki pages and tickets (their own concepts).
 pytestmark = pytest.mark.learning_env(
     default_data=True, trac_policies=True,
-    config=[('learning', 'api_rate_limit', '0')])
+    # The locks compared are those among the concepts the search finds,
+    # without the foundations it adds (test_foundations tests those).
+    config=[('learning', 'api_rate_limit', '0'),
+            ('learning', 'max_foundations', '0')])
 
 
 class Browser(LearnerClient):

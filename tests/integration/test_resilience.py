@@ -81,9 +81,11 @@ def statuses(views):
 
 def learning_env(make_env, *config):
     """Trac's default data, the scripted provider counting what a search
-    costs the model, no rate limit, and `config`."""
+    costs the model, no rate limit, no foundations (the faults are drilled
+    on the concepts the search finds) and `config`."""
     return make_env(default_data=True, provider=True,
-                    config=[('learning', 'api_rate_limit', '0')] +
+                    config=[('learning', 'api_rate_limit', '0'),
+                            ('learning', 'max_foundations', '0')] +
                     list(config))
 
 
@@ -153,7 +155,7 @@ def test_every_spec_key_pattern_is_in_use(redis_env, own_redis):
 
     assert {'search', 'progress', 'progress_version', 'graph', 'session',
             'api:progress', 'api:learning-paths',
-            'api:learning-path'} <= cached_key_kinds(own_redis)
+            'api:learning-path-ordered'} <= cached_key_kinds(own_redis)
 
 
 def test_redis_killed_mid_use_every_call_answers_from_the_database(
