@@ -191,7 +191,7 @@ def test_an_overridden_answer_is_not_a_good_answer(env, concepts):
 
 
 def test_hostile_text_is_escaped_in_every_field(env, concepts):
-    notes, decks = alice_notes(env)
+    notes, _decks = alice_notes(env)
     for note in notes.values():
         for name in FIELDS:
             assert '<script' not in note[name], name
@@ -236,7 +236,7 @@ def test_learner_without_concepts_gets_a_valid_empty_deck(env):
     assert ROOT_DECK in decks
 
 
-# Names, ids and fields --------------------------------------------------------
+# Names, ids and fields -------------------------------------------------
 
 def test_guid_depends_on_learner_and_concept():
     assert note_guid(ALICE, 7) == note_guid(ALICE, 7)

@@ -46,7 +46,8 @@ def exported_concepts(env, sub, threshold):
                AND d.ticket_id = a.ticket_id AND d.decision_attempt = a.attempt
             WHERE a.cognito_user_id=%s AND a.overridden_by IS NULL
               AND a.score >= %s
-            ORDER BY a.ticket_id, COALESCE(d.attempt, a.attempt), a.attempt"""),
+            ORDER BY a.ticket_id, COALESCE(d.attempt, a.attempt),
+                     a.attempt"""),
                      (CONCEPT_TICKET_TYPE, sub, threshold))
     good = {ticket_id: answer for ticket_id, answer in answers}
     return [ExportedConcept(ticket_id, name or '', subject or '', status,
