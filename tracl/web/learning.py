@@ -2,7 +2,8 @@
 
 It says what TracLearn is and lists the signed-in learner's paths with their
 progress, each linked to its page (`tracl.web.path_page`); a learner
-without a path is sent to the start page's query box. It is also the
+without a path is sent to the start page's query box; one with paths
+may download their concepts as an Anki deck. It is also the
 plugin's template and static file provider.
 """
 
@@ -14,6 +15,7 @@ from trac.web.chrome import (INavigationContributor, ITemplateProvider,
                              add_stylesheet)
 
 from tracl.model import path_summaries
+from tracl.web.export_api import anki_href
 from tracl.web.macros import query_box_href
 from tracl.web.path_page import path_href
 from tracl.web.resources import resource_dir
@@ -47,6 +49,8 @@ class LearningModule(Component):
                            for p in paths},
             # The start page's query box, not a page that links back here.
             'start_href': query_box_href(req),
+            # The learner's concepts as an Anki deck (tracl.web.export_api).
+            'anki_href': anki_href(req.href),
         }
         add_stylesheet(req, 'tracl/css/tracl.css')
         return 'tracl_learning.html', data
