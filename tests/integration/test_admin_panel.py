@@ -24,7 +24,7 @@ from trac.util.datefmt import datetime_now, to_utimestamp, utc
 
 from support.api_client import LearnerClient, next_request
 from support.corpus import fill_store
-from support.providers import ScriptedLLMProvider
+from support.providers import ScriptedLLMProvider, grader  # noqa: F401
 from support.study import LEDGERS, MERKLE
 from support.web import call
 from tracl.auth.profile import LearnerProfiles
@@ -51,13 +51,6 @@ pytestmark = pytest.mark.learning_env(
 
 
 # Fixtures and helpers ------------------------------------------------------
-
-@pytest.fixture
-def grader(env):
-    provider = ScriptedLLMProvider(env)
-    provider.score = 0.3
-    return provider
-
 
 @pytest.fixture
 def alice(env, grader):

@@ -26,7 +26,7 @@ from trac.util.datefmt import to_utimestamp, utc
 
 import tracl.search.local_store  # noqa: F401
 from support.api_client import LearnerClient
-from support.providers import ScriptedLLMProvider
+from support.providers import ScriptedLLMProvider, grader  # noqa: F401
 from support.study import make_path
 from support.web import call
 from tracl.auth.profile import LearnerProfiles
@@ -58,15 +58,6 @@ LEARNING_PAGE = dict(default_data=True, trac_policies=True, provider=True)
 NO_RATE_LIMIT = ('learning', 'api_rate_limit', '0')
 
 pytestmark = pytest.mark.learning_env(config=[NO_RATE_LIMIT], **LEARNING_PAGE)
-
-
-@pytest.fixture
-def grader(env):
-    """The scripted grader: every answer scores 0.3, unless a test says
-    otherwise."""
-    provider = ScriptedLLMProvider(env)
-    provider.score = 0.3
-    return provider
 
 
 @pytest.fixture

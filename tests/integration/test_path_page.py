@@ -21,7 +21,7 @@ import trac.wiki.web_ui  # noqa: F401
 
 import tracl.search.local_store  # noqa: F401
 from support.api_client import LearnerClient
-from support.providers import ScriptedLLMProvider
+from support.providers import grader  # noqa: F401 (fixture)
 from support.study import BLOCKCHAIN, make_path
 from tracl.cache import LearningCache
 from tracl.schema import sql
@@ -40,13 +40,6 @@ pytestmark = pytest.mark.learning_env(
 
 
 # Fixtures and helpers -----------------------------------------------------
-
-@pytest.fixture
-def grader(env):
-    provider = ScriptedLLMProvider(env)
-    provider.score = 0.3
-    return provider
-
 
 @pytest.fixture
 def path(env, grader):

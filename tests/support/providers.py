@@ -7,11 +7,15 @@ ScriptedLLMProvider`, as an administrator chooses a real provider (the
 is one instance per environment, so a test sets its script on
 `ScriptedLLMProvider(env)` and reads its counts from there. Untouched, it
 behaves as the offline provider and takes one call at a time.
+
+The `grader` fixture is the provider of a `provider=True` environment
+with a weak grade for every answer; a test module imports it to use it.
 """
 
 import threading
 import time
 
+import pytest
 from trac.core import Component, implements
 
 from tracl.api import ILLMProvider
@@ -107,6 +111,20 @@ class ScriptedLLMProvider(Component):
         return 'scripted provider %s %r %r %r' % (
             self.version, self.score, sorted(self.answer_scores.items()),
             self.feedback)
+
+
+#: The grade `grader` gives every answer: below mastery, so a concept
+#: stays open until a test grades it higher.
+WEAK_SCORE = 0.3
+
+
+@pytest.fixture
+def grader(env):
+    """The scripted grader of `env` (`learning_env(provider=True)`): every
+    answer scores WEAK_SCORE, unless a test says otherwise."""
+    provider = ScriptedLLMProvider(env)
+    provider.score = WEAK_SCORE
+    return provider
 
 
 def scripted_provider(env):
