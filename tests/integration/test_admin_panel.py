@@ -45,9 +45,12 @@ HOSTILE = ('<script>alert("pwned")</script><img src=x onerror="alert(1)">'
 #: Markup HOSTILE must never become on a page.
 LIVE_MARKUP = ('<script>alert', '<img src=x')
 
+# The panels count the concepts the search finds, without the foundations
+# it adds (test_foundations tests those).
 pytestmark = pytest.mark.learning_env(
     default_data=True, provider=True,
-    config=[('learning', 'api_rate_limit', '0')])
+    config=[('learning', 'api_rate_limit', '0'),
+            ('learning', 'max_foundations', '0')])
 
 
 # Fixtures and helpers ------------------------------------------------------

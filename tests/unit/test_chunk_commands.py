@@ -97,6 +97,17 @@ def test_stats_and_search_json(admin, tmp_path, capsys):
         assert 0.65 <= found['relevance'] <= 1 and -1 <= found['cosine'] <= 1
 
 
+def test_search_lists_foundations_after_the_results(admin, capsys):
+    admin('import', '--starter')
+    capsys.readouterr()
+    admin('search', 'I want to understand blockchain technology')
+    lines = capsys.readouterr().out.splitlines()
+    needed = [line for line in lines if 'needed first' in line]
+    assert needed and lines[-len(needed):] == needed
+    assert any('Cryptographic Hash Functions (for ' in line
+               for line in needed)
+
+
 def test_reindex_embeds_every_chunk_again(admin, tmp_path, capsys):
     admin('import', write(tmp_path / 'a.jsonl', [chunk('t1', 'Hash Chains')]))
     admin('reindex')

@@ -218,3 +218,25 @@ def test_a_chunk_only_the_words_find_is_ranked_with_its_own_cosine(
         real.similarities(ranking.vector, ['bc_06'])['bc_06'])
     assert ranking.hits[0].chunk['id'] == 'bc_06'
     assert all(hit.lexical == 0.0 for hit in ranking.hits[1:])
+
+
+def test_both_stores_leave_a_learners_request_words_out():
+    from tracl.search.neo4j_store import lexical_words
+    query = 'I want to understand Schrödinger equations, please'
+    assert lexical_words(query) == ['schrödinger', 'equations']
+    assert query_terms('I want to understand hash functions, please') == \
+        ['hash', 'funct']
+
+
+def test_a_chunk_stored_since_the_last_search_is_found_by_its_words(env):
+    store = LearningChunkStore(env).store
+    assert store.lexical_search('zyxglorp', 5) == []
+    new = {'id': 'zz_01', 'subject': 'Blockchain Fundamentals',
+           'concept': 'Zyxglorp Trees', 'has_prerequisite': 'Merkle Trees',
+           'prerequisite_for': None, 'difficulty_level': 2, 'source': 'test',
+           'content': ' '.join(['Zyxglorp trees extend Merkle trees with '
+                                'an extra layer of hashing.'] * 3)}
+    vector = np.ones((1, 384), dtype=np.float32) / np.sqrt(384)
+    store.upsert([new], vector, MINILM)
+    assert [i for i, _s in store.lexical_search('zyxglorp', 5)] == ['zz_01']
+    assert 'bc_06' in store.prerequisite_closure(['zz_01'])

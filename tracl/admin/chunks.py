@@ -177,6 +177,15 @@ class ChunkAdminCommands(Component):
         if not result['chunks']:
             printout(result.get('message', ''))
         for chunk in result['chunks']:
+            if chunk['foundation_for']:
+                # A foundation has no relevance of its own.
+                printout(_("  needed first  cos %(cosine).3f  %(id)-14s "
+                           "%(subject)s / %(concept)s (for %(names)s)",
+                           cosine=chunk['cosine'], id=chunk['chunk_id'],
+                           subject=chunk['subject'],
+                           concept=chunk['concept'],
+                           names=', '.join(chunk['foundation_for'])))
+                continue
             printout('%5.1f%%  cos %.3f  %-14s %s / %s' % (
                 chunk['relevance'] * 100, chunk['cosine'], chunk['chunk_id'],
                 chunk['subject'], chunk['concept']))

@@ -13,7 +13,8 @@ say what the learner wants, not what the text holds.
 Scores use Lucene's BM25 (k1 = 1.2, b = 0.75, idf = ln(1 + (N - df + 0.5)
 / (df + 0.5))). A score is then divided by the most the query's words could
 score together (the sum over its words of idf times k1 + 1, a word found in
-no chunk counting as a word of one in N), so the `lexical` value is in
+no chunk counting with the idf of a document frequency of 0), so the
+`lexical` value is in
 [0, 1] and comparable between queries: 1 means every word of the query, each
 well represented; a query about something the library does not hold scores
 low even in its best chunk.
@@ -47,10 +48,9 @@ def document_terms(text):
 
 def query_terms(text):
     """The distinct stemmed words of a query searched lexically, in the
-    order they come."""
-    terms = [stem(w) for w in words(text)
-             if is_content(w) and w not in REQUEST_WORDS]
-    return list(dict.fromkeys(terms))
+    order they come: stop words and request words left out."""
+    return list(dict.fromkeys(stem(w) for w in words(text)
+                              if is_content(w) and w not in REQUEST_WORDS))
 
 
 class LexicalIndex(object):

@@ -10,8 +10,12 @@ that would mix models or dimensions is refused, unless it replaces every
 stored embedding at once (a reindex with a new model).
 
 Search. The first search of an environment reads every embedding into one
-normalised float32 matrix (ids and vectors only; the chunks themselves are
-read back for the hits), and answers exactly with one matrix product and
+normalised float32 matrix, and in the same scan every chunk's words (a BM25
+index, `tracl.search.lexical`) and prerequisite names (`tracl.search.
+foundations`), so the three searches answer from one snapshot; the chunks
+themselves are read back for the hits. A reload after a change is done by
+one thread while the others answer from the previous load. The vector
+search answers exactly with one matrix product and
 `numpy.argpartition`: one pass over 154 MB for 100,000 chunks of 384
 dimensions, 5 to 20 ms depending on how busy the machine's memory is. With
 `[learning] hnsw_min_chunks` chunks or more and faiss-cpu installed, an HNSW
@@ -117,8 +121,6 @@ class LocalChunkStore(Component):
         self._build_pending = None    # the matrix it should index next
         self._faiss_missing_logged = False
         self._dialect = None
-        self._catalogue = None        # the current `_Catalogue`, or None
-        self._catalogue_lock = threading.Lock()
 
     # IChunkStore methods
 
@@ -376,54 +378,9 @@ class LocalChunkStore(Component):
             self._load_lock.release()
 
     def _current_catalogue(self):
-        """The words and prerequisite links of the chunks as of the
-        current matrix's load, built on first use after each load (every
-        chunk's text is read: seconds for 100,000 chunks)."""
-        matrix = self._current_matrix()
-        catalogue = self._catalogue
-        if catalogue is not None and catalogue.marker == matrix.marker:
-            return catalogue
-        with self._catalogue_lock:
-            catalogue = self._catalogue
-            if catalogue is None or catalogue.marker != matrix.marker:
-                try:
-                    catalogue = self._read_catalogue(matrix.marker)
-                except self.env.db_exc.DatabaseError as e:
-                    raise ChunkStoreUnavailable(
-                        'The chunks cannot be read from the Trac database '
-                        '(%s); check it with trac-admin ENV learning '
-                        'doctor.' % str(e).strip()) from e
-                self._catalogue = catalogue
-            return catalogue
-
-    def _read_catalogue(self, marker):
-        started = time.perf_counter()
-        ids, texts, concepts = [], [], []
-        after = ''
-        while True:
-            rows = self.env.db_query(self._sql(
-                'SELECT id, subject, concept, content, has_prerequisite, '
-                'prerequisite_for FROM {chunks} WHERE id > %%s '
-                'ORDER BY id LIMIT %d' % PAGE_SIZE), (after,))
-            for id_, subject, concept, content, needs, needed_for in rows:
-                ids.append(id_)
-                texts.append(chunk_text({'subject': subject,
-                                         'concept': concept,
-                                         'content': content}))
-                # Every concept, also one without links: others name it.
-                concepts.append({'id': id_, 'subject': subject,
-                                 'concept': concept,
-                                 'has_prerequisite': _decode_names(needs),
-                                 'prerequisite_for':
-                                     _decode_names(needed_for)})
-            if len(rows) < PAGE_SIZE:
-                break
-            after = rows[-1][0]
-        catalogue = _Catalogue(marker, ids, LexicalIndex(texts),
-                               PrerequisiteGraph(concepts))
-        self.log.info('Chunk store: words and links of %d chunks read in '
-                      '%.2f s', len(ids), time.perf_counter() - started)
-        return catalogue
+        """The words and prerequisite links of the current load, read in
+        the same scan as its vectors (one snapshot of the chunks)."""
+        return self._current_matrix().catalogue
 
     def _load(self, marker):
         """Read every embedding into a new `_Matrix`."""
@@ -431,10 +388,13 @@ class LocalChunkStore(Component):
         (expected,), = self.env.db_query(self._sql(
             'SELECT COUNT(*) FROM {chunks}'))
         ids, vectors, model, dimension = [], None, None, None
+        texts, concepts = [], []
         after = ''
         while True:
             rows = self.env.db_query(self._sql(
-                'SELECT id, embedding, embedding_model, embedding_dim '
+                'SELECT id, embedding, embedding_model, embedding_dim, '
+                'subject, concept, content, has_prerequisite, '
+                'prerequisite_for '
                 'FROM {chunks} WHERE embedding IS NOT NULL AND id > %%s '
                 'ORDER BY id LIMIT %d' % PAGE_SIZE), (after,))
             if not rows:
@@ -445,7 +405,8 @@ class LocalChunkStore(Component):
                 vectors = np.empty((max(expected, len(rows)), dimension),
                                    dtype=np.float32)
             page_ids, blobs = [], []
-            for id_, blob, row_model, row_dimension in rows:
+            for id_, blob, row_model, row_dimension, subject, concept, \
+                    content, needs, needed_for in rows:
                 if (row_model, row_dimension) != (model, dimension):
                     raise ChunkStoreUnavailable(
                         'The chunk store mixes embeddings of %s (%d '
@@ -461,6 +422,15 @@ class LocalChunkStore(Component):
                     continue
                 page_ids.append(id_)
                 blobs.append(blob)
+                texts.append(chunk_text({'subject': subject,
+                                         'concept': concept,
+                                         'content': content}))
+                # Every concept, also one without links: others name it.
+                concepts.append({'id': id_, 'subject': subject,
+                                 'concept': concept,
+                                 'has_prerequisite': _decode_names(needs),
+                                 'prerequisite_for':
+                                     _decode_names(needed_for)})
             page = np.frombuffer(b''.join(blobs), dtype=STORED_DTYPE)
             start = len(ids)
             if start + len(page_ids) > len(vectors):     # rows were added
@@ -479,10 +449,15 @@ class LocalChunkStore(Component):
         norms = np.sqrt(np.einsum('ij,ij->i', vectors, vectors))
         norms[norms == 0] = 1.0
         vectors /= norms[:, np.newaxis]
-        matrix = _Matrix(marker, ids, vectors, model, dimension)
-        self.log.info('Chunk store: %d vectors of %s loaded in %.2f s '
-                      '(%.1f MB)', len(ids), model,
-                      time.perf_counter() - started, vectors.nbytes / 1e6)
+        # The words and links of the same rows, so that the lexical search
+        # and the closure answer from the snapshot the vectors come from.
+        catalogue = _Catalogue(ids, LexicalIndex(texts),
+                               PrerequisiteGraph(concepts))
+        matrix = _Matrix(marker, ids, vectors, model, dimension, catalogue)
+        self.log.info('Chunk store: %d vectors of %s, their words and '
+                      'links loaded in %.2f s (%.1f MB of vectors)',
+                      len(ids), model, time.perf_counter() - started,
+                      vectors.nbytes / 1e6)
         return matrix
 
     def _index(self, matrix):
@@ -599,8 +574,7 @@ class _Catalogue(object):
     """The words and prerequisite links of the chunks of one load:
     `ids[i]` is the chunk of document `i` of `lexical`."""
 
-    def __init__(self, marker, ids, lexical, prerequisites):
-        self.marker = marker
+    def __init__(self, ids, lexical, prerequisites):
         self.ids = ids
         self.lexical = lexical
         self.prerequisites = prerequisites
@@ -611,8 +585,9 @@ class _Matrix(object):
     `vectors` (unit rows). Never changed once built, but for `hnsw`, set
     once the background build is done."""
 
-    def __init__(self, marker, ids, vectors, model, dimension):
+    def __init__(self, marker, ids, vectors, model, dimension, catalogue):
         self.marker = marker
+        self.catalogue = catalogue
         self.ids = ids
         self.vectors = vectors
         self.model = model

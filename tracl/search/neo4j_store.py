@@ -76,6 +76,7 @@ from tracl.breaker import CircuitBreaker, ICircuitBreakers
 from tracl.llm.text import is_content
 from tracl.model.chunks import check_chunks, prerequisite_names, read_chunk
 from tracl.search import ChunkStoreUnavailable
+from tracl.search.lexical import REQUEST_WORDS
 from tracl.search.vectors import (check_embeddings, check_model_name,
                                   check_query)
 
@@ -783,12 +784,16 @@ def prerequisite_links(chunks):
 def lexical_words(text, most=LEXICAL_MAX_WORDS):
     """The distinct content words of `text`, lower-cased, in the order
     they first appear, at most `most` of them (`None` for all). Stop words
-    are left out, as the grader and the in-process store leave them: they
-    would match nearly every chunk, and count in the share of words a hit
-    holds as if they said what the learner asks about."""
+    and a learner's request words ("want", "understand": `tracl.search.
+    lexical.REQUEST_WORDS`) are left out, as the in-process store leaves
+    them: they would match nearly every chunk, and count in the share of
+    words a hit holds as if they said what the learner asks about. Words
+    are Lucene's (letters of any script, "3.14" whole), not the
+    in-process store's stems: the full-text index stems them its own
+    way."""
     words = dict.fromkeys(word for word in
                           _WORD_RE.findall(str(text or '').casefold())
-                          if is_content(word))
+                          if is_content(word) and word not in REQUEST_WORDS)
     return list(words)[:most]
 
 
