@@ -55,7 +55,6 @@ from tracl.llm.offline import OfflineLLMProvider  # noqa: E402
 from tracl.search.lexical import LexicalIndex  # noqa: E402
 from tracl.search.relevance import (DEFAULT_THRESHOLD,  # noqa: E402
                                     calibration_for, chunk_text,
-                                    subject_shares,
                                     query_vector, relevances)
 
 QUERY_FILES = os.path.join(ROOT, 'tests', 'data', 'queries', '*.jsonl')
@@ -335,7 +334,6 @@ def main():
     model = embedder.model_name()
     shipped = calibration_for(model)
     lexical_weight = shipped.lexical_weight if shipped else 0.0
-    subject_weight = shipped.subject_weight if shipped else 0.0
     chunks = load_starter_corpus()
     chunk_ids = [c['id'] for c in chunks]
     queries = load_queries()
@@ -365,14 +363,8 @@ def main():
         positions, scores = index.search(query['query'], len(chunks))
         lexical[row, positions] = scores
 
-    subjects = [c['subject'] for c in chunks]
-
-    def splits(chunk_vectors, query_vectors, weight=0.0, subject_weight=0.0):
+    def splits(chunk_vectors, query_vectors, weight=0.0):
         cosines = query_vectors @ chunk_vectors.T + weight * lexical
-        if subject_weight:
-            for row in range(len(cosines)):
-                cosines[row] += subject_weight * subject_shares(
-                    cosines[row], subjects)
         return {name: Split([q for q in queries if q['split'] == name],
                             cosines[[i for i, q in enumerate(queries)
                                      if q['split'] == name]], chunk_ids)
@@ -405,8 +397,10 @@ def main():
         print_ranking('weight %.2f' % weight, figures)
     print('  chosen: %.2f (the best TRAIN pair AUC; the shipped weight is '
           '%.2f)' % (max(weights, key=weights.get), lexical_weight))
+    # The relevance (and so the floor) reads the fused score without the
+    # subject term, which only chooses among candidates.
     data[HYBRID] = splits(chosen, vectors['sentences + query'],
-                          lexical_weight, subject_weight)
+                          lexical_weight)
 
     print('\n2. Raw cosines, 10th / 50th / 90th percentile (chunk_text)')
     for label in data:
@@ -434,9 +428,9 @@ def main():
     pipeline = fits[HYBRID]
     print('\n  Paste into CALIBRATIONS[%r]:' % model)
     print('    Calibration(slope=%.2f, intercept=%.4f, ..., '
-          'lexical_weight=%.2f, subject_weight=%.2f)' % (
+          'lexical_weight=%.2f, subject_weight=...)' % (
               pipeline['slope'], round(pipeline['intercept'], 4),
-              lexical_weight, subject_weight))
+              lexical_weight))
     shipped = calibration_for(model)
     if shipped is None:
         print('  (no calibration shipped for this model yet)')

@@ -63,8 +63,16 @@ def learner_path(functional):
     tester.login(LEARNER)
     try:
         tc.go(testenv.url + '/learning')
+        found = api(tc.driver, 'POST', '/api/v1/learning-paths/generate',
+                    {'query': QUERY}, SLOW_CALL_SECONDS)
+        assert found['status'] == 200, found
+        # The search's results, without the foundations it adds: the
+        # locks studied here are those among the results.
+        results = [c['chunk_id'] for c in json.loads(found['body'])['chunks']
+                   if not c['foundation_for']]
         response = api(tc.driver, 'POST', '/api/v1/learning-paths/create',
-                       {'query': QUERY}, SLOW_CALL_SECONDS)
+                       {'query': QUERY, 'chunk_ids': results},
+                       SLOW_CALL_SECONDS)
     finally:
         tester.logout()
     assert response['status'] == 201, response

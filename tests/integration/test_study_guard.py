@@ -35,7 +35,11 @@ GRADING = 'grading moves this concept forward'
 # Trac's default permissions (TICKET_MODIFY for authenticated users) and
 # policies: the form is open to the learner, TracLearn's guards are what
 # stops her.
-pytestmark = pytest.mark.learning_env(default_data=True, trac_policies=True)
+# The guard is tested on the concepts the search finds, without the
+# foundations it adds (test_foundations tests those).
+pytestmark = pytest.mark.learning_env(
+    default_data=True, trac_policies=True,
+    config=[('learning', 'max_foundations', '0')])
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from tracl.search import LearningChunkStore
 from tracl.search.foundations import PrerequisiteGraph, choose_foundations
 from tracl.search.lexical import LexicalIndex, query_terms
 from tracl.search.pipeline import SearchPipeline
-from tracl.search.relevance import (calibration_for, fused_scores,
+from tracl.search.relevance import (calibration_for, ranking_scores,
                                     relevances, subject_shares)
 
 MINILM = 'sentence-transformers/all-MiniLM-L6-v2'
@@ -145,14 +145,31 @@ def test_a_strong_word_match_lifts_a_chunk_over_a_closer_meaning():
     assert relevances(cosines, MINILM)[0] > relevances(cosines, MINILM)[1]
 
 
-def test_the_subject_most_of_the_best_candidates_share_gains():
-    scores = np.array([0.60, 0.58, 0.57, 0.59])
-    subjects = ['re', 're', 're', 'glob']
+def test_the_subject_most_of_the_best_candidates_share_ranks_higher():
+    scores = np.array([0.60, 0.58, 0.57, 0.59, 0.10, 0.10, 0.10, 0.10])
+    subjects = ['re', 're', 're', 'glob', 'glob', 'glob', 'glob', 'glob']
     shares = subject_shares(scores, subjects, top=4)
-    assert shares[0] == shares[1] == shares[2] > shares[3]
-    assert shares.sum() - 2 * shares[0] == pytest.approx(1.0)
-    fused = fused_scores(scores, None, calibration_for(MINILM), subjects)
-    assert fused[2] > fused[3]
+    # 're' holds most of the best four and 3/8 of all: it gains; 'glob'
+    # holds less of the best than of all: it gains nothing.
+    assert shares[0] == shares[1] == shares[2] > 0
+    assert list(shares[3:]) == [0.0] * 5
+    ranks = ranking_scores(scores, None, subjects, MINILM)
+    assert ranks[2] > ranks[3]
+
+
+def test_a_library_of_one_subject_gains_nothing_from_it():
+    scores = np.array([0.31, 0.30, 0.29, 0.12])
+    shares = subject_shares(scores, ['only'] * 4, top=2)
+    assert list(shares) == [0.0] * 4
+    assert list(ranking_scores(scores, None, ['only'] * 4, MINILM)) == \
+        pytest.approx(list(scores))
+
+
+def test_the_subject_term_never_lifts_a_chunk_over_the_floor():
+    # The relevance reads the cosine and the words only.
+    cosines, lexical = [0.30, 0.29, 0.28], [0.0, 0.0, 0.0]
+    assert list(relevances(cosines, MINILM, lexical)) == \
+        pytest.approx(list(relevances(cosines, MINILM)))
 
 
 # The local stores, on the starter corpus -----------------------------------

@@ -85,8 +85,11 @@ TEST_COMPONENTS = [ScriptedLLMProvider, FailingTicketListener]
 
 # Trac's default data, as `initenv` writes it: the resolutions (a mastered
 # concept is closed as 'fixed'), priorities, ...
-pytestmark = pytest.mark.learning_env(enable=TEST_COMPONENTS,
-                                      default_data=True)
+# The lock rule is tested on the concepts the search finds, without the
+# foundations it adds (test_foundations tests those).
+pytestmark = pytest.mark.learning_env(
+    enable=TEST_COMPONENTS, default_data=True,
+    config=[('learning', 'max_foundations', '0')])
 
 
 @pytest.fixture

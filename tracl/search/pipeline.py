@@ -23,7 +23,8 @@ from tracl.model.chunks import chunk_json, missing_fields
 from tracl.search import LearningChunkStore
 from tracl.search import ChunkStoreUnavailable
 from tracl.search.foundations import choose_foundations
-from tracl.search.relevance import query_vector, relevances
+from tracl.search.relevance import (query_vector, ranking_scores,
+                                    relevances)
 
 
 #: Most subjects named when a search finds nothing; the rest are counted.
@@ -86,9 +87,13 @@ class SearchPipeline(Component):
     def run(self, query):
         """Search without the cache."""
         ranking = self.rank(query)
-        found = [hit for hit in ranking.hits
-                 if hit.relevance >= self.relevance_threshold][
-            :self.max_chunks]
+        # The ranking chooses which chunks are offered; they are shown by
+        # relevance (the easier first on a tie).
+        found = sorted([hit for hit in ranking.hits
+                        if hit.relevance >= self.relevance_threshold][
+            :self.max_chunks], key=lambda hit: (
+                -hit.relevance, hit.chunk['difficulty_level'],
+                hit.chunk['id']))
         result = {'chunks': [
             chunk_json(hit.chunk, hit.cosine, hit.relevance, hit.lexical)
             for hit in found]}
@@ -100,9 +105,9 @@ class SearchPipeline(Component):
         return result
 
     def rank(self, query):
-        """Every candidate of both retrievals for `query`, ranked by
-        relevance (best first, ties by id), before the threshold and the
-        cut: a `Ranking`."""
+        """Every candidate of both retrievals for `query`, best first by
+        `ranking_scores`, before the threshold and the cut: a
+        `Ranking`."""
         store = LearningChunkStore(self.env).store
         # Before the language model writes sentences that could not be
         # searched.
@@ -123,15 +128,19 @@ class SearchPipeline(Component):
                           store.get_chunks(only_lexical).items()
                           if i in cosines and self._valid(c))
         ids = list(chunks)
-        scores = relevances([cosines[i] for i in ids],
-                            embedder.model_name(),
-                            [lexical.get(i, 0.0) for i in ids],
-                            [chunks[i]['subject'] for i in ids]) \
+        model = embedder.model_name()
+        found = [cosines[i] for i in ids]
+        words = [lexical.get(i, 0.0) for i in ids]
+        scores = relevances(found, model, words) if ids else []
+        ranks = ranking_scores(found, words, [chunks[i]['subject']
+                                              for i in ids], model) \
             if ids else []
-        hits = sorted((Hit(chunks[i], cosines[i], lexical.get(i, 0.0),
-                           float(score)) for i, score in zip(ids, scores)),
-                      key=lambda hit: (-hit.relevance, hit.chunk['id']))
-        return Ranking(store, vector, hits)
+        # Best first; on a tie, the easier concept, then the id.
+        order = sorted(range(len(ids)), key=lambda k: (
+            -ranks[k], chunks[ids[k]]['difficulty_level'], ids[k]))
+        return Ranking(store, vector, [
+            Hit(chunks[ids[k]], cosines[ids[k]], words[k], float(scores[k]))
+            for k in order])
 
     def search_vector(self, query, embedder):
         """The unit vector searched for `query`: the average of the

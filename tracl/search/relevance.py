@@ -38,8 +38,9 @@ DEFAULT_THRESHOLD = 0.65
 #: `lexical_weight` is how much a full lexical match (1.0) adds to the
 #: cosine before the map: the fused score is `cosine + lexical_weight *
 #: lexical` (0 for a model fitted on cosines alone).
-#: `subject_weight` is how much a chunk gains when its subject holds all
-#: of the query's best candidates (`subject_shares`); 0 for none.
+#: `subject_weight` is how much a chunk gains in the ranking when its
+#: subject holds all of the query's best candidates and little of the rest
+#: (`ranking_scores`); 0 for none.
 Calibration = namedtuple('Calibration',
                          'slope intercept fitted_on lexical_weight '
                          'subject_weight', defaults=(0.0, 0.0))
@@ -83,11 +84,11 @@ SUBJECT_CANDIDATES = 20
 #: to this); rerun the script with another provider to check.
 CALIBRATIONS = {
     'sentence-transformers/all-MiniLM-L6-v2': Calibration(
-        slope=7.78, intercept=-3.4930,
+        slope=8.86, intercept=-2.8868,
         fitted_on='starter corpus, 53 TRAIN queries, offline sentences '
-                  'with the query, lexical weight 0.3, subject weight '
-                  '0.15; relevance 0.65 at fused score 0.529',
-        lexical_weight=0.3, subject_weight=0.15),
+                  'with the query, lexical weight 0.3; relevance 0.65 at '
+                  'fused score 0.396',
+        lexical_weight=0.3, subject_weight=0.3),
 }
 
 log = logging.getLogger(__name__)
@@ -96,13 +97,12 @@ _warned = set()
 _warned_lock = threading.Lock()
 
 
-def relevances(cosines, model_name, lexical=None, subjects=None):
+def relevances(cosines, model_name, lexical=None):
     """The relevance in [0, 1] of each of `cosines` (raw cosines in
     [-1, 1], as every `IChunkStore` returns them) for vectors of
     `model_name`, as a float64 array of the same shape; with `lexical`
     (each chunk's `lexical_search` match in [0, 1], 0 for a chunk the
-    words did not find) and `subjects` (each chunk's subject), of the
-    fused score (`fused_scores`).
+    words did not find), of the fused score (`fused_scores`).
 
     A model without a calibration gets the raw cosine clamped to [0, 1],
     with one warning per model and process. That is conservative for
@@ -117,47 +117,62 @@ def relevances(cosines, model_name, lexical=None, subjects=None):
     if calibration is None:
         _warn_uncalibrated(model_name)
         return np.clip(cosines, 0.0, 1.0)
-    z = calibration.slope * fused_scores(cosines, lexical, calibration,
-                                         subjects) + calibration.intercept
+    z = calibration.slope * fused_scores(cosines, lexical, calibration) + \
+        calibration.intercept
     # exp(-z) overflows for z below about -709; relevance is 0 there.
     return 1.0 / (1.0 + np.exp(-np.maximum(z, -700.0)))
 
 
-def fused_scores(cosines, lexical, calibration, subjects=None):
-    """The score the relevance map reads, a calibrated sum: the cosine,
-    plus the lexical match times `calibration.lexical_weight`, plus the
-    share of the query's best candidates in the chunk's subject times
-    `calibration.subject_weight`.
-
-    The subject term keeps a path in the subject the query is about: a
-    paragraph of another subject that happens to share words or meaning
-    with the query ranks below the paragraphs of the subject most of the
-    best candidates come from. On the Python documentation's topic
-    queries it lifted precision@20 from 0.92 to 0.96 at a cost of 0.01 in
-    the questions' recall@5 (bench/retrieval_bench.py)."""
+def fused_scores(cosines, lexical, calibration):
+    """The score the relevance map reads, a calibrated sum: the cosine
+    plus the lexical match times `calibration.lexical_weight`."""
     scores = np.clip(np.asarray(cosines, dtype=np.float64), -1.0, 1.0)
     if lexical is not None and calibration.lexical_weight:
         scores = scores + calibration.lexical_weight * np.clip(
             np.asarray(lexical, dtype=np.float64), 0.0, 1.0)
-    if subjects is not None and calibration.subject_weight and len(scores):
+    return scores
+
+
+def ranking_scores(cosines, lexical, subjects, model_name):
+    """The order in which a search offers its candidates: the fused score
+    plus `subject_weight` times how much more of the query's best
+    candidates the chunk's subject holds than of all (`subject_shares`).
+
+    The subject term keeps a path in the subject the query is about: a
+    paragraph of another subject that happens to share words or meaning
+    with the query ranks below the paragraphs of the subject most of the
+    best candidates come from (on the Python documentation's topic
+    queries, precision@20 0.95 against 0.92 without it). It chooses
+    among the candidates and is no evidence of relevance: the floor is
+    decided on the relevance alone, so an off-topic query whose weak
+    candidates happen to share a subject is not lifted over it."""
+    cosines = np.asarray(cosines, dtype=np.float64)
+    calibration = calibration_for(model_name)
+    if calibration is None:
+        return cosines
+    scores = fused_scores(cosines, lexical, calibration)
+    if calibration.subject_weight and len(scores):
         scores = scores + calibration.subject_weight * subject_shares(
             scores, subjects)
     return scores
 
 
 def subject_shares(scores, subjects, top=SUBJECT_CANDIDATES):
-    """For each candidate, the share of the `top` best candidates'
-    weight that its subject holds, each weighing its score's lead over
-    the last of them (so a subject of many strong candidates counts most,
-    and a long tail of weak ones little)."""
+    """For each candidate, how much more of the `top` best candidates'
+    weight its subject holds than of the candidates as a whole (each of
+    the best weighing its score's lead over the last of them; 0 when the
+    subject holds no more of the best than of all). Measured against the
+    candidates as a whole, a library of one subject, or a query whose
+    best candidates are spread like the rest, lifts nothing."""
     scores = np.asarray(scores, dtype=np.float64)
-    _names, index = np.unique(np.asarray(subjects, dtype=object).astype(str),
-                              return_inverse=True)
+    names, index = np.unique(np.asarray(subjects, dtype=object).astype(str),
+                             return_inverse=True)
     best = np.argsort(-scores, kind='stable')[:top]
     weights = scores[best] - scores[best].min() + 1e-9
     held = np.bincount(index[best], weights=weights,
-                       minlength=len(_names))
-    return held[index] / weights.sum()
+                       minlength=len(names)) / weights.sum()
+    whole = np.bincount(index, minlength=len(names)) / len(scores)
+    return np.maximum(held - whole, 0.0)[index]
 
 
 def relevance(cosine, model_name):
