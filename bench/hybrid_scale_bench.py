@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(ROOT, 'tests'))
 
 from common import machine, percentile  # noqa: E402
 from retrieval_bench import read_jsonl, vectors_for  # noqa: E402
-from search_bench import fill_sqlite, rows  # noqa: E402
+from search_bench import fill_sqlite, names, noisy_copies  # noqa: E402
 from support.envs import destroy_env, learning_env  # noqa: E402
 
 from tracl.corpus import load_starter_corpus, validate_chunks  # noqa: E402
@@ -54,6 +54,25 @@ def starter_queries():
     return queries
 
 
+def chained_rows(chunks, vectors, model, count):
+    """`{chunks}` rows of `count` copies of `chunks`, each paragraph of a
+    copy needing the paragraph before it in its page: chains as long as
+    the pages (up to a few hundred links) for the closure to walk."""
+    now = int(time.time() * 1000000)
+    copies = noisy_copies(vectors, count)
+    previous = {}
+    for i in range(count):
+        chunk = chunks[i % len(chunks)]
+        copy = i // len(chunks)
+        concept = '%s #%d' % (chunk['concept'], copy)
+        before = previous.get((chunk['subject'], copy))
+        previous[(chunk['subject'], copy)] = concept
+        yield ('bench_%07d' % i, chunk['subject'], concept, chunk['content'],
+               names(before), None, chunk['difficulty_level'],
+               chunk['source'], copies[i].astype('<f4').tobytes(), model,
+               copies.shape[1], now, now)
+
+
 def timed(function, *args):
     started = time.perf_counter()
     result = function(*args)
@@ -72,8 +91,8 @@ def main():
         starter = validate_chunks(load_starter_corpus()).valid
         copies = options.chunks - len(starter)
         started = time.perf_counter()
-        fill_sqlite(env, rows(chunks, vectors_for(chunks, embedder), model,
-                              copies))
+        fill_sqlite(env, chained_rows(chunks, vectors_for(chunks, embedder),
+                                      model, copies))
         store = LocalChunkStore(env)
         store.upsert(starter, embedder.embed([chunk_text(c)
                                               for c in starter]), model)
@@ -115,6 +134,26 @@ def main():
                                                percentile(totals, 0.95)))
         print('closure and foundations alone: median %.2f ms, p95 %.2f ms'
               % (percentile(closures, 0.5), percentile(closures, 0.95)))
+        deep = []
+        for query in questions[:60]:
+            ranking = pipeline.rank(query)
+            found = [hit.chunk for hit in ranking.hits
+                     if hit.relevance >= pipeline.relevance_threshold][:20]
+            _result, ms = timed(pipeline._foundations, ranking.store,
+                                ranking.vector, found)
+            deep.append(ms)
+        print('closure and foundations on chains of whole pages (%d '
+              'queries): median %.2f ms, p95 %.2f ms'
+              % (len(deep), percentile(deep, 0.5), percentile(deep, 0.95)))
+        imported = dict(starter[0], id='bench_import',
+                        concept='Imported After Start')
+        store.upsert([imported], embedder.embed([chunk_text(imported)]),
+                     model)
+        _result, reload = timed(pipeline.run, 'the first search after an '
+                                              'import')
+        print('the first search after an import (this process reloads '
+              'vectors, words and links; other threads answer from the '
+              'previous load meanwhile): %.1f s' % (reload / 1000))
     finally:
         destroy_env(env)
 

@@ -184,7 +184,10 @@ class IChunkStore(Interface):
         another, naming a concept of the same subject), and not itself
         among `chunk_ids`: `{chunk_id: [ids among chunk_ids that need
         it, directly or through other prerequisites]}`. A cycle in the
-        metadata ends the walk where it closes."""
+        metadata ends the walk where it closes. The in-process store
+        follows chains of any length; Neo4j's traversal stops at
+        `PREREQUISITE_DEPTH` links (24), twice the starter corpus's
+        longest chain."""
 
     def upsert(chunks, embeddings, model_name):
         """Insert or update `chunks` with their `embeddings` (a float32

@@ -256,11 +256,13 @@ def test_a_result_cached_before_foundations_is_searched_again(env, alice):
                              if k not in ('foundation_for', 'lexical')}
                             for chunk in first['chunks']
                             if not chunk['foundation_for']]}
-    LearningCache(env).set(search_key(BLOCKCHAIN, ALICE), old_shape, 60)
-    again = alice.generate(BLOCKCHAIN).json()
-    assert again['cached'] is False
-    assert again['chunks'] == first['chunks']
-    assert alice.generate(BLOCKCHAIN).json()['cached'] is True
+    for stale in (old_shape, {'chunks': [], 'message': 'Nothing relevant'}):
+        LearningCache(env).set(search_key(BLOCKCHAIN, ALICE), stale, 60)
+        again = alice.generate(BLOCKCHAIN).json()
+        assert again['cached'] is False
+        assert again['chunks'] == first['chunks']
+        cached = alice.generate(BLOCKCHAIN).json()
+        assert cached['cached'] is True and 'shape' not in cached
 
 
 def test_off_topic_query_answers_200_with_no_chunks_and_a_message(

@@ -61,9 +61,6 @@ NewConcept = namedtuple('NewConcept', ['chunk', 'relevance', 'cosine',
                                        'question', 'question_id', 'author'],
                         defaults=(None, None))
 
-#: A foundation (a chunk the search added because its results need it)
-#: has no relevance of its own: it ranks before every search result in
-#: its path, since it is needed first.
 
 
 CreatedConcept = namedtuple('CreatedConcept', [
@@ -158,6 +155,9 @@ def create_learning_path(env, sub, query, title, difficulty, concepts,
                                                        include_completed=True)}
         for index, item in enumerate(concepts):
             chunk = item.chunk
+            # A foundation (a chunk the search added because its results
+            # need it) has no relevance of its own: it ranks before every
+            # search result of the path, since it is needed first.
             position = index - len(concepts) if item.relevance is None \
                 else index
             ticket_id = existing.get(chunk['id'])

@@ -27,6 +27,11 @@ from tracl.search.relevance import (query_vector, ranking_scores,
                                     relevances)
 
 
+#: The version of a cached generate result's shape: a result cached by an
+#: earlier version (before foundations, or with another message) is
+#: searched again rather than served.
+RESULT_SHAPE = 2
+
 #: Most subjects named when a search finds nothing; the rest are counted.
 MAX_NAMED_SUBJECTS = 12
 
@@ -78,10 +83,11 @@ class SearchPipeline(Component):
         cache = LearningCache(self.env)
         key = search_key(query, sub)
         cached = cache.get(key)
-        if _current_shape(cached):
-            return dict(cached, cached=True)
+        if isinstance(cached, dict) and \
+                cached.get('shape') == RESULT_SHAPE:
+            return dict(_without_shape(cached), cached=True)
         result = self.run(query)
-        cache.set(key, result, SEARCH_TTL)
+        cache.set(key, dict(result, shape=RESULT_SHAPE), SEARCH_TTL)
         return dict(result, cached=False)
 
     def run(self, query):
@@ -175,14 +181,23 @@ class SearchPipeline(Component):
         if not closure:
             return []
         cosines = store.similarities(vector, list(closure))
-        chosen = choose_foundations(closure, cosines, cap)
-        chunks = store.get_chunks(chosen)
+        ranked = choose_foundations(closure, cosines, len(closure))
         names = {c['id']: c['concept'] for c in found}
-        return [chunk_json(chunks[chunk_id], cosines.get(chunk_id, 0.0), None,
-                           foundation_for=[names[i]
-                                           for i in closure[chunk_id]])
-                for chunk_id in chosen
-                if chunk_id in chunks and self._valid(chunks[chunk_id])]
+        foundations = []
+        # A foundation gone since the load, or unfit for a concept, leaves
+        # its place to the next one.
+        for start in range(0, len(ranked), cap):
+            chunks = store.get_chunks(ranked[start:start + cap])
+            for chunk_id in ranked[start:start + cap]:
+                chunk = chunks.get(chunk_id)
+                if chunk is not None and self._valid(chunk):
+                    foundations.append(chunk_json(
+                        chunk, cosines.get(chunk_id, 0.0), None,
+                        foundation_for=[names[i]
+                                        for i in closure[chunk_id]]))
+                if len(foundations) == cap:
+                    return foundations
+        return foundations
 
     def _nothing_found(self, store):
         """What a learner reads when nothing is relevant: that the library
@@ -223,14 +238,8 @@ class SearchPipeline(Component):
         return True
 
 
-def _current_shape(result):
-    """Whether a cached generate result has this version's shape: one
-    cached before searches added foundations (chunks without
-    `foundation_for`) is searched again rather than served."""
-    return isinstance(result, dict) and isinstance(
-        result.get('chunks'), list) and all(
-        isinstance(chunk, dict) and 'foundation_for' in chunk
-        for chunk in result['chunks'])
+def _without_shape(result):
+    return {name: value for name, value in result.items() if name != 'shape'}
 
 
 def _encode_vector(vector):

@@ -21,6 +21,7 @@ from tracl.study.paths import (LearningPaths, NoQuestionWritten,
                                PathNotSaved, UnknownChunks)
 from tracl.web.api import ApiError, Endpoint, reader_sub
 from tracl.web.openapi import api_errors
+from tracl.web.path_page import path_href
 
 MIN_QUERY, MAX_QUERY = 3, 500
 MAX_CHUNK_IDS = 50
@@ -220,8 +221,7 @@ class LearningPathsApi(Component):
                                         chunk_ids)
         return 201, {'path_id': created.path_id,
                      'roadmap_url': req.abs_href.roadmap(),
-                     'path_url': req.abs_href('learning', 'paths',
-                                              created.path_id),
+                     'path_url': path_href(req.abs_href, created.path_id),
                      'tickets': created.tickets, 'skipped': created.skipped}
 
     def _list(self, req, call):
