@@ -66,6 +66,7 @@ setup(
     entry_points={
         'trac.plugins': [
             'tracl.admin.calibration = tracl.admin.calibration',
+            'tracl.admin.reviews = tracl.admin.reviews',
             'tracl.admin.chunks = tracl.admin.chunks',
             'tracl.admin.doctor = tracl.admin.doctor',
             'tracl.admin.grants = tracl.admin.grants',
@@ -115,6 +116,9 @@ setup(
             'tracl.web.api = tracl.web.api',
             'tracl.web.learning = tracl.web.learning',
             'tracl.web.path_page = tracl.web.path_page',
+            'tracl.web.reviews_api = tracl.web.reviews_api',
+            'tracl.study.retention = tracl.study.retention',
+            'tracl.clock = tracl.clock',
             'tracl.web.export_api = tracl.web.export_api',
             'tracl.study.anki_deck = tracl.study.anki_deck',
             'tracl.web.macros = tracl.web.macros',

@@ -19,14 +19,15 @@ from trac.db.api import DatabaseManager, parse_connection_uri
 SCHEMA_VERSION_NAME = 'learning_database_version'
 
 #: The newest learning schema version: the highest `tracl/upgrades/dbN.py`.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 #: The PostgreSQL schema holding the learning tables.
 PG_SCHEMA = 'learning'
 
 TABLES = ('paths', 'path_concepts', 'concept_metadata', 'prerequisites',
           'progress', 'attempts', 'cognito_sessions', 'chunks', 'questions',
-          'disputes', 'decisions', 'calibrations', 'follow_ups')
+          'disputes', 'decisions', 'calibrations', 'follow_ups',
+          'review_cards', 'review_log')
 
 VIEWS = ('user_progress_view', 'path_summary_view')
 

@@ -39,10 +39,11 @@ SUBJECT = 'Blockchain Fundamentals'
 #: The fields of each response (contract).
 SUBMIT_FIELDS = {'ticket_id', 'attempt', 'score', 'best_score', 'feedback',
                  'status', 'mastered', 'ticket_status', 'question_id',
-                 'evidence', 'errors', 'confidence', 'follow_up'}
+                 'evidence', 'errors', 'confidence', 'follow_up',
+                 'review'}
 PROGRESS_FIELDS = {'ticket_id', 'status', 'score', 'best_score',
                    'time_spent_minutes', 'notes', 'started_at',
-                   'last_accessed', 'completed_at', 'attempts'}
+                   'last_accessed', 'completed_at', 'attempts', 'review'}
 ATTEMPT_FIELDS = {'attempt', 'answer', 'score', 'feedback', 'grader',
                   'created_at', 'evidence', 'errors', 'confidence'}
 SUBJECT_FIELDS = {'subject', 'total', 'not_started', 'studying', 'mastered',
@@ -539,7 +540,7 @@ def test_progress_of_an_untouched_concept(env, alice):
         'ticket_id': ticket_id, 'status': 'not_started', 'score': None,
         'best_score': None, 'time_spent_minutes': 0, 'notes': '',
         'started_at': None, 'last_accessed': None, 'completed_at': None,
-        'attempts': []}
+        'attempts': [], 'review': None}
 
 
 def test_progress_shows_the_attempts_newest_first_and_is_fresh(env, alice):

@@ -8,12 +8,14 @@ microseconds since the epoch, as in Trac's tables.
 """
 
 from collections import namedtuple
+from datetime import timedelta
 
 from trac.ticket.model import Ticket
 from trac.util.datefmt import datetime_now, from_utimestamp, to_utimestamp, \
     utc
 
 from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.model import reviews
 from tracl.model.concepts import learner_status
 from tracl.model.evidence import (NO_EVIDENCE, evidence_from_row,
                                   evidence_json)
@@ -22,8 +24,8 @@ from tracl.schema import dialect, sql
 #: What recording an attempt did.
 AttemptResult = namedtuple('AttemptResult', [
     'ticket_id', 'attempt', 'score', 'best_score', 'feedback', 'status',
-    'mastered', 'ticket_status', 'question_id', 'evidence', 'follow_up'],
-    defaults=(None, NO_EVIDENCE, None))
+    'mastered', 'ticket_status', 'question_id', 'evidence', 'follow_up',
+    'review'], defaults=(None, NO_EVIDENCE, None, None))
 
 
 def _time(value):
@@ -108,7 +110,8 @@ def lock_progress_row(env, db, sub, ticket_id):
 
 def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
                    seconds, max_seconds, threshold, comment,
-                   evidence=NO_EVIDENCE):
+                   evidence=NO_EVIDENCE, schedule=None, clock=None,
+                   scheduler_name=None):
     """Record a graded answer in ONE transaction and return an
     `AttemptResult`.
 
@@ -117,24 +120,51 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
     feedback, times; `seconds` reported, at most `max_seconds` credited)
     and moves the ticket: new -> assigned on a first attempt, closed/fixed
     when the concept becomes mastered, with a change comment
-    (`comment(attempt, score, newly_mastered)`) for Trac's timeline. A
-    mastered concept stays mastered. `score` and `feedback` are what the
-    study loop decided (the grader's, or capped), `evaluation` the grader's
-    record, `evidence` what the grade rests on (`tracl.model.evidence`).
+    (`comment(attempt, score, newly_mastered, lapsed)`) for Trac's
+    timeline. `score` and `feedback` are what the study loop decided (the
+    grader's, or capped), `evaluation` the grader's record, `evidence`
+    what the grade rests on (`tracl.model.evidence`).
+
+    With `schedule` (`tracl.study.retention`: `(card, passed, at) ->
+    Card`), the answer is also a review (`tracl.model.reviews`): the
+    first mastery starts the concept's card; an answer to a due concept
+    reviews it, and one short of mastery is a lapse: the concept is
+    studied again (its ticket reopened) until it is mastered again; an
+    answer before it is due is practice, and the concept stays mastered.
+    The card and the review log are written in the same transaction.
+    `clock()` (the review clock) stamps the answer. Without
+    `schedule`, a mastered concept simply stays mastered.
     """
     with env.db_transaction as db:
         status, best, started, completed, last = \
             lock_progress_row(env, db, sub, concept.ticket_id)
         # The time is taken once the lock is held: attempts and ticket
-        # changes are stamped in the order they are written.
-        now_dt = datetime_now(utc)
+        # changes are stamped in the order they are written. A clock set
+        # to a moment (an admin's, a test's) may stand still: the ticket's
+        # change is still stamped after its last one.
+        ticket = Ticket(env, concept.ticket_id)
+        now_dt = clock() if clock is not None else datetime_now(utc)
+        if ticket['changetime'] is not None and \
+                now_dt <= ticket['changetime']:
+            now_dt = ticket['changetime'] + timedelta(microseconds=1)
         now = to_utimestamp(now_dt)
         credited = credited_seconds(seconds, max_seconds, last, now)
         attempt = db(sql(env, """
             SELECT COALESCE(MAX(attempt), 0) + 1 FROM {attempts}
             WHERE cognito_user_id=%s AND ticket_id=%s"""),
             (sub, concept.ticket_id))[0][0]
-        mastered = status == 'mastered' or score >= threshold
+        passed = score >= threshold
+        review = None
+        if schedule is None:
+            mastered = status == 'mastered' or passed
+        else:
+            card = reviews.read_card(env, db, sub, concept.ticket_id)
+            review = _review(reviews.answer_kind(
+                completed is not None, status, card, now_dt), card, passed,
+                schedule, now_dt)
+            mastered = passed if review.kind in (
+                reviews.STUDY, reviews.FIRST, reviews.RELEARNED) \
+                else not review.lapsed
         new_status = 'mastered' if mastered else 'studying'
         best = score if best is None else max(float(best), score)
         # `completed_at` is the first mastery and is never cleared: the
@@ -162,17 +192,38 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
             WHERE cognito_user_id=%s AND ticket_id=%s"""),
            (new_status, started or now, now, completed, answer, score, best,
             feedback, credited / 60.0, sub, sub, concept.ticket_id))
-        ticket = Ticket(env, concept.ticket_id)
+        if review is not None and review.rating is not None:
+            reviews.write_card(env, db, sub, concept.ticket_id, review.card)
+            reviews.log_review(env, db, sub, concept.ticket_id, review,
+                               now_dt, score, attempt, card,
+                               scheduler_name or 'unknown')
+        lapsed = review is not None and review.lapsed
         if mastered and ticket['status'] != 'closed':
             ticket['status'] = 'closed'
             ticket['resolution'] = 'fixed'
+        elif lapsed:
+            # Trac's own status for a ticket closed and open again.
+            ticket['status'] = 'reopened'
+            ticket['resolution'] = ''
         elif not mastered and ticket['status'] == 'new':
             ticket['status'] = 'assigned'
         ticket.save_changes(sub, comment(attempt, score, mastered and
-                                         status != 'mastered'), now_dt)
+                                         status != 'mastered', lapsed),
+                            now_dt)
     return AttemptResult(concept.ticket_id, attempt, score, best, feedback,
                          new_status, mastered, ticket['status'],
-                         concept.question_id, evidence)
+                         concept.question_id, evidence, review=review)
+
+
+def _review(kind, card, passed, schedule, at):
+    """The `Review` of an answer of `kind` to the concept of `card`."""
+    if kind == reviews.PRACTICE or (kind == reviews.STUDY and not passed):
+        return reviews.Review(kind, None, card, False)
+    if kind == reviews.STUDY:
+        kind = reviews.FIRST
+    after = schedule(card, passed, at)
+    return reviews.Review(kind, reviews.GOOD if passed else reviews.AGAIN,
+                          after, kind == reviews.REVIEWED and not passed)
 
 
 def add_time(env, sub, ticket_id, seconds, max_seconds):

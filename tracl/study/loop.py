@@ -13,11 +13,13 @@ from trac.core import Component
 from trac.util.translation import _
 
 from tracl.cache import PROGRESS_TTL, LearningCache, progress_key
+from tracl.clock import LearningClock
 from tracl.llm import MASTERY_THRESHOLD
 from tracl.llm.grading import AnswerGrader
 from tracl.model import concepts, follow_ups, progress as model
 from tracl.model.follow_ups import doubtful_point, follow_up_question
 from tracl.model.evidence import evidence_api, evidence_of
+from tracl.study.retention import SCHEDULER_VERSION, Retention
 from tracl.util import iso
 
 #: Answer lengths the API accepts (contract).
@@ -132,7 +134,10 @@ class StudyLoop(Component):
             result = model.record_attempt(
                 self.env, sub, concept, answer, evaluation, score, feedback,
                 seconds, self.max_reported_seconds, self.mastery_threshold,
-                self._comment, evidence_of(evaluation, concept.content))
+                self._comment, evidence_of(evaluation, concept.content),
+                schedule=Retention(self.env).scheduler_for(sub),
+                clock=LearningClock(self.env).now,
+                scheduler_name=SCHEDULER_VERSION)
             if not follow_ups.close_open(
                     self.env, db, sub, concept.ticket_id,
                     follow_up.id if follow_up else None, result.attempt):
@@ -220,9 +225,12 @@ class StudyLoop(Component):
     # Internal methods
 
     @staticmethod
-    def _comment(attempt, score, newly_mastered):
+    def _comment(attempt, score, newly_mastered, lapsed=False):
         text = _("Answer attempt %(n)d scored %(score)d%%.", n=attempt,
                  score=int(round(score * 100)))
         if newly_mastered:
             text += ' ' + _("Concept mastered.")
+        if lapsed:
+            text += ' ' + _("A review below mastery: the concept is "
+                            "studied again until it is mastered again.")
         return text

@@ -14,9 +14,11 @@ from tracl.api import IApiEndpointProvider
 from tracl.llm import LLMUnavailable
 from tracl.model.evidence import evidence_api
 from tracl.model.follow_ups import FollowUpLapsed
+from tracl.model.reviews import review_json
 from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MAX_NOTES,
                               MIN_ANSWER, ConceptLocked, QuestionChanged,
                               StudyLoop)
+from tracl.study.retention import Retention
 from tracl.web.api import ApiError, Endpoint, reader_sub
 from tracl.web.openapi import api_errors
 
@@ -84,12 +86,45 @@ EVIDENCE_PROPERTIES = {
                        'reason': {'type': 'string'}}},
 }
 
+REVIEW_RESULT = {
+    'type': ['object', 'null'],
+    'description': 'What the answer was for the review schedule: study '
+                   '(never mastered), first (the first mastery starts the '
+                   'schedule), review (the concept was due: a mastering '
+                   'score is rated good, anything less again, a lapse), '
+                   'practice (mastered and not due: recorded, the '
+                   'schedule and mastery stay) or relearning (after a '
+                   'lapse, until mastered again); due is the next review.',
+    'required': ['kind', 'rating', 'due', 'lapsed'],
+    'properties': {
+        'kind': {'enum': ['study', 'first', 'review', 'practice',
+                          'relearning']},
+        'rating': {'enum': ['good', 'again', None]},
+        'due': {'type': ['string', 'null']},
+        'lapsed': {'type': 'boolean'}},
+}
+
+REVIEW_STATE = {
+    'type': ['object', 'null'],
+    'description': "The concept's review schedule (null before its first "
+                   "mastery), with how likely the learner recalls it now.",
+    'required': ['state', 'due', 'last_review', 'stability_days',
+                 'retrievability', 'reviews', 'lapses'],
+    'properties': {
+        'state': {'enum': ['learning', 'review', 'relearning']},
+        'due': {'type': 'string'}, 'last_review': {'type': 'string'},
+        'stability_days': {'type': 'number'},
+        'retrievability': {'type': 'number', 'minimum': 0, 'maximum': 1},
+        'reviews': {'type': 'integer'}, 'lapses': {'type': 'integer'}},
+}
+
 SUBMIT_RESPONSE = {
     'type': 'object',
     'required': ['ticket_id', 'attempt', 'score', 'best_score', 'feedback',
                  'status', 'mastered', 'ticket_status', 'question_id',
-                 'evidence', 'errors', 'confidence', 'follow_up'],
+                 'evidence', 'errors', 'confidence', 'follow_up', 'review'],
     'properties': dict(EVIDENCE_PROPERTIES, **{
+        'review': REVIEW_RESULT,
         'follow_up': {
             'type': ['object', 'null'],
             'description': 'A follow-up question, asked when the grade is a '
@@ -115,8 +150,9 @@ PROGRESS_RESPONSE = {
     'type': 'object',
     'required': ['ticket_id', 'status', 'score', 'best_score',
                  'time_spent_minutes', 'notes', 'started_at',
-                 'last_accessed', 'completed_at', 'attempts'],
+                 'last_accessed', 'completed_at', 'attempts', 'review'],
     'properties': {
+        'review': REVIEW_STATE,
         'ticket_id': {'type': 'integer'}, 'status': _STATUS,
         'score': _SCORE, 'best_score': _SCORE,
         'time_spent_minutes': {'type': 'number', 'minimum': 0},
@@ -158,7 +194,8 @@ SUBJECTS_RESPONSE = {
                            'maximum': 100}}}}},
 }
 
-_PROGRESS_FIELDS = tuple(PROGRESS_RESPONSE['required'])
+_PROGRESS_FIELDS = tuple(name for name in PROGRESS_RESPONSE['required']
+                         if name != 'review')
 _ATTEMPT_FIELDS = ('attempt', 'answer', 'score', 'feedback', 'grader',
                    'created_at', 'evidence', 'errors', 'confidence')
 
@@ -282,6 +319,8 @@ class ProgressApi(Component):
                     follow_up={'id': result.follow_up[0],
                                'question': result.follow_up[1]}
                     if result.follow_up else None,
+                    review=review_json(result.review)
+                    if result.review else None,
                     ticket_id=result.ticket_id, attempt=result.attempt,
                     score=result.score, best_score=result.best_score,
                     feedback=result.feedback, status=result.status,
@@ -299,6 +338,9 @@ class ProgressApi(Component):
             payload['notes'] = ''   # private, even to LEARNING_ADMIN
         payload['attempts'] = [{name: a[name] for name in _ATTEMPT_FIELDS}
                                for a in found['attempts']]
+        # Read at each call: how likely the learner recalls it changes
+        # with the time, the cached progress does not.
+        payload['review'] = Retention(self.env).state(sub, concept.ticket_id)
         return payload
 
     @api_errors(**{'404': 'No such concept'})

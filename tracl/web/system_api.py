@@ -12,6 +12,8 @@ from tracl.api import IApiEndpointProvider, IHealthContributor
 from tracl.auth.profile import MAX_PREFERENCES, LearnerProfiles
 from tracl.breaker import CLOSED, HALF_OPEN, OPEN, ICircuitBreakers
 from tracl.cache import LearningCache
+from tracl.study.retention import (MAX_RETENTION, MIN_RETENTION,
+                                   RETENTION_PREFERENCE, valid_retention)
 from tracl.web.api import API_PREFIX, ApiError, ApiModule, Endpoint
 from tracl.web.openapi import build_document
 
@@ -40,6 +42,12 @@ _PREFERENCES_REQUEST = {
     'type': 'object', 'required': ['preferences'],
     'properties': {'preferences': {
         'type': 'object', 'maxProperties': MAX_PREFERENCES,
+        'properties': {'desired_retention': {
+            'type': 'number', 'minimum': 0.70, 'maximum': 0.97,
+            'description': 'The share of reviews the learner wants to '
+                           'recall ([learning] desired_retention when '
+                           'absent); a change applies from each concept\'s '
+                           'next review.'}},
         'additionalProperties': _PREFERENCE_VALUE}},
 }
 
@@ -166,6 +174,14 @@ class SystemApi(Component):
                 raise ApiError(400, _("Preference %(name)s is longer than "
                                       "%(n)d characters.", name=name,
                                       n=MAX_PREFERENCE_VALUE))
+        retention = preferences.get(RETENTION_PREFERENCE)
+        if retention is not None and not valid_retention(retention):
+            raise ApiError(400, _("Preference %(name)s is the share of "
+                                  "reviews to recall, a number from "
+                                  "%(low).2f to %(high).2f.",
+                                  name=RETENTION_PREFERENCE,
+                                  low=MIN_RETENTION, high=MAX_RETENTION),
+                           code='invalid_desired_retention')
         profile = LearnerProfiles(self.env).update(call.sub,
                                                    preferences=preferences)
         return {'preferences': profile['preferences']}
