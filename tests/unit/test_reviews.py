@@ -219,3 +219,47 @@ def test_a_learners_desired_retention_shortens_their_intervals(env, path):
     card = reviews.cards(env, ALICE)[result.ticket_id]
     assert card.due - card.last_review < first_review_card().interval
     assert not valid_retention(0.5) and not valid_retention(True)
+
+
+# Instructors' decisions ----------------------------------------------------
+
+def decide(env, ticket_id, attempt, score):
+    from tracl.study.review import GradingReview
+    return GradingReview(env).decide('sub-teacher', ticket_id, attempt,
+                                     score, 'Regraded in a test.')
+
+
+def test_a_decision_that_masters_starts_the_schedule(env, path, clock):
+    weak = submit(env, path, WRONG)
+    assert reviews.cards(env, ALICE) == {}
+    decided = decide(env, weak.ticket_id, weak.attempt, 0.9)
+    assert decided.status == 'mastered'
+    card = reviews.cards(env, ALICE)[weak.ticket_id]
+    assert card.state == reviews.REVIEW
+    assert [kind for kind, _r, _a in logged(env, weak.ticket_id)] == \
+        ['decision']
+
+
+def test_refusing_a_first_mastery_leaves_no_schedule(env, path, clock):
+    first = submit(env, path, GOOD)
+    decided = decide(env, first.ticket_id, first.attempt, 0.3)
+    assert decided.status == 'studying'
+    assert reviews.cards(env, ALICE) == {}
+
+
+def test_refusing_a_passed_due_review_is_a_lapse(env, path, clock):
+    first = submit(env, path, GOOD)
+    card = reviews.cards(env, ALICE)[first.ticket_id]
+    clock.set(card.due + timedelta(days=1))
+    passed = submit(env, path, GOOD)
+    assert passed.review.kind == 'review'
+    clock.set(card.due + timedelta(days=2))
+    decided = decide(env, first.ticket_id, passed.attempt, 0.2)
+    assert (decided.status, decided.ticket_status) == ('studying',
+                                                       'reopened')
+    after = reviews.cards(env, ALICE)[first.ticket_id]
+    assert (after.state, after.lapses) == (reviews.RELEARNING, 1)
+    # Mastering it again ends the relearning.
+    assert submit(env, path, GOOD).review.kind == 'relearning'
+    assert read_progress(env, ALICE, first.ticket_id)['status'] == \
+        'mastered'

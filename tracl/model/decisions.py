@@ -19,7 +19,8 @@ from trac.util.datefmt import datetime_now, from_utimestamp, to_utimestamp, \
     utc
 from trac.util.translation import _
 
-from tracl.model.progress import lock_progress_row
+from tracl.model import reviews
+from tracl.model.progress import after_last_change, lock_progress_row
 from tracl.schema import sql
 
 #: What an instructor's decision did: the concept's `status` and its
@@ -127,15 +128,25 @@ def concept_disputes(env, sub, ticket_id):
 
 
 def decide(env, instructor, ticket_id, attempt, score, comment, threshold,
-           ticket_comment):
+           ticket_comment, schedule=None, clock=None, scheduler_name=None):
     """Record instructor `instructor`'s `score` (0..1) and `comment` on
     attempt `attempt` of concept `ticket_id`, in one transaction: the
     decision's own attempt, the decided attempt marked overridden, an open
     dispute on it closed as decided, the progress counted again from the
     attempts not overridden and the ticket moved with it
     (`ticket_comment(attempt, score, mastered)` for the timeline). Returns
-    a `Decision`. Raises `AttemptNotFound` and `AlreadyDecided`."""
+    a `Decision`. Raises `AttemptNotFound` and `AlreadyDecided`.
+
+    With `schedule` (as `tracl.model.progress.record_attempt` takes it),
+    the decision is a review too (`_decided_review`): one that masters
+    counts as a Good review, or starts the schedule of a concept never
+    mastered; one that refuses an answer the grader passed at a due
+    review is a lapse; and a concept being learnt again after a lapse
+    stays so unless the decision masters it."""
     now_dt, now = _now()
+    if clock is not None:
+        now_dt = clock()
+        now = to_utimestamp(now_dt)
     grader = INSTRUCTOR_GRADER % instructor
     with env.db_transaction as db:
         found = db(sql(env, """
@@ -189,15 +200,65 @@ def decide(env, instructor, ticket_id, attempt, score, comment, threshold,
             AND status='open'"""), (now, sub, ticket_id, attempt))
         status, mastered = recount_progress(env, db, sub, ticket_id,
                                             threshold, comment, instructor)
+        lapsed = False
+        if schedule is not None:
+            status, mastered, lapsed = _decided_review(
+                env, db, sub, ticket_id, attempt, number, score,
+                score >= threshold, status, mastered, schedule, now_dt,
+                scheduler_name or 'unknown')
         ticket = Ticket(env, ticket_id)
+        now_dt = after_last_change(ticket, now_dt)
         if mastered and ticket['status'] != 'closed':
             ticket['status'], ticket['resolution'] = 'closed', 'fixed'
+        elif lapsed:
+            ticket['status'], ticket['resolution'] = 'reopened', ''
         elif not mastered and ticket['status'] == 'closed':
             ticket['status'], ticket['resolution'] = 'assigned', ''
         ticket.save_changes(instructor, ticket_comment(attempt, score,
                                                        mastered), now_dt)
     return Decision(ticket_id, attempt, number, score, status,
                     ticket['status'], grader)
+
+
+def _decided_review(env, db, sub, ticket_id, attempt, number, score,
+                    passed, status, mastered, schedule, at, scheduler):
+    """The review an instructor's decision on `attempt` is (see
+    `decide`); returns `(status, mastered, lapsed)` afterwards, the
+    progress row set to match."""
+    card = reviews.read_card(env, db, sub, ticket_id)
+    reviewed = db(sql(env, """
+        SELECT kind, rating FROM {review_log}
+        WHERE cognito_user_id=%s AND ticket_id=%s AND attempt=%s"""),
+        (sub, ticket_id, attempt))
+    kind, rating = reviewed[0] if reviewed else (None, None)
+    if not passed and kind == reviews.FIRST and not mastered:
+        # The mastery the grader gave was the first and is undone: the
+        # concept was never mastered, so it has no schedule either.
+        db(sql(env, """
+            DELETE FROM {review_cards}
+            WHERE cognito_user_id=%s AND ticket_id=%s"""), (sub, ticket_id))
+        return status, mastered, False
+    review = None
+    if passed and (card is None or rating is not None or
+                   card.state == reviews.RELEARNING):
+        review = reviews.Review('decision', reviews.GOOD,
+                                schedule(card, True, at), False)
+    elif not passed and rating == reviews.GOOD and card is not None \
+            and kind != reviews.FIRST:
+        review = reviews.Review('decision', reviews.AGAIN,
+                                schedule(card, False, at), True)
+    if review is not None:
+        reviews.write_card(env, db, sub, ticket_id, review.card)
+        reviews.log_review(env, db, sub, ticket_id, review, at, score,
+                           number, card, scheduler)
+    after = review.card if review is not None else card
+    if after is not None and after.state == reviews.RELEARNING:
+        # Forgotten at a review and not mastered again since.
+        db(sql(env, """
+            UPDATE {progress} SET status='studying'
+            WHERE cognito_user_id=%s AND ticket_id=%s"""), (sub, ticket_id))
+        return 'studying', False, review is not None and review.lapsed
+    return status, mastered, False
 
 
 def recount_progress(env, db, sub, ticket_id, threshold, feedback, by):

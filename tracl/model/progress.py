@@ -108,6 +108,14 @@ def lock_progress_row(env, db, sub, ticket_id):
               (sub, ticket_id))[0]
 
 
+def after_last_change(ticket, when):
+    """`when`, or just after `ticket`'s last change when that is not
+    earlier: Trac keys a ticket's changes by their time."""
+    if ticket['changetime'] is not None and when <= ticket['changetime']:
+        return ticket['changetime'] + timedelta(microseconds=1)
+    return when
+
+
 def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
                    seconds, max_seconds, threshold, comment,
                    evidence=NO_EVIDENCE, schedule=None, clock=None,
@@ -143,10 +151,8 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
         # to a moment (an admin's, a test's) may stand still: the ticket's
         # change is still stamped after its last one.
         ticket = Ticket(env, concept.ticket_id)
-        now_dt = clock() if clock is not None else datetime_now(utc)
-        if ticket['changetime'] is not None and \
-                now_dt <= ticket['changetime']:
-            now_dt = ticket['changetime'] + timedelta(microseconds=1)
+        now_dt = after_last_change(ticket, clock() if clock is not None
+                                   else datetime_now(utc))
         now = to_utimestamp(now_dt)
         credited = credited_seconds(seconds, max_seconds, last, now)
         attempt = db(sql(env, """

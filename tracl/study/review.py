@@ -12,8 +12,10 @@ from trac.core import Component
 from trac.util.datefmt import datetime_now, to_utimestamp, utc
 from trac.util.translation import _
 
+from tracl.clock import LearningClock
 from tracl.model import decisions
 from tracl.study.loop import StudyLoop
+from tracl.study.retention import SCHEDULER_VERSION, Retention
 
 #: Characters a dispute's reason and a decision's comment may have.
 REASON_LENGTH = (10, 1000)
@@ -79,10 +81,13 @@ class GradingReview(Component):
         """Record instructor `instructor`'s decision; returns a
         `tracl.model.decisions.Decision`."""
         loop = StudyLoop(self.env)
+        owner = self._owner(ticket_id)
         decision = decisions.decide(
             self.env, instructor, ticket_id, attempt, score, comment,
-            loop.mastery_threshold, self._ticket_comment)
-        owner = self._owner(ticket_id)
+            loop.mastery_threshold, self._ticket_comment,
+            schedule=Retention(self.env).scheduler_for(owner)
+            if owner else None, clock=LearningClock(self.env).now,
+            scheduler_name=SCHEDULER_VERSION)
         if owner:
             loop.progress_changed(owner, ticket_id, True)
         return decision
