@@ -11,6 +11,7 @@ LEARNING_ADMIN, the DOT source, which `dot` itself must accept.
 
 import json
 import re
+from datetime import timedelta
 import struct
 import subprocess
 import uuid
@@ -23,14 +24,18 @@ import pytest
 # the wiki pages the macro is shown on.
 import trac.wiki.web_ui  # noqa: F401
 from trac.perm import PermissionSystem
+from trac.util.datefmt import localtz
 from trac.wiki.model import WikiPage
 
 from support.api_client import LearnerClient
 from support.study import GOOD_ANSWERS, make_path
+from tracl.clock import LearningClock
 from tracl.graph import model, render
 from tracl.graph.dot import build_dot
 from tracl.graph.service import KnowledgeGraphs
+from tracl.model import reviews
 from tracl.study.loop import StudyLoop
+from tracl.study.retention import Retention
 
 ALICE, BOB, ADMIN_SUB = 'sub-alice', 'sub-bob', 'sub-admin'
 
@@ -41,6 +46,8 @@ ML_SUBJECT = 'Machine Learning'
 IMAGE = '/learning/graph.png'
 
 GRAY, ORANGE, GREEN, LOCKED = '#d9d9d9', '#f5a623', '#4caf50', '#f2f2f2'
+#: A mastered concept due for review: pale green in a thick orange border.
+DUE_FILL, DUE_BORDER, DUE_WIDTH = '#a5d6a7', '#d95f02', '4'
 
 WEAK_ANSWER = 'I think it is about computers somehow, and data.'
 
@@ -94,7 +101,8 @@ NO_RATE_LIMIT = ('learning', 'api_rate_limit', '0')
 # without the foundations the search adds to them (test_foundations tests
 # those, and the path page draws them).
 pytestmark = pytest.mark.learning_env(
-    config=[NO_RATE_LIMIT, ('learning', 'max_foundations', '0')],
+    config=[NO_RATE_LIMIT, ('learning', 'max_foundations', '0'),
+            ('learning', 'review_fuzzing', 'false')],
     grant=READERS)
 
 
@@ -165,6 +173,8 @@ class SvgNode(object):
         shape = next(e for e in group.iter()
                      if e.tag in (SVG + 'path', SVG + 'polygon'))
         self.fill = shape.get('fill')
+        self.stroke = shape.get('stroke')
+        self.stroke_width = shape.get('stroke-width')
         self.dashed = bool(shape.get('stroke-dasharray'))
         texts = [t for t in group.iter(SVG + 'text')]
         self.text = ' '.join(t.text or '' for t in texts)
@@ -311,7 +321,8 @@ def test_colours_follow_the_learners_progress(env, path, alice):
     master(env, ALICE, path, 'Distributed Ledgers')
     nodes = alice.graph().nodes()
     assert nodes[ledgers].fill == GREEN
-    assert re.match(r'^Distributed Ledgers: mastered, best score ([89]\d|100)%$',
+    assert re.match(r'^Distributed Ledgers: mastered, next review '
+                    r'\d{4}-\d\d-\d\d, best score ([89]\d|100)%$',
                     nodes[ledgers].title)
 
 
@@ -419,6 +430,150 @@ def test_anonymous_reader_is_asked_to_sign_in(env, path):
     assert graph.fragment is None
     assert graph.message == 'Sign in to see your knowledge graph.'
     assert '/ticket/' not in graph.html
+
+
+# Reviews ------------------------------------------------------------------
+
+@pytest.fixture
+def clock(env):
+    clock = LearningClock(env)
+    yield clock
+    clock.set(None)
+
+
+def card_of(env, ticket_id):
+    return reviews.cards(env, ALICE)[ticket_id]
+
+
+def day(when):
+    """A review's date as the tooltips write it (the reader's zone)."""
+    return when.astimezone(localtz).strftime('%Y-%m-%d')
+
+
+def test_a_due_concept_is_drawn_apart_and_says_since_when(
+        env, path, alice, clock):
+    ledgers = ticket_ids(path)['Distributed Ledgers']
+    master(env, ALICE, path, 'Distributed Ledgers')
+    card = card_of(env, ledgers)
+    graph = alice.graph()
+    node = graph.nodes()[ledgers]
+    assert (node.fill, node.stroke_width) == (GREEN, None)
+    assert node.title.startswith('Distributed Ledgers: mastered, next '
+                                 'review %s, best score' % day(card.due))
+
+    clock.set(card.due + timedelta(days=2))
+    graph = alice.graph()
+    node = graph.nodes()[ledgers]
+    assert (node.fill, node.stroke, node.stroke_width) == \
+        (DUE_FILL, DUE_BORDER, DUE_WIDTH)
+    assert not node.dashed
+    assert node.title.startswith('Distributed Ledgers: mastered, due for '
+                                 'review since %s, best score'
+                                 % day(card.due))
+    # Only the due one: the others keep their colours.
+    assert [i for i, n in graph.nodes().items() if n.fill == DUE_FILL] == \
+        [ledgers]
+    assert 'tracl-kg-due' in graph.html
+    assert 'mastered, due for review</li>' in graph.html
+
+
+def test_time_alone_draws_the_due_state_again(env, path, alice, clock):
+    graphs = KnowledgeGraphs(env)
+    ledgers = ticket_ids(path)['Distributed Ledgers']
+    master(env, ALICE, path, 'Distributed Ledgers')
+    card = card_of(env, ledgers)
+    clock.set(card.due - timedelta(hours=1))
+    before = graphs.draw(ALICE, href, 'svg')
+    assert graphs.draw(ALICE, href, 'svg').cached
+    clock.set(card.due + timedelta(hours=1))
+    after = graphs.draw(ALICE, href, 'svg')
+    assert not after.cached and after.data != before.data
+    assert after.version != before.version
+    assert DUE_FILL in after.data and DUE_FILL not in before.data
+    assert graphs.draw(ALICE, href, 'svg').cached
+
+
+def test_make_due_redraws_and_a_passed_review_turns_it_green(
+        env, path, alice, clock):
+    ledgers = ticket_ids(path)['Distributed Ledgers']
+    master(env, ALICE, path, 'Distributed Ledgers')
+    assert alice.graph().nodes()[ledgers].fill == GREEN
+    assert Retention(env).make_due(ledgers) == ALICE
+    assert alice.graph().nodes()[ledgers].fill == DUE_FILL
+    clock.set(clock.now() + timedelta(minutes=1))
+    master(env, ALICE, path, 'Distributed Ledgers')     # the review
+    node = alice.graph().nodes()[ledgers]
+    assert node.fill == GREEN
+    assert 'next review %s' % day(card_of(env, ledgers).due) in node.title
+
+
+def test_a_lapsed_concept_is_studied_again_in_orange(env, path, alice,
+                                                     clock):
+    ledgers = ticket_ids(path)['Distributed Ledgers']
+    master(env, ALICE, path, 'Distributed Ledgers')
+    clock.set(card_of(env, ledgers).due + timedelta(days=1))
+    lapse = submit(env, ALICE, ledgers, WEAK_ANSWER)
+    assert lapse.review.lapsed
+    node = alice.graph().nodes()[ledgers]
+    assert (node.fill, node.stroke_width) == (ORANGE, None)
+    assert node.title.startswith('Distributed Ledgers: studying again '
+                                 '(forgotten at a review)')
+
+
+def test_the_image_map_and_url_follow_the_due_state(env, path, alice,
+                                                    clock):
+    ledgers = ticket_ids(path)['Distributed Ledgers']
+    master(env, ALICE, path, 'Distributed Ledgers')
+    card = card_of(env, ledgers)
+    graph = alice.graph('format=png')
+    before = image_query(graph.image())
+    area = next(a for a in graph.areas() if a['href'] == href(ledgers))
+    assert ', next review %s' % day(card.due) in area['title']
+    drawn_before = alice.get(IMAGE, before).body
+
+    clock.set(card.due + timedelta(days=1))
+    graph = alice.graph('format=png')
+    after = image_query(graph.image())
+    assert after != before      # no browser keeps the old image
+    area = next(a for a in graph.areas() if a['href'] == href(ledgers))
+    assert ', due for review since %s' % day(card.due) in area['title']
+    image = alice.get(IMAGE, after)
+    assert image.status == 200 and image.body.startswith(PNG_MAGIC)
+    assert image.body != drawn_before
+
+
+def test_the_dot_legend_names_the_due_style(env, path, clock):
+    ledgers = ticket_ids(path)['Distributed Ledgers']
+    master(env, ALICE, path, 'Distributed Ledgers')
+    clock.set(card_of(env, ledgers).due + timedelta(days=1))
+    source = KnowledgeGraphs(env).draw(ALICE, href, 'dot', legend=True).data
+    layout = json.loads(run_dot(source, 'json'))
+    objects = {o['name']: o for o in layout['objects']}
+    assert objects['legend_due']['label'] == 'mastered, due for review'
+    assert objects['legend_due']['penwidth'] == DUE_WIDTH
+    assert objects['c%d' % ledgers]['penwidth'] == DUE_WIDTH
+
+
+def test_a_hostile_name_stays_text_when_due(env, path, nasty, alice, clock):
+    ledgers = ticket_ids(path)['Distributed Ledgers']
+    name = nasty[ledgers][0]
+    master(env, ALICE, path, 'Distributed Ledgers')
+    card = card_of(env, ledgers)
+    clock.set(card.due + timedelta(days=1))
+    graph = alice.graph('format=svg')
+    assert_only_ticket_links(graph.root, {href(i) for i in nasty})
+    lowered = graph.fragment.lower()
+    for marker in ('<script', '<b>', '<img', '<table', '<![cdata'):
+        assert marker not in lowered, marker
+    node = graph.nodes()[ledgers]
+    assert node.fill == DUE_FILL
+    assert node.title.startswith(
+        as_drawn(name).replace('\\', LOOK_ALIKE_BACKSLASH) +
+        ': mastered, due for review since %s' % day(card.due))
+    png = alice.graph('format=png')
+    area = next(a for a in png.areas() if a['href'] == href(ledgers))
+    assert area['title'].startswith(as_drawn(name) + ': mastered, due for '
+                                    'review since')
 
 
 # Hostile names ------------------------------------------------------------

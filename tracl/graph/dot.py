@@ -7,21 +7,33 @@ commands, and `dot` reads entities (`&lt;`): every piece of text goes
 through `graphviz.escape()` (which doubles backslashes and forbids HTML
 labels), with `&` written `&amp;`, after control characters are replaced.
 URLs are built here from ticket ids only.
+
+A mastered concept due for review keeps its green, paler, inside a thick
+dark orange border: the border's width tells it apart without colour
+vision. Its tooltip says since when it is due; every other mastered
+concept's, its next review (dates in the reader's time zone).
 """
 
 import re
 import textwrap
 
 import graphviz
+from trac.util.datefmt import utc
 
 #: Bump when the look of a graph changes: it is part of every cache key,
 #: so no stale image outlives a change of style.
-RENDER_VERSION = '2'
+RENDER_VERSION = '3'
 
 #: Fill colours by status; gray, orange and green as the spec says.
 STATUS_COLOURS = {'not_started': '#d9d9d9', 'studying': '#f5a623',
                   'mastered': '#4caf50'}
 LOCKED_COLOUR = '#f2f2f2'
+
+#: A mastered concept due for review: a paler green fill inside a thick
+#: dark orange border (ColorBrewer Dark2's orange).
+DUE_COLOUR = '#a5d6a7'
+DUE_BORDER = '#d95f02'
+DUE_PENWIDTH = '4'
 
 STATUS_LABELS = {'not_started': 'not started', 'studying': 'studying',
                  'mastered': 'mastered'}
@@ -80,9 +92,20 @@ def node_id(ticket_id):
     return 'c%d' % int(ticket_id)
 
 
-def tooltip(node):
+def review_date(when, tz=utc):
+    """A review's date in the tooltip: ISO, in time zone `tz`."""
+    return when.astimezone(tz).strftime('%Y-%m-%d')
+
+
+def tooltip(node, tz=utc):
     text = '%s: %s' % (node.concept, STATUS_LABELS.get(node.status,
                                                        node.status))
+    review = node.review
+    if review is not None and node.status == 'mastered':
+        text += (', due for review since %s' if review.due_now else
+                 ', next review %s') % review_date(review.due, tz)
+    elif review is not None and review.lapsed:
+        text += ' again (forgotten at a review)'
     if node.best_score is not None:
         text += ', best score %d%%' % round(node.best_score * 100)
     if node.locked:
@@ -90,12 +113,21 @@ def tooltip(node):
     return text
 
 
-def node_attributes(node):
+def is_due(node):
+    """Whether `node` is a mastered concept due for review."""
+    return node.status == 'mastered' and node.review is not None and \
+        node.review.due_now
+
+
+def node_attributes(node, tz=utc):
     attributes = {'id': node_id(node.ticket_id),
-                  'tooltip': escaped_tooltip(tooltip(node))}
+                  'tooltip': escaped_tooltip(tooltip(node, tz))}
     if node.locked:
         attributes.update(fillcolor=LOCKED_COLOUR, color='#9e9e9e',
                           fontcolor='#757575', style='rounded,filled,dashed')
+    elif is_due(node):
+        attributes.update(fillcolor=DUE_COLOUR, color=DUE_BORDER,
+                          penwidth=DUE_PENWIDTH)
     else:
         attributes['fillcolor'] = STATUS_COLOURS.get(node.status,
                                                      STATUS_COLOURS[
@@ -104,9 +136,9 @@ def node_attributes(node):
 
 
 def build_dot(graph, href, direction='LR', title='Knowledge graph',
-              legend=False):
+              legend=False, tz=utc):
     """A `graphviz.Digraph` of `graph` (a `tracl.graph.model.Graph`);
-    `href(ticket_id)` is a node's link."""
+    `href(ticket_id)` is a node's link; review dates are in `tz`."""
     dot = graphviz.Digraph('knowledge_graph')
     dot.attr(rankdir=direction if direction in DIRECTIONS else 'LR',
              bgcolor='transparent', fontname='Helvetica', fontsize='11',
@@ -125,9 +157,9 @@ def build_dot(graph, href, direction='LR', title='Knowledge graph',
                 cluster.attr(label=escaped(subject, 80), style='rounded',
                              color='#bbbbbb', fontcolor='#555555',
                              tooltip=escaped_tooltip(subject))
-                _add_nodes(cluster, members, href)
+                _add_nodes(cluster, members, href, tz)
         else:
-            _add_nodes(dot, members, href)
+            _add_nodes(dot, members, href, tz)
     for prerequisite, concept in graph.edges:
         dot.edge(node_id(prerequisite), node_id(concept))
     if legend:
@@ -135,10 +167,10 @@ def build_dot(graph, href, direction='LR', title='Knowledge graph',
     return dot
 
 
-def _add_nodes(dot, nodes, href):
+def _add_nodes(dot, nodes, href, tz):
     for node in nodes:
         dot.node(node_id(node.ticket_id), wrapped_label(node.concept),
-                 URL=href(node.ticket_id), **node_attributes(node))
+                 URL=href(node.ticket_id), **node_attributes(node, tz))
 
 
 def _add_legend(dot):
@@ -147,5 +179,8 @@ def _add_legend(dot):
         for status in ('not_started', 'studying', 'mastered'):
             legend.node('legend_' + status, STATUS_LABELS[status],
                         fillcolor=STATUS_COLOURS[status])
+        legend.node('legend_due', 'mastered, due for review',
+                    fillcolor=DUE_COLOUR, color=DUE_BORDER,
+                    penwidth=DUE_PENWIDTH)
         legend.node('legend_locked', 'locked', fillcolor=LOCKED_COLOUR,
                     style='rounded,filled,dashed', fontcolor='#757575')

@@ -5,6 +5,13 @@ A drawing is cached per viewer and view: the key is `graph:{milestone}:
 view's arguments, the render version and the site's base URL. A progress
 change bumps the version, so the next view draws the new colours; a
 change of style bumps the render version.
+
+Whether a mastered concept is due changes with time alone, with no
+progress change: the key also holds a stamp of the learner's review
+schedules at `LearningClock`'s now (`review_stamp`), which changes when a
+concept falls due or a due date moves, and the reader's time zone (the
+tooltips' dates are in it). The drawing's `version`, which a PNG's URL
+carries, holds the stamp as well, so a browser fetches the new image.
 """
 
 import base64
@@ -12,17 +19,20 @@ from collections import namedtuple
 
 from trac.config import ChoiceOption, FloatOption, IntOption, Option
 from trac.core import Component
+from trac.util.datefmt import utc
 
 from tracl.cache import GRAPH_TTL, LearningCache, graph_key
+from tracl.clock import LearningClock
 from tracl.graph.dot import (RENDER_VERSION, build_dot, node_id, plain,
                              tooltip)
-from tracl.graph.model import learner_graph, links_stamp
+from tracl.graph.model import learner_graph, links_stamp, review_stamp
 from tracl.graph.render import RenderError, map_areas, run_dot, safe_svg
 
 #: A drawn graph. `data`: SVG text, PNG bytes or DOT source; `areas`:
 #: `(shape, coords, node_id)` of a PNG's image map; `nodes`: `{node_id:
 #: (ticket_id, concept, tooltip)}`;
-#: `version`: the learner's progress version the drawing shows.
+#: `version`: the learner's progress version and review stamp the drawing
+#: shows.
 Drawing = namedtuple('Drawing', ['format', 'data', 'areas', 'nodes',
                                  'cached', 'version'])
 
@@ -49,32 +59,38 @@ class KnowledgeGraphs(Component):
         """Largest drawn graph, in bytes.""")
 
     def draw(self, sub, href, fmt, milestone=None, path_id=None,
-             ticket_id=None, direction='LR', legend=False):
+             ticket_id=None, direction='LR', legend=False, tz=utc):
         """The `Drawing` of `sub`'s graph (see `learner_graph` for the
         selection), or None when it has no concepts; `href(ticket_id)`
-        links a node. Raises `RenderError`."""
+        links a node; review dates are in `tz`. Raises `RenderError`."""
         cache = LearningCache(self.env)
-        version = cache.progress_version(sub)
+        now = LearningClock(self.env).now()
+        stamp, schedules = review_stamp(self.env, sub, now)
+        version = '%s-%s' % (cache.progress_version(sub), stamp)
+        zone = getattr(tz, 'zone', None) or getattr(tz, 'key', None) or \
+            str(now.astimezone(tz).utcoffset())
         # Links are edited by admins, possibly in another process (trac-admin
         # with an in-process cache): their stamp is part of the key too.
         key = graph_key(milestone, sub, version, fmt, direction,
                         path_id or '', ticket_id or '', int(legend),
                         'r' + RENDER_VERSION, links_stamp(self.env, sub),
-                        href(0))
+                        href(0), zone)
         cached = cache.get(key)
         if cached is not None:
             return self._drawing(cached, True, version)
-        graph = learner_graph(self.env, sub, milestone, path_id, ticket_id)
+        graph = learner_graph(self.env, sub, milestone, path_id, ticket_id,
+                              schedules)
         if not graph.nodes:
             return None
         if len(graph.nodes) > self.max_concepts:
             raise RenderError("This graph has %d concepts, more than %d: "
                               "show one subject at a time (milestone=...)."
                               % (len(graph.nodes), self.max_concepts))
-        source = build_dot(graph, href, direction, legend=legend).source
+        source = build_dot(graph, href, direction, legend=legend,
+                           tz=tz).source
         # On one line, like the drawing: they become image map titles.
         nodes = {node_id(n.ticket_id): (n.ticket_id, plain(n.concept),
-                                        plain(tooltip(n)))
+                                        plain(tooltip(n, tz)))
                  for n in graph.nodes}
         entry = {'format': fmt, 'nodes': nodes, 'areas': []}
         if fmt == 'dot':

@@ -17,7 +17,8 @@ from trac.web.chrome import add_stylesheet
 from trac.wiki.macros import WikiMacroBase, parse_args
 
 from tracl.auth.permissions import ADMIN
-from tracl.graph.dot import DIRECTIONS, STATUS_COLOURS, LOCKED_COLOUR
+from tracl.graph.dot import (DIRECTIONS, DUE_COLOUR, LOCKED_COLOUR,
+                             STATUS_COLOURS)
 from tracl.graph.render import RenderError
 from tracl.graph.service import KnowledgeGraphs
 from tracl.web.macros import query_box_href
@@ -28,7 +29,7 @@ _UUID_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
                       r'[0-9a-f]{12}$')
 
 #: How long a browser may keep a graph image: its URL carries the progress
-#: version, so a new image has a new URL.
+#: version and the review stamp, so a new image has a new URL.
 _IMAGE_MAX_AGE = 3600
 
 
@@ -67,8 +68,11 @@ def legend():
     swatches = [(STATUS_COLOURS['not_started'], _("not started"), ''),
                 (STATUS_COLOURS['studying'], _("studying"), ''),
                 (STATUS_COLOURS['mastered'], _("mastered"), ''),
+                (DUE_COLOUR, _("mastered, due for review"),
+                 ' tracl-kg-due'),
                 (LOCKED_COLOUR, _("locked: a prerequisite is not mastered"),
                  ' tracl-kg-locked')]
+    # The due swatch's border is graph.css's (DUE_BORDER).
     return tag.ul(
         [tag.li(tag.span(class_='tracl-kg-swatch' + extra,
                          style='background: %s' % colour), label)
@@ -84,7 +88,7 @@ def graph_fragment(env, req, sub, fmt, selection, ticket_id=None,
     try:
         drawing = KnowledgeGraphs(env).draw(
             sub, href, fmt, selection['milestone'], selection['path_id'],
-            ticket_id, selection['direction'])
+            ticket_id, selection['direction'], tz=req.tz)
     except RenderError as e:
         return tag.div(tag.strong(_("The knowledge graph cannot be drawn.")),
                        ' ', str(e), class_='system-message tracl-kg-error',
@@ -132,9 +136,10 @@ class KnowledgeGraphMacro(WikiMacroBase):
     from each prerequisite to the concepts it unlocks.
 
     Colours show your progress: gray not started, orange studying, green
-    mastered; a dashed box is locked until its prerequisites are mastered.
-    Hover a box for its status and best score, click it to open its
-    ticket. Each reader sees their own concepts only.
+    mastered; a pale green box with a thick orange border is mastered and
+    due for review; a dashed box is locked until its prerequisites are
+    mastered. Hover a box for its status, best score and next review,
+    click it to open its ticket. Each reader sees their own concepts only.
 
     Arguments (all optional):
      `milestone=NAME`:: one subject (default: all your subjects, one box
@@ -208,7 +213,8 @@ class GraphImageModule(Component):
         try:
             drawing = KnowledgeGraphs(self.env).draw(
                 sub, req.href.ticket, 'png', selection['milestone'],
-                selection['path_id'], ticket_id, selection['direction'])
+                selection['path_id'], ticket_id, selection['direction'],
+                tz=req.tz)
         except RenderError as e:
             self.log.warning("Knowledge graph of %s not drawn: %s", sub, e)
             raise HTTPServiceUnavailable(str(e))
