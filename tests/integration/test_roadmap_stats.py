@@ -11,6 +11,7 @@ provider whose score the answer's wording decides.
 """
 
 import re
+from datetime import timedelta
 from html import unescape
 from urllib.parse import quote, urlsplit
 
@@ -35,9 +36,12 @@ from support.providers import ScriptedLLMProvider
 from support.sessions import browser_session
 from support.study import make_path
 from support.web import call
+from tracl.clock import LearningClock
 from tracl.environment import (CONCEPT_TICKET_TYPE,
                                LearningEnvironmentSetup)
+from tracl.model import reviews
 from tracl.study.loop import StudyLoop
+from tracl.study.retention import Retention
 from tracl.study.roadmap import LearningGroupStatsProvider
 
 SUBJECT = 'Blockchain Fundamentals'
@@ -57,7 +61,8 @@ TRAC_PROVIDER = 'DefaultTicketGroupStatsProvider'
 # front of them) and the scripted provider, grading by wording.
 pytestmark = pytest.mark.learning_env(
     default_data=True, trac_policies=True, provider=True,
-    config=[('learning', 'api_rate_limit', '0')])
+    config=[('learning', 'api_rate_limit', '0'),
+            ('learning', 'review_fuzzing', 'false')])
 
 
 class World(object):
@@ -378,6 +383,82 @@ def test_concepts_are_counted_by_their_owners_progress(world):
     assert [bool(i['overall_completion']) for i in stat.intervals] == \
         [True, False, False]
     assert stat.done_count == 1
+
+
+# Reviews due ---------------------------------------------------------------
+
+DUE = 'Mastered, due for review'
+
+
+@pytest.fixture
+def clock(env):
+    clock = LearningClock(env)
+    yield clock
+    clock.set(None)
+
+
+def test_nothing_due_adds_no_interval(world):
+    page = world.get(ALICE, '/milestone/' + SUBJECT).text
+    assert DUE not in page
+
+
+def test_a_due_concept_is_counted_apart_from_the_other_mastered(
+        world, clock):
+    env = world.env
+    first = sorted(world.mastered[ALICE])[0]
+    # Her concept being studied is mastered too: two mastered, one due.
+    studied = world.studying[ALICE].pop()
+    answer(env, ALICE, studied, MASTERING_ANSWER)
+    world.mastered[ALICE].add(studied)
+    card = reviews.cards(env, ALICE)[first]
+    assert Retention(env).make_due(first) == ALICE
+    total = len(world.concepts[ALICE])
+    for path in ('/roadmap', '/milestone/' + SUBJECT):
+        page = world.get(ALICE, path).text
+        if path == '/roadmap':
+            page = roadmap_block(page, SUBJECT)
+        expected = world.expected_legend(ALICE)
+        expected.update({'Mastered': expected['Mastered'] - 1, DUE: 1})
+        assert legend(page) == expected, path
+        links = legend_links(page)
+        assert world.query_ids(ALICE, links[DUE]) == {first}
+        assert world.query_ids(ALICE, links['Mastered']) == \
+            world.mastered[ALICE] - {first}
+        # Done all the same: the bar's completion is unchanged.
+        assert bar_classes(page)[:2] == ['tracl-mastered',
+                                         'tracl-mastered tracl-due']
+        percent = re.search(r'<p class="percent">(\d+)%</p>', page).group(1)
+        assert int(percent) == round(100.0 * 2 / total)
+    # Time alone makes the others due too.
+    clock.set(card.due + timedelta(days=1))
+    page = world.get(ALICE, '/milestone/' + SUBJECT).text
+    assert legend(page)[DUE] == 2 and legend(page)['Mastered'] == 0
+
+
+def test_due_counts_follow_each_learner(world, clock):
+    env = world.env
+    bob_free = sorted(world.studying[BOB])[0]
+    answer(env, BOB, bob_free, MASTERING_ANSWER)
+    alice_first = sorted(world.mastered[ALICE])[0]
+    Retention(env).make_due(alice_first)
+    rows = grouped_rows(world.get(ADMIN_SUB, '/milestone/' + SUBJECT,
+                                  'by=owner').text)
+    assert rows[ALICE][DUE] == 1 and rows[ALICE]['Mastered'] == 0
+    assert DUE not in rows[BOB] and rows[BOB]['Mastered'] == 1
+    assert legend(world.get(BOB, '/milestone/' + SUBJECT).text).get(DUE) \
+        is None
+
+
+def test_a_lapsed_concept_counts_as_studying_not_due(world, clock):
+    env = world.env
+    first = sorted(world.mastered[ALICE])[0]
+    card = reviews.cards(env, ALICE)[first]
+    clock.set(card.due + timedelta(days=1))
+    lapse = answer(env, ALICE, first, WEAK_ANSWER)
+    assert lapse.review.lapsed
+    counts = legend(world.get(ALICE, '/milestone/' + SUBJECT).text)
+    assert DUE not in counts and counts['Mastered'] == 0
+    assert counts['Studying'] == len(world.studying[ALICE]) + 1
 
 
 # Environment setup --------------------------------------------------------------
