@@ -14,6 +14,12 @@
  * withdrawn. An instructor's decision is an attempt graded
  * "instructor:<sub>": the page names the instructor from its script data
  * (`grader_names`), never by the sub, and marks the attempt it replaced.
+ *
+ * An answer's `review` (what it did to the review schedule) is said in
+ * words under its grade, and the schedule on the page follows: a first
+ * mastery shows the next review, a review passed replaces "due now" with
+ * it, a lapse says the concept is studied again. Dates are written as
+ * Trac's format_date writes them for this reader (`date_format`).
  */
 (function () {
   "use strict";
@@ -40,6 +46,53 @@
     if (!minutes)
       return plural("hour", hours);
     return plural("hour", hours) + " " + plural("minute", minutes);
+  }
+
+  /* The date of ISO time `iso` as Trac writes it for this reader: the
+   * pattern (jQuery UI's datepicker tokens: yy, y, mm, m, MM, M, dd, d,
+   * 'literal'), month names and time zone come from the server. */
+  function formatDate(iso) {
+    var when = new Date(iso);
+    if (!iso || isNaN(when.getTime()))
+      return iso || "";
+    var format = settings().date_format || {};
+    var parts = {};
+    if (format.timezone && window.Intl && Intl.DateTimeFormat) {
+      try {
+        new Intl.DateTimeFormat("en-US", {
+          timeZone: format.timezone, year: "numeric", month: "numeric",
+          day: "numeric"
+        }).formatToParts(when).forEach(function (part) {
+          parts[part.type] = Number(part.value);
+        });
+      } catch (error) {
+        parts = {};
+      }
+    }
+    if (!parts.year) {
+      var shifted = new Date(when.getTime() + (format.offset || 0) * 60000);
+      parts = {year: shifted.getUTCFullYear(),
+               month: shifted.getUTCMonth() + 1, day: shifted.getUTCDate()};
+    }
+    var months = format.months || {};
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    return (format.pattern || "yy-mm-dd").replace(
+      /'([^']*)'|yy|y|MM|M|mm|m|dd|d/g, function (token, literal) {
+        if (literal !== undefined)
+          return literal || "'";
+        switch (token) {
+        case "yy": return String(parts.year);
+        case "y": return two(parts.year % 100);
+        case "MM": return (months.wide || [])[parts.month - 1] ||
+                          String(parts.month);
+        case "M": return (months.abbreviated || [])[parts.month - 1] ||
+                         String(parts.month);
+        case "mm": return two(parts.month);
+        case "m": return String(parts.month);
+        case "dd": return two(parts.day);
+        default: return String(parts.day);
+        }
+      });
   }
 
   function percent(score) {
@@ -401,9 +454,92 @@
     if (graded.follow_up && !graded.mastered)
       this.showFollowUp(graded.follow_up);
     this.showStatus(graded.status, graded.best_score);
-    if (graded.mastered)
+    var review = graded.review || {};
+    if (graded.mastered && this.state !== "mastered")
       this.master(graded);
+    this.showReview(review, graded.mastered);
     this.refresh(graded, answer);
+  };
+
+  /* What the answer did to the review schedule, in words under its grade,
+   * and the schedule on the page brought up to date. */
+  ConceptPanel.prototype.showReview = function (review, mastered) {
+    var date = review.due ? formatDate(review.due) : "";
+    var words = null;
+    if (review.kind === "first")
+      words = message("review_first", {date: date});
+    else if (review.kind === "review" && review.lapsed)
+      words = message("review_lapsed");
+    else if (review.kind === "review")
+      words = message("review_passed", {date: date});
+    else if (review.kind === "practice")
+      words = message("review_practice", {date: date});
+    else if (review.kind === "relearning" && mastered)
+      words = message("review_relearned", {date: date});
+    if (!words)
+      return;
+    this.result.appendChild(element("p", "tracl-result-review", words));
+    if (review.kind === "review" && review.lapsed)
+      this.lapse();
+    else if (review.kind !== "practice" && date)
+      this.showNextReview(date, review.due);
+    if (review.kind === "review" && !review.lapsed)
+      this.removeAnswerForm();
+  };
+
+  /* "Next review: <date>" in the mastered block, instead of what the
+   * schedule said before (due now, recall today). */
+  ConceptPanel.prototype.showNextReview = function (date, iso) {
+    var block = this.root.querySelector(".tracl-mastered");
+    if (!block)
+      return;
+    var line = element("p", "tracl-schedule tracl-message tracl-notice");
+    var parts = message("next_review", {date: "\u0000"}).split("\u0000");
+    var time = element("time", null, date);
+    time.setAttribute("datetime", iso);
+    line.appendChild(document.createTextNode(parts[0]));
+    line.appendChild(time);
+    line.appendChild(document.createTextNode(parts.slice(1).join("")));
+    var old = block.querySelector(".tracl-schedule");
+    if (old)
+      block.replaceChild(line, old);
+    else
+      block.insertBefore(line, block.children[1] || null);
+  };
+
+  /* The due review was done: its answer box goes, the grade stays. */
+  ConceptPanel.prototype.removeAnswerForm = function () {
+    var help = this.root.querySelector(".tracl-review-help");
+    if (help)
+      help.parentNode.removeChild(help);
+    if (this.answerForm) {
+      var holder = this.answerForm.closest(".tracl-practice") ||
+        this.answerForm;
+      holder.parentNode.removeChild(holder);
+      this.answerForm = null;
+    }
+    this.result.setAttribute("tabindex", "-1");
+    this.result.focus();
+  };
+
+  /* Forgotten at a due review: no longer mastered, studied again with the
+   * same answer box. */
+  ConceptPanel.prototype.lapse = function () {
+    var self = this;
+    [".tracl-mastered", ".tracl-review-help"].forEach(function (selector) {
+      var node = self.root.querySelector(selector);
+      if (node)
+        node.parentNode.removeChild(node);
+    });
+    this.state = "open";
+    this.root.setAttribute("data-state", "open");
+    this.root.className = this.root.className
+      .replace(/tracl-concept-\w+/, "tracl-concept-open");
+    if (this.answerForm && !this.root.querySelector(".tracl-lapsed")) {
+      this.answerForm.parentNode.insertBefore(
+        element("p", "tracl-schedule tracl-lapsed tracl-message " +
+                "tracl-warning", message("lapsed")), this.answerForm);
+    }
   };
 
   /* The concept is mastered: the answer box gives way to the mastered

@@ -11,7 +11,7 @@ server); the tests read it from there and from the page around it.
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import urlencode
 
@@ -22,7 +22,7 @@ import trac.ticket.web_ui  # noqa: F401
 import trac.wiki.web_ui  # noqa: F401
 from trac.cache import CacheManager
 from trac.ticket.model import Ticket
-from trac.util.datefmt import to_utimestamp, utc
+from trac.util.datefmt import format_date, localtz, to_utimestamp, utc
 
 import tracl.search.local_store  # noqa: F401
 from support.api_client import LearnerClient
@@ -30,12 +30,16 @@ from support.providers import ScriptedLLMProvider, grader  # noqa: F401
 from support.study import make_path
 from support.web import call
 from tracl.auth.profile import LearnerProfiles
+from tracl.clock import LearningClock
 from tracl.llm import Confidence, Evaluation
+from tracl.model import reviews
 from tracl.model.concepts import concept_description, load_concept
 from tracl.model.rubrics import Misconception, PointGrade, sentences
 from tracl.schema import sql
 from tracl.study.loop import StudyLoop
+from tracl.study.retention import Retention
 from tracl.study.review import GradingReview
+from tracl.util import iso
 from tracl.web.concept_page import ConceptPage, study_time
 
 ALICE, BOB, ADMIN_SUB = 'sub-alice', 'sub-bob', 'sub-admin'
@@ -56,13 +60,23 @@ EXPECTED_MARKER = 'ExpectedAnswerMarker: the whole point of it.'
 #: ticket's, a reporter may edit the description) and the scripted grader.
 LEARNING_PAGE = dict(default_data=True, trac_policies=True, provider=True)
 NO_RATE_LIMIT = ('learning', 'api_rate_limit', '0')
+#: Due dates without their random spread, so a test can name them.
+NO_FUZZ = ('learning', 'review_fuzzing', 'false')
 
-pytestmark = pytest.mark.learning_env(config=[NO_RATE_LIMIT], **LEARNING_PAGE)
+pytestmark = pytest.mark.learning_env(config=[NO_RATE_LIMIT, NO_FUZZ],
+                                      **LEARNING_PAGE)
 
 
 @pytest.fixture
 def path(env, grader):
     return make_path(env, ALICE)
+
+
+@pytest.fixture
+def clock(env):
+    clock = LearningClock(env)
+    yield clock
+    clock.set(None)
 
 
 @pytest.fixture
@@ -775,7 +789,9 @@ def test_mastered_concept_shows_badge_best_score_and_expected_answer(
     assert 'Mastered' in panel.text
     assert 'Best score: 90%' in panel.text
     assert EXPECTED_MARKER in panel.text
-    assert not panel.find('textarea', name='answer')
+    # Not due: the answer box is folded away, for practice only.
+    assert panel.one('details', class_='tracl-practice')
+    assert 'Practise now (your review schedule stays as it is)' in panel.text
     assert script_data(response)['state'] == 'mastered'
 
 
@@ -1054,3 +1070,165 @@ def test_page_script_has_the_follow_up_sentences(env, path, alice):
         'again instead.')
     assert '10' in messages['follow_up_help']
 
+
+
+# The review schedule ------------------------------------------------------
+
+def mastered_card(env, ticket_id):
+    """Master `ticket_id` for alice; her card of it."""
+    assert answer(env, ticket_id, 'An answer that masters it.', 0.9).mastered
+    return reviews.cards(env, ALICE)[ticket_id]
+
+
+def schedule_line(panel):
+    """The text of the panel's review schedule line (without the space
+    the parser puts between an element's text and what follows)."""
+    found = re.search(r'<p class="tracl-schedule[^"]*">(.*?)</p>',
+                      panel.html, re.S)
+    assert found, panel.html
+    return Elements(found.group(1)).text.replace(' )', ')')
+
+
+def test_mastered_concept_shows_its_next_review_and_recall_today(
+        env, path, alice, clock):
+    ticket_id = root_concept(path)
+    card = mastered_card(env, ticket_id)
+    clock.set(card.last_review + (card.due - card.last_review) / 2)
+    response = alice.ticket(ticket_id)
+    panel = panel_of(response)
+    recall = Retention(env).state(ALICE, ticket_id)['retrievability']
+    assert 0 < recall < 1
+    assert schedule_line(panel) == \
+        'Next review: %s \u00b7 Recall today: %d%%' % (
+            format_date(card.due, tzinfo=localtz), round(recall * 100))
+    when = panel.one('time', datetime=iso(card.due))
+    assert when['title']
+    assert 'Due for review now' not in panel.text
+    # Not due: practice only, folded; the expected answer stays.
+    assert panel.one('details', class_='tracl-practice')
+    assert script_data(response)['review'] == {'due': iso(card.due),
+                                               'due_now': False}
+
+
+def test_a_due_concept_asks_for_its_review_without_the_expected_answer(
+        env, path, alice, clock):
+    ticket_id = root_concept(path)
+    set_expected_answer(env, ticket_id, EXPECTED_MARKER)
+    card = mastered_card(env, ticket_id)
+    clock.set(card.due + timedelta(hours=1))
+    response = alice.ticket(ticket_id)
+    panel = panel_of(response)
+    line = schedule_line(panel)
+    assert line.startswith('Due for review now \u00b7 Recall today: ')
+    assert 'due since' not in line      # due today: no date to give
+    assert panel.find('textarea', name='answer')
+    assert not panel.find('details', class_='tracl-practice')
+    assert 'Your answer, from memory' in panel.text
+    assert EXPECTED_MARKER not in response.text
+    assert script_data(response)['review']['due_now'] is True
+
+
+def test_an_overdue_concept_says_since_when(env, path, alice, clock):
+    ticket_id = root_concept(path)
+    card = mastered_card(env, ticket_id)
+    clock.set(card.due + timedelta(days=3))
+    panel = panel_of(alice.ticket(ticket_id))
+    assert schedule_line(panel).startswith(
+        'Due for review now (due since %s) \u00b7 Recall today: '
+        % format_date(card.due, tzinfo=localtz))
+
+
+def test_make_due_brings_the_review_to_the_page(env, path, alice, clock):
+    ticket_id = root_concept(path)
+    mastered_card(env, ticket_id)
+    assert 'Due for review now' not in panel_of(alice.ticket(ticket_id)).text
+    assert Retention(env).make_due(ticket_id) == ALICE
+    assert 'Due for review now' in panel_of(alice.ticket(ticket_id)).text
+
+
+def test_after_a_lapse_the_page_says_it_is_studied_again(
+        env, path, alice, clock):
+    ticket_id = root_concept(path)
+    card = mastered_card(env, ticket_id)
+    clock.set(card.due + timedelta(days=1))
+    lapse = answer(env, ticket_id, 'I forgot most of it, sorry.', 0.2)
+    assert lapse.review.lapsed and lapse.status == 'studying'
+    response = alice.ticket(ticket_id)
+    panel = panel_of(response)
+    assert 'Forgotten at your last review: studied again until ' \
+        'mastered.' in panel.text
+    assert script_data(response)['state'] == 'open'
+    assert panel.find('textarea', name='answer')
+    assert not panel.with_class('tracl-badge')
+    # Mastered again: the notice goes, the schedule is back.
+    answer(env, ticket_id, 'An answer that masters it again.', 0.9)
+    panel = panel_of(alice.ticket(ticket_id))
+    assert 'Forgotten' not in panel.text
+    assert schedule_line(panel).startswith('Next review: ')
+
+
+def test_a_concept_never_mastered_shows_no_schedule(env, path, alice):
+    ticket_id = root_concept(path)
+    answer(env, ticket_id, 'Not good enough yet.', 0.5)
+    response = alice.ticket(ticket_id)
+    panel = panel_of(response)
+    assert not panel.with_class('tracl-schedule')
+    assert script_data(response)['review'] is None
+
+
+def test_the_admin_reads_the_schedule_without_an_answer_box(
+        env, path, admin, clock):
+    ticket_id = root_concept(path)
+    card = mastered_card(env, ticket_id)
+    clock.set(card.due + timedelta(hours=1))
+    panel = panel_of(admin.ticket(ticket_id))
+    assert 'Due for review now' in panel.text
+    assert not panel.find('textarea', name='answer')
+
+
+def test_a_due_review_keeps_a_hostile_name_inert(env, path, alice, clock):
+    ticket_id = root_concept(path)
+    card = mastered_card(env, ticket_id)
+    set_fields(env, ticket_id, summary=HOSTILE, question=HOSTILE)
+    clock.set(card.due + timedelta(days=2))
+    response = alice.ticket(ticket_id)
+    panel = panel_of(response)
+    assert 'Due for review now' in panel.text
+    assert_inert(response, panel)
+
+
+def test_page_script_has_the_review_sentences_and_date_format(
+        env, path, alice):
+    data = script_data(alice.ticket(root_concept(path)))
+    messages = data['messages']
+    assert messages['review_first'] == \
+        'Mastered \u2014 first review on %(date)s'
+    assert messages['review_passed'] == \
+        'Recalled \u2014 next review on %(date)s'
+    assert messages['review_lapsed'] == \
+        'Forgotten \u2014 you will see it again tomorrow'
+    assert messages['review_practice'] == \
+        'Practice: your schedule is unchanged (next review %(date)s)'
+    assert messages['lapsed'] == \
+        'Forgotten at your last review: studied again until mastered.'
+    # The pattern concept.js writes dates with (formatDate) gives
+    # format_date's date.
+    when = datetime(2026, 12, 9, tzinfo=utc)
+    assert picker_date(data['date_format'], when) == \
+        format_date(when, tzinfo=utc)
+    assert data['date_format']['offset'] == 0 or \
+        data['date_format']['timezone'] is None
+
+
+def picker_date(date_format, when):
+    """`when` written with `date_format` as concept.js's formatDate
+    does (jQuery UI's datepicker tokens)."""
+    months = date_format['months']
+    tokens = {'yy': str(when.year), 'y': '%02d' % (when.year % 100),
+              'MM': months['wide'][when.month - 1],
+              'M': months['abbreviated'][when.month - 1],
+              'mm': '%02d' % when.month, 'm': str(when.month),
+              'dd': '%02d' % when.day, 'd': str(when.day)}
+    return re.sub(r"'([^']*)'|yy|y|MM|M|mm|m|dd|d",
+                  lambda m: (m.group(1) or "'") if m.group(0)[0] == "'"
+                  else tokens[m.group(0)], date_format['pattern'])

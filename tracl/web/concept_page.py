@@ -24,12 +24,24 @@ a review of an attempt (the disputes API), and an instructor's decision
 is an attempt of its own, graded `instructor:<sub>`. The page names the
 instructor (their name, else their username, else "an instructor"),
 never their `sub`, and marks the attempt a decision replaced.
+
+A concept with a review card shows its schedule (`_schedule`): the next
+review and how likely the learner recalls it today (FSRS's
+retrievability), or that it is due now; after a lapse, that it is studied
+again. A mastered concept that is due offers the answer box for its
+review, with the expected answer held back until the review is done; one
+that is not due offers it folded, for practice that leaves the schedule
+alone. The time is always `LearningClock`'s. Dates are in the reader's
+Trac format; `concept.js` formats the dates of a new answer's `review`
+with the same pattern (`date_format` in the script data).
 """
 
 from datetime import datetime
 
 from trac.core import Component, implements
-from trac.util.datefmt import utc
+from trac.util.datefmt import (format_date, format_datetime,
+                               get_date_format_jquery_ui,
+                               get_month_names_jquery_ui, utc)
 from trac.util.translation import _, ngettext
 from trac.web.api import IRequestFilter
 from trac.web.chrome import (Chrome, add_script, add_script_data,
@@ -37,17 +49,21 @@ from trac.web.chrome import (Chrome, add_script, add_script_data,
 
 from tracl.auth.permissions import ADMIN
 from tracl.auth.profile import LearnerProfiles
+from tracl.clock import LearningClock
 from tracl.environment import CONCEPT_TICKET_TYPE
 from tracl.model.concepts import load_concept
 from tracl.model.decisions import INSTRUCTOR_GRADER
 from tracl.model.follow_ups import current_follow_up
 from tracl.model.paths import paths_holding
 from tracl.model.prerequisites import dependents_of, prerequisites_of
+from tracl.model.reviews import RELEARNING, cards
 from tracl.schema import sql
 from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MAX_NOTES,
                               MIN_ANSWER, StudyLoop)
 from tracl.study.paths import LearningPaths
+from tracl.study.retention import Retention
 from tracl.study.review import REASON_LENGTH, GradingReview
+from tracl.util import iso
 from tracl.web.api import API_PREFIX
 from tracl.web.graph import graph_fragment
 from tracl.web.labels import confidence_labels, point_labels
@@ -97,6 +113,20 @@ def percent(score):
 
 #: The prefix of an instructor's decision's grader (`instructor:<sub>`).
 INSTRUCTOR_PREFIX = INSTRUCTOR_GRADER % ''
+
+
+def date_format(req, now):
+    """How `concept.js` writes a date as `format_date` does for `req`: the
+    pattern (jQuery UI's datepicker tokens), the month names and the
+    reader's time zone (its IANA name when it has one, and its offset at
+    `now` in minutes)."""
+    name = getattr(req.tz, 'zone', None) or getattr(req.tz, 'key', None)
+    offset = now.astimezone(req.tz).utcoffset()
+    return {'pattern': get_date_format_jquery_ui(req.lc_time),
+            'months': get_month_names_jquery_ui(req),
+            'timezone': name if name and ('/' in name or name == 'UTC')
+                        else None,
+            'offset': int(offset.total_seconds() // 60) if offset else 0}
 
 
 def _parse_iso(value):
@@ -173,6 +203,9 @@ class ConceptPage(Component):
             state = LOCKED
         else:
             state = OPEN
+        now = LearningClock(self.env).now()
+        schedule = self._schedule(req, sub, concept.ticket_id,
+                                  progress['status'], now)
         review = self._review(sub, concept.ticket_id, progress['attempts'])
         attempts = [dict(a, created=_parse_iso(a['created_at']),
                          percent=percent(a['score']),
@@ -208,8 +241,12 @@ class ConceptPage(Component):
                               href=req.href.ticket(b.ticket_id))
                          for b in blockers],
             # Never in the page before mastery (StudyLoop decides).
+            # Held back while a review is due: it would give the answer.
             'expected_answer': loop.expected_answer(sub, concept)
-                               if state == MASTERED else None,
+                               if state == MASTERED and not (
+                                   schedule and schedule['due_now'])
+                               else None,
+            'schedule': schedule,
             'notes': None if read_only else progress['notes'],
             'graph': self._neighbourhood_graph(req, concept),
             'min_answer': MIN_ANSWER, 'max_answer': MAX_ANSWER,
@@ -259,7 +296,44 @@ class ConceptPage(Component):
             'reviewed': review['reviewed'],
             'overridden': review['overridden'],
             'grader_names': review['names'],
+            # The review schedule (`due` ISO, `due_now`), and how the
+            # script writes the dates of a new answer's `review`.
+            'review': {'due': schedule['due_iso'],
+                       'due_now': schedule['due_now']} if schedule else None,
+            'date_format': date_format(req, now),
         })
+
+    def _schedule(self, req, sub, ticket_id, status, now):
+        """The review schedule of `sub`'s concept as the panel shows it, or
+        None before its first mastery:
+
+        - `due`, `due_iso`, `due_date`, `due_datetime`: its next review
+          (the time, ISO, and in the reader's format);
+        - `due_now`: mastered and due at `now`; `overdue`: due since a
+          day before today (the panel then says since when);
+        - `recall_percent`: how likely `sub` recalls it now (FSRS's
+          retrievability), for a mastered concept;
+        - `lapsed`: forgotten at a review and studied again (the card
+          relearns, the progress is no longer mastered).
+        """
+        card = cards(self.env, sub, [ticket_id]).get(ticket_id)
+        if card is None:
+            return None
+        mastered = status == 'mastered'
+        due_now = mastered and card.due <= now
+        today = now.astimezone(req.tz).date()
+        recall = Retention(self.env).retrievability(sub, card, now) \
+            if mastered else None
+        return {'due': card.due, 'due_iso': iso(card.due),
+                'due_date': format_date(card.due, tzinfo=req.tz,
+                                        locale=req.lc_time),
+                'due_datetime': format_datetime(card.due, tzinfo=req.tz,
+                                                locale=req.lc_time),
+                'due_now': due_now,
+                'overdue': due_now and
+                           card.due.astimezone(req.tz).date() < today,
+                'recall_percent': percent(recall),
+                'lapsed': not mastered and card.state == RELEARNING}
 
     def _next_concept(self, req, sub, ticket_id):
         """The concept `sub` studies after `ticket_id` as the panel shows
@@ -380,6 +454,18 @@ class ConceptPage(Component):
             'reload': _("Reload the page to see the ticket closed."),
             'reload_link': _("Reload now"),
             'next': _("Next:"),
+            # What an answer did to the review schedule (`review.kind`).
+            'review_first': _("Mastered \u2014 first review on %(date)s"),
+            'review_passed': _("Recalled \u2014 next review on %(date)s"),
+            'review_lapsed': _("Forgotten \u2014 you will see it again "
+                               "tomorrow"),
+            'review_practice': _("Practice: your schedule is unchanged "
+                                 "(next review %(date)s)"),
+            'review_relearned': _("Mastered again \u2014 next review on "
+                                  "%(date)s"),
+            'next_review': _("Next review: %(date)s"),
+            'lapsed': _("Forgotten at your last review: studied again "
+                        "until mastered."),
             'best': _("Best score: %(percent)s%%"),
             'locked': _("Locked: master these first"),
             'attempt': _("Attempt %(n)s"),
