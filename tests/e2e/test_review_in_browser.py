@@ -4,11 +4,11 @@ Cognito emulator, the starter corpus, tracd).
 
 Rita makes the blockchain path through the API, masters two concepts with
 good answers, and an administrator makes both due now (`trac-admin ENV
-learning reviews due-now TICKET`, done here in process). My learning says "2 due today" and
-links the session; on /learning/review she types an answer, sends it with
-Ctrl+Enter, reads the result and goes on with Enter: the first concept is
-recalled, the second forgotten (back tomorrow); the summary counts them
-and says when the next review comes. Chromium's console records no error.
+learning reviews due-now TICKET`, done here in process). My learning
+says "2 due today" and links the session; on /learning/review she types
+an answer, sends it with Ctrl+Enter, reads the result and goes on with
+Enter: the first concept is recalled, the second forgotten (back
+tomorrow); the summary counts them and says when the next review comes. Chromium's console records no error.
 
 Screenshots (1280 wide) go to /tmp/shots/review-*.png.
 """

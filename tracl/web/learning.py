@@ -88,8 +88,9 @@ class LearningModule(Component):
         """The "Reviews" section's data: `reviews` with `due` (the concepts
         due by the end of the learner's day, the most overdue first),
         `due_now` (how many of them are due now), `schedule` (every card,
-        soonest first), `today` (the learner's date) and `review_href`; each concept with its `href`,
-        `subject`, `due` and `recall` (percent)."""
+        soonest first), `today` (the learner's date) and `review_href`;
+        each concept with its `href`, `subject`, `due` and `recall`
+        (percent)."""
         sub, now = req.authname, LearningClock(self.env).now()
         retention = Retention(self.env)
         tz = getattr(req, 'tz', None) or localtz
