@@ -27,7 +27,12 @@ learner's knowledge graph (a wiki page with `[[KnowledgeGraph]]`, as SVG
 and as PNG) shows it: gray, orange, green, dashed while locked; an
 administrator reads its DOT source with `trac-admin`; a stranger gets no
 graph image (403), and another learner draws only their own graph, never
-the first learner's (403). Finally the learner signs out.
+the first learner's (403). Days later, as it were, a mastered concept
+comes back for review: nothing is due right after mastering, an
+administrator asks it again with `trac-admin ENV learning reviews due-now`,
+the learner finds it in their due reviews (the other learner does not),
+answers it well (a review rated good) and it is no longer due. Finally the
+learner signs out.
 """
 
 import base64
@@ -940,6 +945,62 @@ def another_learner_draws_only_their_own_graph(journey):
     assert set(page.nodes()) == set(journey.concepts.values())
 
 
+# Spaced review: a mastered concept comes back.
+
+def due_reviews(journey, headers=None):
+    """The ticket ids of GET /reviews (the learner's, with the token)."""
+    response = journey.api.get('/reviews', headers=headers or
+                               journey.bearer())
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body['count'] == len(body['due'])
+    return [item['ticket_id'] for item in body['due']]
+
+
+def nothing_is_due_right_after_mastering(journey):
+    assert due_reviews(journey) == []
+    review = progress_of(journey, KNOWN_PREREQUISITE)['review']
+    assert review['state'] == 'review' and review['reviews'] >= 1
+    assert review['due'] > review['last_review']
+
+
+def an_administrator_asks_a_mastered_concept_again(journey):
+    ticket_id = journey.concepts[KNOWN_PREREQUISITE]
+    output = journey.server.trac_admin('learning', 'reviews', 'due-now',
+                                       '#%d' % ticket_id)
+    assert output.strip() == '#%d is due for review now.' % ticket_id
+
+
+def the_learner_finds_the_concept_due_for_review(journey):
+    ticket_id = journey.concepts[KNOWN_PREREQUISITE]
+    response = journey.api.get('/reviews', headers=journey.bearer())
+    assert response.status_code == 200, response.text
+    (item,) = response.json()['due']
+    assert (item['ticket_id'], item['concept'], item['subject']) == \
+        (ticket_id, KNOWN_PREREQUISITE, SUBJECT)
+    assert 0 <= item['retrievability'] <= 1
+    # Nobody else's list shows it.
+    other = {'Authorization': 'Bearer %s' % journey.other_token}
+    assert ticket_id not in due_reviews(journey, other)
+
+
+def the_learner_reviews_it_in_their_own_words(journey):
+    before = progress_of(journey, KNOWN_PREREQUISITE)['review']
+    response = submit_answer(journey.api, journey, KNOWN_PREREQUISITE,
+                             GOOD_ANSWERS[KNOWN_PREREQUISITE],
+                             headers=journey.bearer())
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result['review']['kind'] == 'review', result['review']
+    assert (result['review']['rating'], result['review']['lapsed']) == \
+        ('good', False)
+    assert (result['status'], result['mastered']) == ('mastered', True)
+    assert due_reviews(journey) == []
+    after = progress_of(journey, KNOWN_PREREQUISITE)['review']
+    assert after['reviews'] == before['reviews'] + 1
+    assert after['due'] == result['review']['due'] > after['last_review']
+
+
 def the_learner_signs_out(journey):
     response = journey.browser.post('/logout', data={
         '__FORM_TOKEN': journey.form_token})
@@ -1013,6 +1074,10 @@ SIGNED_IN = (
     another_learner_sees_none_of_it,
     a_stranger_sees_no_graph,
     another_learner_draws_only_their_own_graph,
+    nothing_is_due_right_after_mastering,
+    an_administrator_asks_a_mastered_concept_again,
+    the_learner_finds_the_concept_due_for_review,
+    the_learner_reviews_it_in_their_own_words,
 )
 
 #: Leaving, always last.
