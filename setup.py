@@ -117,6 +117,7 @@ setup(
             'tracl.web.learning = tracl.web.learning',
             'tracl.web.path_page = tracl.web.path_page',
             'tracl.web.reviews_api = tracl.web.reviews_api',
+            'tracl.web.review_page = tracl.web.review_page',
             'tracl.study.retention = tracl.study.retention',
             'tracl.clock = tracl.clock',
             'tracl.web.export_api = tracl.web.export_api',

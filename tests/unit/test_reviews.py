@@ -263,3 +263,23 @@ def test_refusing_a_passed_due_review_is_a_lapse(env, path, clock):
     assert submit(env, path, GOOD).review.kind == 'relearning'
     assert read_progress(env, ALICE, first.ticket_id)['status'] == \
         'mastered'
+
+
+def test_a_review_asks_another_of_the_chunks_questions(env, path, clock):
+    before = concept(env, path)
+    first = submit(env, path, GOOD)
+    assert first.review.kind == 'first'
+    # The chunk had one question: a second one, on the same text, is
+    # written for the reviews, and the concept asks it from now on.
+    after = concept(env, path)
+    assert after.question_id != before.question_id
+    assert Ticket(env, first.ticket_id)['question'] == after.question
+    assert first.question_id == before.question_id
+    # Practice keeps the question; the next review moves on again.
+    card = reviews.cards(env, ALICE)[first.ticket_id]
+    clock.set(card.due - timedelta(hours=1))
+    submit(env, path, GOOD)
+    assert concept(env, path).question_id == after.question_id
+    clock.set(card.due + timedelta(hours=1))
+    submit(env, path, GOOD)
+    assert concept(env, path).question_id == before.question_id

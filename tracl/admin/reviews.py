@@ -38,6 +38,15 @@ class ReviewAdminCommands(Component):
     # IAdminCommandProvider methods
 
     def get_admin_commands(self):
+        # Trac runs the first command whose words begin the line: the
+        # longer name comes first.
+        yield ('learning reviews due-now', '<ticket>',
+               """Make a mastered concept due for review now
+
+               The learner is asked its question again at their next
+               review (12 or #12). A concept never mastered, or being
+               learnt again after a lapse, is refused.""",
+               None, self._due_now)
         yield ('learning reviews', '<user> [--at ISO-DATE]',
                """List what a learner should review
 
@@ -46,13 +55,6 @@ class ReviewAdminCommands(Component):
                otherwise), the most overdue first, with how likely the
                learner recalls each one then. <user> is their Cognito sub
                or username.""", None, self._list)
-        yield ('learning reviews due-now', '<ticket>',
-               """Make a mastered concept due for review now
-
-               The learner is asked its question again at their next
-               review (12 or #12). A concept never mastered, or being
-               learnt again after a lapse, is refused.""",
-               None, self._due_now)
 
     # Commands
 

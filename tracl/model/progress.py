@@ -15,7 +15,7 @@ from trac.util.datefmt import datetime_now, from_utimestamp, to_utimestamp, \
     utc
 
 from tracl.environment import CONCEPT_TICKET_TYPE
-from tracl.model import reviews
+from tracl.model import questions, reviews
 from tracl.model.concepts import learner_status
 from tracl.model.evidence import (NO_EVIDENCE, evidence_from_row,
                                   evidence_json)
@@ -203,6 +203,11 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
             reviews.log_review(env, db, sub, concept.ticket_id, review,
                                now_dt, score, attempt, card,
                                scheduler_name or 'unknown')
+            # The next review asks another of the chunk's questions.
+            following = questions.next_review_question(
+                env, db, sub, concept.ticket_id, concept.question_id)
+            if following is not None:
+                questions.ask_question(env, db, ticket, following)
         lapsed = review is not None and review.lapsed
         if mastered and ticket['status'] != 'closed':
             ticket['status'] = 'closed'

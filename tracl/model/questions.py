@@ -122,6 +122,56 @@ def chunk_questions(env, chunk_id):
     return [_row(row) for row in rows]
 
 
+def chunk_of(env, ticket_id):
+    """The chunk id concept `ticket_id` was made from, or None."""
+    for chunk_id, in env.db_query(sql(env, """
+            SELECT chunk_id FROM {concept_metadata} WHERE ticket_id=%s"""),
+            (ticket_id,)):
+        return chunk_id
+    return None
+
+
+def next_review_question(env, db, sub, ticket_id, current_id):
+    """The question the next review of `sub`'s concept asks, so that a
+    review never repeats the question just answered: another stored
+    question of its chunk, the one they answered least, then the nearest
+    in difficulty to the current one, then the oldest; None when the
+    chunk has no other."""
+    found = db(sql(env, """
+        SELECT chunk_id FROM {concept_metadata} WHERE ticket_id=%s"""),
+        (ticket_id,))
+    if not found:
+        return None
+    questions = [_row(row) for row in db(sql(env, """
+        SELECT %s FROM {questions} WHERE chunk_id=%%s
+        ORDER BY difficulty, created_at, id""" % _COLUMNS), (found[0][0],))]
+    current = next((q for q in questions if q.id == current_id), None)
+    others = [q for q in questions if q.id != current_id]
+    if not others:
+        return None
+    answered = dict(db(sql(env, """
+        SELECT question_id, COUNT(*) FROM {attempts}
+        WHERE cognito_user_id=%s AND ticket_id=%s
+          AND question_id IS NOT NULL
+        GROUP BY question_id"""), (sub, ticket_id)))
+    level = current.difficulty if current is not None else 3
+    return min(others, key=lambda q: (answered.get(q.id, 0),
+                                      abs(q.difficulty - level),
+                                      q.created_at, q.id))
+
+
+def ask_question(env, db, ticket, question):
+    """Make the concept of `ticket` ask `question` (a `StoredQuestion`)
+    from now on: its metadata and its ticket's question fields (saved
+    with the ticket's next change)."""
+    db(sql(env, """
+        UPDATE {concept_metadata} SET question_id=%s, expected_answer=%s
+        WHERE ticket_id=%s"""), (question.id, question.expected_answer,
+                                    ticket.id))
+    ticket['question'] = question.question
+    ticket['question_difficulty'] = str(question.difficulty)
+
+
 def grading_rubric(stored, siblings):
     """The `Rubric` an answer to `stored` is graded by: its own key
     points, and its misconceptions followed by those of `siblings` (the

@@ -10,15 +10,19 @@ bumped, which retires every cached view derived from their progress.
 
 from trac.config import BoolOption, FloatOption, IntOption
 from trac.core import Component
+from trac.ticket.model import Ticket
 from trac.util.translation import _
 
 from tracl.cache import PROGRESS_TTL, LearningCache, progress_key
 from tracl.clock import LearningClock
-from tracl.llm import MASTERY_THRESHOLD
+from tracl.llm import MASTERY_THRESHOLD, LearningLLM, LLMUnavailable
 from tracl.llm.grading import AnswerGrader
 from tracl.model import concepts, follow_ups, progress as model
+from tracl.model import questions
+from tracl.model.rubrics import QuestionError
 from tracl.model.follow_ups import doubtful_point, follow_up_question
 from tracl.model.evidence import evidence_api, evidence_of
+from tracl.study.paths import question_author
 from tracl.study.retention import SCHEDULER_VERSION, Retention
 from tracl.util import iso
 
@@ -54,6 +58,11 @@ class QuestionChanged(Exception):
                          % (asked, current))
         self.asked = asked
         self.current = current
+
+
+#: Difficulties at which a provider is asked for a concept's second
+#: question before giving up (each may be a model call).
+SECOND_QUESTION_TRIES = 3
 
 
 class StudyLoop(Component):
@@ -150,6 +159,8 @@ class StudyLoop(Component):
                 result = result._replace(follow_up=(follow_ups.ask(
                     self.env, db, sub, concept.ticket_id, result.attempt,
                     question, point), question))
+        if result.review is not None and result.review.kind == 'first':
+            self._second_question(sub, concept)
         self.progress_changed(sub, concept.ticket_id, status_changed=True)
         return result
 
@@ -223,6 +234,55 @@ class StudyLoop(Component):
             cache.bump_progress_version(sub)
 
     # Internal methods
+
+    def _second_question(self, sub, concept):
+        """Give a concept just mastered a second question for its
+        reviews when its chunk has only one: the provider writes one at
+        another difficulty, which tests another aspect of the same text
+        (up to `SECOND_QUESTION_TRIES` difficulties, nearest first, until
+        one differs from the chunk's). The concept asks it from its first
+        review on. A provider that cannot write one leaves the concept
+        asking what it asks."""
+        chunk_id = questions.chunk_of(self.env, concept.ticket_id)
+        if chunk_id is None:
+            return
+        known = questions.chunk_questions(self.env, chunk_id)
+        if len(known) > 1:
+            return
+        asked = {q.question.strip().lower() for q in known}
+        level = concept.difficulty or 3
+        provider = LearningLLM(self.env).provider
+        stored = None
+        for difficulty in sorted((d for d in range(1, 6) if d != level),
+                                 key=lambda d: (abs(d - level), -d))[
+                :SECOND_QUESTION_TRIES]:
+            try:
+                written = provider.generate_question(
+                    concept.concept, concept.content, difficulty,
+                    concept.context)
+                if not written.key_points or \
+                        written.question.strip().lower() in asked:
+                    continue
+                stored = questions.store_question(
+                    self.env, questions.question_record(chunk_id, written),
+                    concept.content, question_author(provider))
+                break
+            except (LLMUnavailable, QuestionError, ValueError) as e:
+                self.log.warning("No second question for concept %d: %s",
+                                 concept.ticket_id, e)
+                return
+        if stored is None:
+            return
+        if stored.id == concept.question_id:
+            return
+        with self.env.db_transaction as db:
+            ticket = Ticket(self.env, concept.ticket_id)
+            questions.ask_question(self.env, db, ticket, stored)
+            ticket.save_changes(
+                'learning-system', _("The next review asks another "
+                                     "question on the same text."),
+                model.after_last_change(ticket,
+                                        LearningClock(self.env).now()))
 
     @staticmethod
     def _comment(attempt, score, newly_mastered, lapsed=False):

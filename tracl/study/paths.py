@@ -279,18 +279,7 @@ class LearningPaths(Component):
         return questions, skipped
 
     def _author(self):
-        """Who writes the questions the provider writes: its class and
-        model, as `describe()` names them, for the question store."""
-        provider = LearningLLM(self.env).provider
-        name = type(provider).__name__
-        if name.endswith('LLMProvider'):
-            name = name[:-len('LLMProvider')]
-        # OpenAICompatible -> open_ai_compatible, Anthropic -> anthropic
-        name = re.sub(r'(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])',
-                      '_', name).lower()
-        model = getattr(provider, 'model', None)
-        return ('%s:%s' % (name, model) if isinstance(model, str) and model
-                else name)[:200]
+        return question_author(LearningLLM(self.env).provider)
 
     def _write(self, sub, query, difficulty, concepts):
         store = LearningChunkStore(self.env).store
@@ -339,6 +328,20 @@ class LearningPaths(Component):
                 "name='question'", (ticket_id,)):
             return value
         return None
+
+
+def question_author(provider):
+    """Who writes the questions `provider` writes: its class and model,
+    as `describe()` names them, for the question store."""
+    name = type(provider).__name__
+    if name.endswith('LLMProvider'):
+        name = name[:-len('LLMProvider')]
+    # OpenAICompatible -> open_ai_compatible, Anthropic -> anthropic
+    name = re.sub(r'(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])',
+                  '_', name).lower()
+    model = getattr(provider, 'model', None)
+    return ('%s:%s' % (name, model) if isinstance(model, str) and model
+            else name)[:200]
 
 
 def _summary_json(summary):
