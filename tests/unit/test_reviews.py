@@ -283,3 +283,27 @@ def test_a_review_asks_another_of_the_chunks_questions(env, path, clock):
     clock.set(card.due + timedelta(hours=1))
     submit(env, path, GOOD)
     assert concept(env, path).question_id == before.question_id
+
+
+def test_upgrading_a_populated_environment_to_schema_8(env, path):
+    """An environment at schema 7 with mastered concepts: the upgrade
+    makes the review tables and gives each mastered concept a card from
+    its completion time; a second upgrade finds nothing to do."""
+    from tracl.environment import LearningEnvironmentSetup
+    from tracl.schema import SCHEMA_VERSION_NAME, table_name, dialect
+    first = submit(env, path, GOOD)
+    weak = submit(env, path, WRONG, 'Public-Key Cryptography')
+    completed = read_progress(env, ALICE, first.ticket_id)['completed_at']
+    with env.db_transaction as db:
+        for table in ('review_log', 'review_cards'):
+            db('DROP TABLE %s' % table_name(dialect(env), table))
+        db("UPDATE system SET value='7' WHERE name=%s",
+           (SCHEMA_VERSION_NAME,))
+    setup = LearningEnvironmentSetup(env)
+    assert setup.environment_needs_upgrade()
+    setup.upgrade_environment()
+    cards = reviews.cards(env, ALICE)
+    assert list(cards) == [first.ticket_id]
+    assert weak.ticket_id not in cards
+    assert cards[first.ticket_id].last_review == completed
+    assert not setup.environment_needs_upgrade()
