@@ -30,7 +30,8 @@
   var page = tracl.page("tracl_concept");
   var settings = page.settings, messages = page.messages;
   var message = page.message, plural = page.plural, request = page.request;
-  var element = tracl.element, say = tracl.say;
+  var element = tracl.element, percent = tracl.percent, say = tracl.say;
+  var feedbackLine = page.feedbackLine;
 
   /* Minutes of study as a person reads them (as study_time() does). */
   function studyTime(minutes) {
@@ -93,20 +94,6 @@
         default: return String(parts.day);
         }
       });
-  }
-
-  function percent(score) {
-    return Math.round(Number(score || 0) * 100);
-  }
-
-  /* The grader's feedback on an answer, labelled. */
-  function feedbackLine(className, feedback) {
-    var line = element("p", className);
-    line.appendChild(element("span", "tracl-feedback-label",
-                             message("feedback")));
-    line.appendChild(document.createTextNode(" "));
-    line.appendChild(element("span", "tracl-feedback-text", feedback));
-    return line;
   }
 
   /* A key point's mark beside its word (the word is what is read out),
@@ -345,56 +332,33 @@
     this.count = form.querySelector(".tracl-count");
     this.submitButton = form.querySelector(".tracl-submit");
     this.answerStatus = form.querySelector(".tracl-answer-status");
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
+    tracl.onAnswer(form, this.answer, function () {
       self.submit();
-    });
-    this.answer.addEventListener("input", function () {
-      self.answer.removeAttribute("aria-invalid");
+    }, function () {
       self.updateCount();
-    });
-    this.answer.addEventListener("keydown", function (event) {
-      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault();
-        self.submit();
-      }
     });
     this.updateCount();
   };
 
   ConceptPanel.prototype.updateCount = function () {
-    var length = this.answer.value.length;
-    var trimmed = this.answer.value.trim().length;
-    var max = settings().max_answer || 5000;
-    var min = settings().min_answer || 10;
-    this.count.textContent = message("count", {count: length, max: max});
-    this.count.classList.toggle("tracl-count-bad",
-                                length > max || (length > 0 && trimmed < min));
+    page.showCount(this.answer, this.count);
   };
 
   ConceptPanel.prototype.setBusy = function (busy) {
     this.busy = busy;
-    this.answerForm.setAttribute("aria-busy", busy ? "true" : "false");
+    tracl.showBusy(this.answerForm, this.submitButton, this.answer, busy,
+                   message(busy ? "grading" : "submit"));
+    // A locked concept takes no answer, busy or not.
     this.submitButton.disabled = busy || !!this.locked;
-    this.submitButton.textContent = message(busy ? "grading" : "submit");
-    // Read-only rather than disabled: the text stays selectable.
-    this.answer.readOnly = busy;
-  };
-
-  ConceptPanel.prototype.refuse = function (text) {
-    this.answer.setAttribute("aria-invalid", "true");
-    say(this.answerStatus, text, "error");
-    this.answer.focus();
   };
 
   ConceptPanel.prototype.submit = function () {
     if (this.busy || this.followUpBusy || this.locked || !this.answerForm)
       return;
     var text = this.answer.value.trim();
-    if (text.length < (settings().min_answer || 10))
-      return this.refuse(message("too_short"));
-    if (text.length > (settings().max_answer || 5000))
-      return this.refuse(message("too_long"));
+    var problem = page.answerProblem(text);
+    if (problem)
+      return tracl.refuse(this.answer, this.answerStatus, problem);
     var self = this;
     var seconds = this.clock ? this.clock.take() : 0;
     this.setBusy(true);
@@ -837,28 +801,12 @@
       status: box.querySelector(".tracl-follow-up-status")
     };
     function counted() {
-      var length = reply.value.length, trimmed = reply.value.trim().length;
-      var max = settings().max_answer || 5000;
-      var min = settings().min_answer || 10;
-      count.textContent = message("count", {count: length, max: max});
-      count.classList.toggle("tracl-count-bad", length > max ||
-                             (length > 0 && trimmed < min));
+      page.showCount(reply, count);
     }
     follow.counted = counted;
-    reply.addEventListener("input", function () {
-      reply.removeAttribute("aria-invalid");
-      counted();
-    });
-    reply.addEventListener("keydown", function (event) {
-      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault();
-        self.sendReply(follow);
-      }
-    });
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
+    tracl.onAnswer(form, reply, function () {
       self.sendReply(follow);
-    });
+    }, counted);
     counted();
   };
 
@@ -867,22 +815,14 @@
       return;
     var reply = follow.reply, send = follow.send, status = follow.status;
     var text = reply.value.trim();
-    var refuse = function (words) {
-      reply.setAttribute("aria-invalid", "true");
-      say(status, words, "error");
-      reply.focus();
-    };
-    if (text.length < (settings().min_answer || 10))
-      return refuse(message("too_short"));
-    if (text.length > (settings().max_answer || 5000))
-      return refuse(message("reply_too_long"));
+    var problem = page.answerProblem(text, "reply_too_long");
+    if (problem)
+      return tracl.refuse(reply, status, problem);
     var self = this;
     var busy = function (on) {
       self.followUpBusy = on;
-      follow.form.setAttribute("aria-busy", on ? "true" : "false");
-      send.disabled = on;
-      send.textContent = message(on ? "sending" : "send_reply");
-      reply.readOnly = on;
+      tracl.showBusy(follow.form, send, reply, on,
+                     message(on ? "sending" : "send_reply"));
     };
     var seconds = this.clock ? this.clock.take() : 0;
     busy(true);
@@ -1059,10 +999,7 @@
     form.appendChild(status);
 
     function counted() {
-      var length = box.value.length, trimmed = box.value.trim().length;
-      count.textContent = message("count", {count: length, max: max});
-      count.classList.toggle("tracl-count-bad", length > max ||
-                             (length > 0 && trimmed < min));
+      page.showCount(box, count, {min: min, max: max});
     }
     box.addEventListener("input", function () {
       box.removeAttribute("aria-invalid");
@@ -1113,15 +1050,10 @@
     var cancel = form.querySelector(".tracl-review-cancel");
     var status = form.querySelector(".tracl-review-status");
     var reason = box.value.trim();
-    var refuse = function (text) {
-      box.setAttribute("aria-invalid", "true");
-      say(status, text, "error");
-      box.focus();
-    };
     if (reason.length < (settings().min_reason || 10))
-      return refuse(message("reason_too_short"));
+      return tracl.refuse(box, status, message("reason_too_short"));
     if (reason.length > (settings().max_reason || 1000))
-      return refuse(message("reason_too_long"));
+      return tracl.refuse(box, status, message("reason_too_long"));
     var self = this;
     var number = Number(review.getAttribute("data-attempt"));
     var busy = function (on) {

@@ -3,17 +3,26 @@
  *
  * - `tracl.page(name)`: the helpers bound to one page's script data
  *   (`window[name]`, added by the server with add_script_data): its
- *   translated sentences (`message`, `plural`) and its JSON API calls
- *   (`request`, rejecting with a `tracl.ApiFailure`);
+ *   translated sentences (`message`, `plural`), its JSON API calls
+ *   (`request`, rejecting with a `tracl.ApiFailure`) and what an answer
+ *   box says with them (`showCount`, `answerProblem`, `feedbackLine`);
  * - `tracl.format`: Python's `%(name)s` placeholders filled in;
  * - `tracl.element` and `tracl.say`: nodes built with textContent, never
  *   as HTML, and a live region's message;
+ * - `tracl.onAnswer`, `tracl.showBusy`, `tracl.refuse`: an answer box's
+ *   keyboard and busy look; `tracl.percent`: a score as a percentage;
  * - `tracl.whenReady`: run a page script once the document is parsed.
  *
- * Loaded after js/page_errors.js and before the page scripts.
+ * Loaded after js/page_errors.js and before the page scripts
+ * (js/concept.js, js/learning_path.js, js/review_session.js).
  */
 (function () {
   "use strict";
+
+  /* A grade's score (0 to 1) as a whole percentage. */
+  function percent(score) {
+    return Math.round(Number(score || 0) * 100);
+  }
 
   /* Fill in Python's `%(name)s` placeholders; `%%` is a percent sign, as
    * in the sentences translated on the server (`Score: %(percent)s%%`).
@@ -117,8 +126,51 @@
       });
     }
 
+    /* The page's limits of an answer's length, in characters. */
+    function answerLimits() {
+      return {min: settings().min_answer || 10,
+              max: settings().max_answer || 5000};
+    }
+
+    /* Show in `count` how many characters the text box `box` holds out
+     * of `limits.max` (an answer's limits unless given), marked when
+     * there are too many or, the box not empty, fewer than `limits.min`
+     * once trimmed. */
+    function showCount(box, count, limits) {
+      limits = limits || answerLimits();
+      var length = box.value.length, trimmed = box.value.trim().length;
+      count.textContent = message("count", {count: length,
+                                            max: limits.max});
+      count.classList.toggle("tracl-count-bad", length > limits.max ||
+                             (length > 0 && trimmed < limits.min));
+    }
+
+    /* Why the trimmed answer `text` cannot be sent: the page's sentence
+     * "too_short", or `tooLong` ("too_long" unless given); "" when its
+     * length is within the answer's limits. */
+    function answerProblem(text, tooLong) {
+      var limits = answerLimits();
+      if (text.length < limits.min)
+        return message("too_short");
+      if (text.length > limits.max)
+        return message(tooLong || "too_long");
+      return "";
+    }
+
+    /* The grader's feedback on an answer, labelled, in a `className`
+     * paragraph. */
+    function feedbackLine(className, feedback) {
+      var line = element("p", className);
+      line.appendChild(element("span", "tracl-feedback-label",
+                               message("feedback")));
+      line.appendChild(document.createTextNode(" "));
+      line.appendChild(element("span", "tracl-feedback-text", feedback));
+      return line;
+    }
+
     return {settings: settings, messages: messages, message: message,
-            plural: plural, request: request};
+            plural: plural, request: request, showCount: showCount,
+            answerProblem: answerProblem, feedbackLine: feedbackLine};
   }
 
   /* A new `name` element; `text`, when given, goes in as text. */
@@ -152,6 +204,44 @@
     node.appendChild(element("span", null, text));
   }
 
+  /* Wire the text box `box` of `form`: `send` runs when the form is
+   * submitted and on Ctrl+Enter (Cmd+Enter) in the box; `edited` after
+   * each change, once the box no longer says it is invalid. */
+  function onAnswer(form, box, send, edited) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      send();
+    });
+    box.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        send();
+      }
+    });
+    box.addEventListener("input", function () {
+      box.removeAttribute("aria-invalid");
+      edited();
+    });
+  }
+
+  /* Show `holder` busy (`busy` true) or not: its `button` disabled and
+   * labelled `label`, its text box `box` read-only rather than disabled,
+   * so that the text stays selectable. */
+  function showBusy(holder, button, box, busy, label) {
+    holder.setAttribute("aria-busy", busy ? "true" : "false");
+    button.disabled = busy;
+    button.textContent = label;
+    box.readOnly = busy;
+  }
+
+  /* Refuse what the text box `box` holds: marked invalid, `text` said in
+   * the live region `status`, the focus back in the box. */
+  function refuse(box, status, text) {
+    box.setAttribute("aria-invalid", "true");
+    say(status, text, "error");
+    box.focus();
+  }
+
   /* Run `start` once the document is parsed: Trac loads a script added
    * while the page renders after the page is parsed, so at once when the
    * document is already there. */
@@ -166,8 +256,12 @@
     ApiFailure: ApiFailure,
     element: element,
     format: format,
+    onAnswer: onAnswer,
     page: page,
+    percent: percent,
+    refuse: refuse,
     say: say,
+    showBusy: showBusy,
     whenReady: whenReady
   };
 })();

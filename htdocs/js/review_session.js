@@ -21,7 +21,7 @@
   var page = tracl.page("tracl_review");
   var settings = page.settings, message = page.message,
       plural = page.plural, request = page.request;
-  var element = tracl.element, say = tracl.say;
+  var element = tracl.element, percent = tracl.percent, say = tracl.say;
 
   /* Trac's pretty_timedelta: the largest unit of which there are at least
    * 1.9, rounded; seconds below two minutes. */
@@ -80,10 +80,6 @@
     return line;
   }
 
-  function percent(score) {
-    return Math.round(Number(score || 0) * 100);
-  }
-
   function readQueue() {
     var block = document.getElementById("tracl-rs-queue");
     try {
@@ -110,18 +106,9 @@
     this.position = root.querySelector(".tracl-rs-position");
     this.bar = root.querySelector(".tracl-rs-bar");
     this.summary = document.querySelector(".tracl-rs-summary");
-    this.form.addEventListener("submit", function (event) {
-      event.preventDefault();
+    tracl.onAnswer(this.form, this.answer, function () {
       self.submit();
-    });
-    this.answer.addEventListener("keydown", function (event) {
-      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault();
-        self.submit();
-      }
-    });
-    this.answer.addEventListener("input", function () {
-      self.answer.removeAttribute("aria-invalid");
+    }, function () {
       self.updateCount();
     });
     this.show(0);
@@ -162,28 +149,13 @@
   };
 
   Session.prototype.updateCount = function () {
-    var length = this.answer.value.length;
-    var trimmed = this.answer.value.trim().length;
-    var max = settings().max_answer || 5000;
-    var min = settings().min_answer || 10;
-    this.count.textContent = message("count", {count: length, max: max});
-    this.count.classList.toggle("tracl-count-bad",
-                                length > max || (length > 0 && trimmed < min));
+    page.showCount(this.answer, this.count);
   };
 
   Session.prototype.setBusy = function (busy) {
     this.busy = busy;
-    this.card.setAttribute("aria-busy", busy ? "true" : "false");
-    this.submitButton.disabled = busy;
-    this.submitButton.textContent = message(busy ? "grading" : "submit");
-    // Read-only rather than disabled: the text stays selectable.
-    this.answer.readOnly = busy;
-  };
-
-  Session.prototype.refuse = function (text) {
-    this.answer.setAttribute("aria-invalid", "true");
-    say(this.status, text, "error");
-    this.answer.focus();
+    tracl.showBusy(this.card, this.submitButton, this.answer, busy,
+                   message(busy ? "grading" : "submit"));
   };
 
   Session.prototype.submit = function () {
@@ -191,10 +163,9 @@
       return;
     var item = this.current();
     var text = this.answer.value.trim();
-    if (text.length < (settings().min_answer || 10))
-      return this.refuse(message("too_short"));
-    if (text.length > (settings().max_answer || 5000))
-      return this.refuse(message("too_long"));
+    var problem = page.answerProblem(text);
+    if (problem)
+      return tracl.refuse(this.answer, this.status, problem);
     var self = this;
     var body = {answer: text};
     if (item.question_id)
@@ -236,15 +207,9 @@
     result.appendChild(element("p", "tracl-rs-score",
                                message("score",
                                        {percent: percent(graded.score)})));
-    if (graded.feedback) {
-      var feedback = element("p", "tracl-rs-feedback");
-      feedback.appendChild(element("span", "tracl-feedback-label",
-                                   message("feedback")));
-      feedback.appendChild(document.createTextNode(" "));
-      feedback.appendChild(element("span", "tracl-feedback-text",
-                                   graded.feedback));
-      result.appendChild(feedback);
-    }
+    if (graded.feedback)
+      result.appendChild(page.feedbackLine("tracl-rs-feedback",
+                                           graded.feedback));
     if (review.due)
       result.appendChild(sentenceWithTime("tracl-rs-due", "next_due",
                                           review.due));
