@@ -16,13 +16,12 @@ import pytest
 
 # The component, until its module is one of TracLearn's entry points.
 import tracl.web.export_api  # noqa: F401
-from support.api_client import LearnerClient
+from support.api_client import (  # noqa: F401 (fixture)
+    ALICE, BOB, LearnerClient, alice)
 from support.study import GOOD_ANSWERS, LEDGERS, WEAK_ANSWER
 from support.web import call
 from tracl.study.anki_deck import html_field, note_guid
 from tracl.study.loop import StudyLoop
-
-ALICE, BOB = 'sub-alice', 'sub-bob'
 
 pytestmark = pytest.mark.learning_env(
     default_data=True, config=[('learning', 'api_rate_limit', '0'),
@@ -30,14 +29,8 @@ pytestmark = pytest.mark.learning_env(
 
 
 @pytest.fixture
-def alice(env):
-    learner = LearnerClient(env, ALICE)
-    learner.make_path()
-    return learner
-
-
-@pytest.fixture
 def bob(env):
+    """Bob with his path, of the store Alice's path filled."""
     learner = LearnerClient(env, BOB)
     learner.make_path(fill=False)
     return learner

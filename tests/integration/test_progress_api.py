@@ -15,7 +15,9 @@ import time
 import pytest
 from trac.ticket.model import Ticket
 
-from support.api_client import LearnerClient, next_request
+from support.api_client import (  # noqa: F401 (fixtures)
+    ADMIN_SUB, ALICE, BOB, LearnerClient, admin, alice, assert_error, bob,
+    next_request, ok)
 from support.cognito import TEST_USERS, cognito  # noqa: F401 (fixture)
 from support.faults import FailingTicketListener
 from support.providers import ScriptedLLMProvider
@@ -31,8 +33,6 @@ from tracl.schema import sql
 from tracl.study.loop import StudyLoop
 
 API = '/api/v1'
-
-ALICE, BOB, ADMIN_SUB = 'sub-alice', 'sub-bob', 'sub-admin'
 
 SUBJECT = 'Blockchain Fundamentals'
 
@@ -70,40 +70,6 @@ pytestmark = pytest.mark.learning_env(
     # adds (test_learning_paths_api and test_foundations test those).
     config=[('learning', 'api_rate_limit', '0'),
             ('learning', 'max_foundations', '0')])
-
-
-@pytest.fixture
-def alice(env):
-    learner = LearnerClient(env, ALICE)
-    learner.make_path()
-    return learner
-
-
-@pytest.fixture
-def bob(env):
-    learner = LearnerClient(env, BOB)
-    learner.make_path()
-    return learner
-
-
-@pytest.fixture
-def admin(env):
-    return LearnerClient(env, ADMIN_SUB, groups=('Administrators',))
-
-
-def assert_error(response, status, code=None):
-    assert response.status == status, response
-    assert response.header('Content-Type').startswith('application/json')
-    error = response.json()['error']
-    assert error['message']
-    if code is not None:
-        assert error['code'] == code, error
-    return error
-
-
-def ok(response, status=200):
-    assert response.status == status, response
-    return response.json() if status != 204 else None
 
 
 def recorded(env, sub, ticket_id):

@@ -14,7 +14,8 @@ from datetime import timedelta
 
 import pytest
 
-from support.api_client import LearnerClient
+from support.api_client import (  # noqa: F401 (fixtures)
+    ADMIN_SUB, ALICE, BOB, admin, alice, assert_error, bob, ok)
 from support.study import GOOD_ANSWERS, LEDGERS, MERKLE, WEAK_ANSWER
 from support.web import call
 from tracl.clock import LearningClock
@@ -22,8 +23,6 @@ from tracl.model import reviews
 from tracl.study.retention import Retention, first_review_card
 
 API = '/api/v1'
-
-ALICE, BOB, ADMIN_SUB = 'sub-alice', 'sub-bob', 'sub-admin'
 
 #: The fields of a concept in the due list (contract).
 DUE_FIELDS = {'ticket_id', 'concept', 'subject', 'due', 'state', 'lapses',
@@ -47,43 +46,10 @@ pytestmark = pytest.mark.learning_env(
 # Fixtures and helpers -----------------------------------------------------
 
 @pytest.fixture
-def alice(env):
-    learner = LearnerClient(env, ALICE)
-    learner.make_path()
-    return learner
-
-
-@pytest.fixture
-def bob(env):
-    learner = LearnerClient(env, BOB)
-    learner.make_path()
-    return learner
-
-
-@pytest.fixture
-def admin(env):
-    return LearnerClient(env, ADMIN_SUB, groups=('Administrators',))
-
-
-@pytest.fixture
 def clock(env):
     clock = LearningClock(env)
     yield clock
     clock.set(None)
-
-
-def ok(response, status=200):
-    assert response.status == status, response
-    return response.json()
-
-
-def assert_error(response, status, code=None):
-    assert response.status == status, response
-    error = response.json()['error']
-    assert error['message']
-    if code is not None:
-        assert error['code'] == code, error
-    return error
 
 
 def due_list(learner, until=None, user=None):

@@ -1,7 +1,14 @@
 """A learner's browser in tests: signed in, sending requests through
 Trac's real dispatcher (`support.web.call`) as tracd would, with the
-X-CSRF-Token header on writes."""
+X-CSRF-Token header on writes.
 
+The fixtures `alice` and `bob` (two learners, each with a path of the
+starter corpus) and `admin` (an administrator) are imported by the test
+modules that use them (`# noqa: F401 (fixture)`); `ok` and `assert_error`
+read the API's answers.
+"""
+
+import pytest
 from trac.cache import CacheManager
 
 from support.sessions import browser_session
@@ -9,6 +16,9 @@ from support.study import make_path
 from support.web import call
 
 API = '/api/v1'
+
+#: The Cognito subjects of the learners and of the administrator.
+ALICE, BOB, ADMIN_SUB = 'sub-alice', 'sub-bob', 'sub-admin'
 
 
 def next_request(env):
@@ -129,3 +139,47 @@ class LearnerClient(object):
 
     def subjects(self, query=''):
         return self.api('GET', '/progress', query=query)
+
+
+# Fixtures -------------------------------------------------------------------
+
+@pytest.fixture
+def alice(env):
+    """Alice, signed in, with her path of the starter corpus."""
+    learner = LearnerClient(env, ALICE)
+    learner.make_path()
+    return learner
+
+
+@pytest.fixture
+def bob(env):
+    """Bob, signed in, with his path of the starter corpus."""
+    learner = LearnerClient(env, BOB)
+    learner.make_path()
+    return learner
+
+
+@pytest.fixture
+def admin(env):
+    """An administrator (Cognito group Administrators), signed in."""
+    return LearnerClient(env, ADMIN_SUB, groups=('Administrators',))
+
+
+# The API's answers ----------------------------------------------------------
+
+def ok(response, status=200):
+    """The JSON of `response`, which must answer `status` (None for 204)."""
+    assert response.status == status, response
+    return response.json() if status != 204 else None
+
+
+def assert_error(response, status, code=None):
+    """The `error` object of a JSON error answer of `status`: it has a
+    message, and `code` when given."""
+    assert response.status == status, response
+    assert response.header('Content-Type').startswith('application/json')
+    error = response.json()['error']
+    assert error['message']
+    if code is not None:
+        assert error['code'] == code, error
+    return error
