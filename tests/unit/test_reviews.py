@@ -307,3 +307,23 @@ def test_upgrading_a_populated_environment_to_schema_8(env, path):
     assert weak.ticket_id not in cards
     assert cards[first.ticket_id].last_review == completed
     assert not setup.environment_needs_upgrade()
+
+
+def test_the_next_reviews_answer_is_never_shown_in_advance(env, path, clock):
+    loop = StudyLoop(env)
+    first = submit(env, path, GOOD)
+    asked_first = concept(env, path)
+    moved = asked_first
+    assert moved.question_id != first.question_id
+    # The concept now asks its next review's question: the answer shown
+    # is the one to the question mastered, never the next one's.
+    from tracl.model.questions import load_question
+    mastered = load_question(env, first.question_id)
+    question, expected = loop.answered_question(ALICE, moved)
+    assert (question, expected) == (mastered.question,
+                                    mastered.expected_answer)
+    assert question != moved.question
+    assert loop.expected_answer(ALICE, moved) == expected
+    card = reviews.cards(env, ALICE)[first.ticket_id]
+    clock.set(card.due + timedelta(hours=1))
+    assert loop.expected_answer(ALICE, concept(env, path)) is None

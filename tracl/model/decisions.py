@@ -231,15 +231,17 @@ def _decided_review(env, db, sub, ticket_id, attempt, number, score,
         WHERE cognito_user_id=%s AND ticket_id=%s AND attempt=%s"""),
         (sub, ticket_id, attempt))
     kind, rating = reviewed[0] if reviewed else (None, None)
-    if not passed and kind == reviews.FIRST and not mastered:
-        # The mastery the grader gave was the first and is undone: the
-        # concept was never mastered, so it has no schedule either.
+    if not mastered:
+        # Counted again, no answer masters the concept: it was never
+        # mastered, so it has no schedule either.
         db(sql(env, """
             DELETE FROM {review_cards}
             WHERE cognito_user_id=%s AND ticket_id=%s"""), (sub, ticket_id))
         return status, mastered, False
     review = None
-    if passed and (card is None or rating is not None or
+    # A decision confirming a Good review changes nothing: only one that
+    # turns a failed review, or a relearning, into mastery reviews Good.
+    if passed and (card is None or rating == reviews.AGAIN or
                    card.state == reviews.RELEARNING):
         review = reviews.Review('decision', reviews.GOOD,
                                 schedule(card, True, at), False)

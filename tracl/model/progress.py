@@ -119,7 +119,7 @@ def after_last_change(ticket, when):
 def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
                    seconds, max_seconds, threshold, comment,
                    evidence=NO_EVIDENCE, schedule=None, clock=None,
-                   scheduler_name=None):
+                   scheduler_name=None, rotate=True):
     """Record a graded answer in ONE transaction and return an
     `AttemptResult`.
 
@@ -139,7 +139,9 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
     reviews it, and one short of mastery is a lapse: the concept is
     studied again (its ticket reopened) until it is mastered again; an
     answer before it is due is practice, and the concept stays mastered.
-    The card and the review log are written in the same transaction.
+    The card and the review log are written in the same transaction, and
+    (with `rotate`) the concept moves to another of its chunk's questions
+    for its next review.
     `clock()` (the review clock) stamps the answer. Without
     `schedule`, a mastered concept simply stays mastered.
     """
@@ -205,7 +207,8 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
                                scheduler_name or 'unknown')
             # The next review asks another of the chunk's questions.
             following = questions.next_review_question(
-                env, db, sub, concept.ticket_id, concept.question_id)
+                env, db, sub, concept.ticket_id, concept.question_id) \
+                if rotate else None
             if following is not None:
                 questions.ask_question(env, db, ticket, following)
         lapsed = review is not None and review.lapsed
@@ -235,6 +238,18 @@ def _review(kind, card, passed, schedule, at):
     after = schedule(card, passed, at)
     return reviews.Review(kind, reviews.GOOD if passed else reviews.AGAIN,
                           after, kind == reviews.REVIEWED and not passed)
+
+
+def last_mastered_question(env, sub, ticket_id, threshold):
+    """The question of `sub`'s latest mastering answer to the concept (an
+    answer an instructor overrode does not count), or None."""
+    for question_id, in env.db_query(sql(env, """
+            SELECT question_id FROM {attempts}
+            WHERE cognito_user_id=%s AND ticket_id=%s AND score >= %s
+              AND overridden_by IS NULL
+            ORDER BY attempt DESC LIMIT 1"""), (sub, ticket_id, threshold)):
+        return question_id
+    return None
 
 
 def add_time(env, sub, ticket_id, seconds, max_seconds):

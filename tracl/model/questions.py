@@ -131,6 +131,15 @@ def chunk_of(env, ticket_id):
     return None
 
 
+def current_question_id(env, db, ticket_id):
+    """The id of the question concept `ticket_id` asks now (None for a
+    concept made before questions were stored), read with `db`."""
+    rows = db(sql(env, """
+        SELECT question_id FROM {concept_metadata} WHERE ticket_id=%s"""),
+        (ticket_id,))
+    return rows[0][0] if rows else None
+
+
 def next_review_question(env, db, sub, ticket_id, current_id):
     """The question the next review of `sub`'s concept asks, so that a
     review never repeats the question just answered: another stored

@@ -83,16 +83,24 @@ def cards(env, sub, ticket_ids=None):
     query = """
         SELECT ticket_id, %s FROM {review_cards}
         WHERE cognito_user_id=%%s""" % _CARD_COLUMNS
-    args = [sub]
-    if ticket_ids is not None:
+    if ticket_ids is None:
+        batches = [None]
+    else:
         ticket_ids = list(ticket_ids)
-        if not ticket_ids:
-            return {}
-        query += ' AND ticket_id IN (%s)' % ','.join(['%s'] * len(ticket_ids))
-        args += ticket_ids
+        # Stay well below SQLite's limit of bound parameters.
+        batches = [ticket_ids[i:i + 500]
+                   for i in range(0, len(ticket_ids), 500)]
+    found = {}
     with env.db_query as db:
-        return {row[0]: card_from_row(row[1:])
-                for row in db(sql(env, query), args)}
+        for batch in batches:
+            text, args = query, [sub]
+            if batch is not None:
+                text += ' AND ticket_id IN (%s)' % ','.join(
+                    ['%s'] * len(batch))
+                args += batch
+            found.update((row[0], card_from_row(row[1:]))
+                         for row in db(sql(env, text), args))
+    return found
 
 
 def write_card(env, db, sub, ticket_id, card):
@@ -152,20 +160,23 @@ DueConcept = namedtuple('DueConcept', ['ticket_id', 'concept', 'subject',
                                        'card'])
 
 
-def due_concepts(env, sub, until):
+def due_concepts(env, sub, until, limit=None, after=None):
     """`sub`'s concepts with a card due at `until` or earlier (mastered
     ones due for review, and lapsed ones due to be learnt again), the
-    most overdue first (ties by ticket id)."""
+    most overdue first (ties by ticket id): at most `limit`, and only
+    those due after `after` when given."""
     with env.db_query as db:
         rows = db(sql(env, """
             SELECT c.ticket_id, t.summary, t.milestone, %s
             FROM {review_cards} c
             JOIN ticket t ON t.id = c.ticket_id AND t.owner = c.cognito_user_id
-            WHERE c.cognito_user_id=%%s AND c.due <= %%s
-            ORDER BY c.due, c.ticket_id""" % ', '.join(
+            WHERE c.cognito_user_id=%%s AND c.due <= %%s AND c.due > %%s
+            ORDER BY c.due, c.ticket_id%s""" % (', '.join(
                 'c.' + column.strip()
-                for column in _CARD_COLUMNS.split(','))),
-            (sub, to_utimestamp(until)))
+                for column in _CARD_COLUMNS.split(',')),
+                '' if limit is None else ' LIMIT %d' % int(limit))),
+            (sub, to_utimestamp(until),
+             -1 if after is None else to_utimestamp(after)))
     return [DueConcept(ticket_id, name, subject, card_from_row(row))
             for ticket_id, name, subject, *row in rows]
 

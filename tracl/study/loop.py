@@ -18,7 +18,7 @@ from tracl.clock import LearningClock
 from tracl.llm import MASTERY_THRESHOLD, LearningLLM, LLMUnavailable
 from tracl.llm.grading import AnswerGrader
 from tracl.model import concepts, follow_ups, progress as model
-from tracl.model import questions
+from tracl.model import questions, reviews
 from tracl.model.rubrics import QuestionError
 from tracl.model.follow_ups import doubtful_point, follow_up_question
 from tracl.model.evidence import evidence_api, evidence_of
@@ -139,6 +139,8 @@ class StudyLoop(Component):
         if follow_up is not None and close_call:
             feedback += ' ' + _("This grade is still a close call: an "
                                 "instructor will review it.")
+        point = doubtful_point(evaluation.evidence) \
+            if close_call and follow_up is None else None
         with self.env.db_transaction as db:
             result = model.record_attempt(
                 self.env, sub, concept, answer, evaluation, score, feedback,
@@ -146,22 +148,33 @@ class StudyLoop(Component):
                 self._comment, evidence_of(evaluation, concept.content),
                 schedule=Retention(self.env).scheduler_for(sub),
                 clock=LearningClock(self.env).now,
-                scheduler_name=SCHEDULER_VERSION)
+                scheduler_name=SCHEDULER_VERSION,
+                # A follow-up asks about this question: the concept keeps
+                # it until the follow-up is answered or lapses.
+                rotate=point is None)
             if not follow_ups.close_open(
                     self.env, db, sub, concept.ticket_id,
                     follow_up.id if follow_up else None, result.attempt):
                 # Answered or lapsed while this reply was graded.
                 raise follow_ups.FollowUpLapsed(follow_up_id)
-            point = doubtful_point(evaluation.evidence) \
-                if close_call and follow_up is None else None
             if point is not None:
                 question = follow_up_question(point, concept.question)
                 result = result._replace(follow_up=(follow_ups.ask(
                     self.env, db, sub, concept.ticket_id, result.attempt,
                     question, point), question))
-        if result.review is not None and result.review.kind == 'first':
-            self._second_question(sub, concept)
         self.progress_changed(sub, concept.ticket_id, status_changed=True)
+        if result.review is not None and result.review.kind == 'first' \
+                and point is None:
+            try:
+                self._second_question(sub, concept)
+            except Exception as e:
+                # The answer is recorded; a second question can wait for
+                # the next mastery of another learner or a later review.
+                self.log.warning("No second question for concept %d: %s",
+                                 concept.ticket_id, e)
+            else:
+                self.progress_changed(sub, concept.ticket_id,
+                                      status_changed=False)
         return result
 
     def progress(self, sub, ticket_id):
@@ -194,13 +207,35 @@ class StudyLoop(Component):
         return payload
 
     def expected_answer(self, sub, concept):
-        """The concept's expected answer if `sub` may see it now (mastered,
-        and allowed by trac.ini), else None."""
+        """The expected answer `sub` may see now, else None: allowed by
+        trac.ini, the concept mastered and not due for review. It is the
+        answer to the question they last mastered (`answered_question`),
+        never to the one the concept asks now if they have not mastered
+        that: after a review the concept asks its next review's question,
+        and its answer would answer that review in advance."""
+        answered = self.answered_question(sub, concept)
+        return answered[1] if answered else None
+
+    def answered_question(self, sub, concept):
+        """`(question, expected answer)` of the question `sub` last
+        mastered on the concept, when they may see its answer now (see
+        `expected_answer`), else None."""
         if not self.show_expected_answer:
             return None
         if self.progress(sub, concept.ticket_id)['status'] != 'mastered':
             return None
-        return concept.expected_answer or None
+        card = reviews.cards(self.env, sub, [concept.ticket_id]).get(
+            concept.ticket_id)
+        if card is not None and card.due <= LearningClock(self.env).now():
+            return None
+        question_id = model.last_mastered_question(
+            self.env, sub, concept.ticket_id, self.mastery_threshold)
+        if question_id is None or question_id == concept.question_id:
+            return (concept.question, concept.expected_answer) \
+                if concept.expected_answer else None
+        stored = questions.load_question(self.env, question_id)
+        return (stored.question, stored.expected_answer) \
+            if stored is not None and stored.expected_answer else None
 
     def heartbeat(self, sub, ticket_id, seconds):
         """Count `seconds` of study on the page; returns the seconds
@@ -276,6 +311,10 @@ class StudyLoop(Component):
         if stored.id == concept.question_id:
             return
         with self.env.db_transaction as db:
+            if questions.current_question_id(self.env, db,
+                                             concept.ticket_id) != \
+                    concept.question_id:
+                return      # another answer moved it meanwhile
             ticket = Ticket(self.env, concept.ticket_id)
             questions.ask_question(self.env, db, ticket, stored)
             ticket.save_changes(

@@ -8,13 +8,17 @@ the scheduler, the score and the attempt it came from.
 
 The upgrade gives every concept already mastered a card as if its first
 mastery had just been reviewed Good at its completion time, with the
-scheduler's default parameters and desired retention; a card that exists
-is left alone, so running it twice changes nothing.
+scheduler's default parameters and desired retention (0.9, whatever
+trac.ini says); one that would already be due is due on one of the
+fourteen days after the upgrade instead, so that a learner does not find
+all their old concepts due at once. A card that exists is left alone, so
+running it twice changes nothing.
 """
 
 from datetime import timedelta
 
-from trac.util.datefmt import from_utimestamp, to_utimestamp
+from trac.util.datefmt import datetime_now, from_utimestamp, to_utimestamp, \
+    utc
 
 from tracl.schema import dialect, sql
 from tracl.upgrades import statements
@@ -86,14 +90,23 @@ def backfill_cards(env, cursor):
     card = first_review_card()
     interval = to_utimestamp(from_utimestamp(0) + timedelta(
         seconds=card.interval.total_seconds()))
+    # A concept mastered long ago would be due at once, and a learner
+    # with hundreds of them would find hundreds due on the day of the
+    # upgrade: those are spread over the fortnight after it instead.
+    now = to_utimestamp(datetime_now(utc))
+    day = 86400 * 1000000
     cursor.execute(sql(env, """
         INSERT INTO {review_cards} (cognito_user_id, ticket_id, state, step,
             stability, difficulty, due, last_review, reviews, lapses)
         SELECT p.cognito_user_id, p.ticket_id, %s, NULL, %s, %s,
-               p.completed_at + %s, p.completed_at, 1, 0
+               CASE WHEN p.completed_at + %s >= %s
+                    THEN p.completed_at + %s
+                    ELSE %s + (p.ticket_id %% 14) * %s END,
+               p.completed_at, 1, 0
         FROM {progress} p
         WHERE p.status = 'mastered' AND p.completed_at IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM {review_cards} c
                           WHERE c.cognito_user_id = p.cognito_user_id
                             AND c.ticket_id = p.ticket_id)"""),
-        (card.state, card.stability, card.difficulty, interval))
+        (card.state, card.stability, card.difficulty, interval, now,
+         interval, now, day))

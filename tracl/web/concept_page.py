@@ -224,6 +224,10 @@ class ConceptPage(Component):
             if state == MASTERED:
                 next_concept = self._next_concept(req, sub,
                                                   concept.ticket_id)
+        # Never in the page before mastery, nor while a review is due
+        # (StudyLoop decides).
+        answered = loop.answered_question(sub, concept) \
+            if state == MASTERED else None
         panel_data = {
             'next_concept': next_concept,
             'follow_up': follow_up,
@@ -240,12 +244,12 @@ class ConceptPage(Component):
                               status=b.status,
                               href=req.href.ticket(b.ticket_id))
                          for b in blockers],
-            # Never in the page before mastery (StudyLoop decides).
-            # Held back while a review is due: it would give the answer.
-            'expected_answer': loop.expected_answer(sub, concept)
-                               if state == MASTERED and not (
-                                   schedule and schedule['due_now'])
-                               else None,
+            'expected_answer': answered[1] if answered else None,
+            # The question it answers, when the concept asks another one
+            # now (a review moved it on).
+            'expected_question': answered[0]
+                                 if answered and answered[0] !=
+                                 concept.question else None,
             'schedule': schedule,
             'notes': None if read_only else progress['notes'],
             'graph': self._neighbourhood_graph(req, concept),

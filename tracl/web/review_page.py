@@ -45,6 +45,10 @@ NEXT_REVIEW_HORIZON = timedelta(days=365)
 DUE_NOW = timedelta(minutes=1)
 
 
+#: Most concepts one review session asks.
+SESSION_SIZE = 50
+
+
 def review_href(href):
     """The URL of the review session, built with `href`."""
     return href.learning('review')
@@ -80,7 +84,8 @@ def due_label(req, due, now):
 def next_review(env, sub, now):
     """`sub`'s earliest review after `now` within a year (a `DueConcept`),
     or None."""
-    later = reviews.due_concepts(env, sub, now + NEXT_REVIEW_HORIZON)
+    later = reviews.due_concepts(env, sub, now + NEXT_REVIEW_HORIZON,
+                                 limit=1, after=now)
     return later[0] if later else None
 
 
@@ -147,7 +152,10 @@ class ReviewPage(Component):
         through."""
         loop, retention = StudyLoop(self.env), Retention(self.env)
         queue = []
-        for item in reviews.due_concepts(self.env, sub, now):
+        # One session asks at most SESSION_SIZE: the rest wait for the
+        # next session, most overdue first.
+        for item in reviews.due_concepts(self.env, sub, now,
+                                         limit=SESSION_SIZE):
             concept = loop.concept(sub, item.ticket_id)
             if concept is None:
                 continue
