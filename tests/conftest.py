@@ -171,3 +171,13 @@ def make_stub_env(monkeypatch):
     def stub(*config):
         return EnvironmentStub(enable=ENABLED, config=list(config))
     yield from env_factory(monkeypatch, 'sqlite::memory:', stub)
+
+
+@pytest.fixture
+def clock(env):
+    """The environment's review clock (`tracl.clock.LearningClock`), back
+    on the wall clock after the test."""
+    from tracl.clock import LearningClock
+    clock = LearningClock(env)
+    yield clock
+    clock.set(None)

@@ -30,7 +30,6 @@ from support.providers import ScriptedLLMProvider, grader  # noqa: F401
 from support.study import make_path
 from support.web import call
 from tracl.auth.profile import LearnerProfiles
-from tracl.clock import LearningClock
 from tracl.llm import Confidence, Evaluation
 from tracl.model import reviews
 from tracl.model.concepts import concept_description, load_concept
@@ -70,13 +69,6 @@ pytestmark = pytest.mark.learning_env(config=[NO_RATE_LIMIT, NO_FUZZ],
 @pytest.fixture
 def path(env, grader):
     return make_path(env, ALICE)
-
-
-@pytest.fixture
-def clock(env):
-    clock = LearningClock(env)
-    yield clock
-    clock.set(None)
 
 
 @pytest.fixture

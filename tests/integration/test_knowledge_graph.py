@@ -29,7 +29,6 @@ from trac.wiki.model import WikiPage
 
 from support.api_client import LearnerClient
 from support.study import GOOD_ANSWERS, make_path
-from tracl.clock import LearningClock
 from tracl.graph import model, render
 from tracl.graph.dot import build_dot
 from tracl.graph.service import KnowledgeGraphs
@@ -433,13 +432,6 @@ def test_anonymous_reader_is_asked_to_sign_in(env, path):
 
 
 # Reviews ------------------------------------------------------------------
-
-@pytest.fixture
-def clock(env):
-    clock = LearningClock(env)
-    yield clock
-    clock.set(None)
-
 
 def card_of(env, ticket_id):
     return reviews.cards(env, ALICE)[ticket_id]

@@ -23,7 +23,6 @@ from trac.ticket.model import Ticket
 import tracl.web.review_page  # noqa: F401 (the component under test)
 from support.api_client import LearnerClient
 from support.study import GOOD_ANSWERS, LEDGERS, make_path
-from tracl.clock import LearningClock
 from tracl.model import reviews
 from tracl.study.loop import StudyLoop
 from tracl.study.retention import Retention
@@ -46,13 +45,6 @@ QUEUE_RE = re.compile(r'<script type="application/json" id="tracl-rs-queue">'
 
 
 # Fixtures and helpers -----------------------------------------------------
-
-@pytest.fixture
-def clock(env):
-    clock = LearningClock(env)
-    yield clock
-    clock.set(None)
-
 
 def ticket_of(path, name):
     return next(t['ticket_id'] for t in path['tickets']

@@ -45,13 +45,6 @@ pytestmark = pytest.mark.learning_env(
 
 # Fixtures and helpers -----------------------------------------------------
 
-@pytest.fixture
-def clock(env):
-    clock = LearningClock(env)
-    yield clock
-    clock.set(None)
-
-
 def due_list(learner, until=None, user=None):
     """The JSON of the learner's GET /reviews (`?until=`, `?user=`)."""
     query = '&'.join('%s=%s' % (name, value) for name, value in

@@ -36,7 +36,6 @@ from support.providers import ScriptedLLMProvider
 from support.sessions import browser_session
 from support.study import make_path
 from support.web import call
-from tracl.clock import LearningClock
 from tracl.environment import (CONCEPT_TICKET_TYPE,
                                LearningEnvironmentSetup)
 from tracl.model import reviews
@@ -388,13 +387,6 @@ def test_concepts_are_counted_by_their_owners_progress(world):
 # Reviews due ---------------------------------------------------------------
 
 DUE = 'Mastered, due for review'
-
-
-@pytest.fixture
-def clock(env):
-    clock = LearningClock(env)
-    yield clock
-    clock.set(None)
 
 
 def test_nothing_due_adds_no_interval(world):

@@ -51,13 +51,6 @@ def path(env):
     return make_path(env, ALICE)
 
 
-@pytest.fixture
-def clock(env):
-    clock = LearningClock(env)
-    yield clock
-    clock.set(None)
-
-
 def ticket_of(path, name):
     return next(t['ticket_id'] for t in path['tickets']
                 if t['concept'] == name)

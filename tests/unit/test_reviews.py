@@ -11,7 +11,6 @@ from trac.ticket.model import Ticket
 
 from support.faults import FailingTicketListener
 from support.study import make_path
-from tracl.clock import LearningClock
 from tracl.model import reviews
 from tracl.model.concepts import blockers
 from tracl.model.progress import read_progress
@@ -45,13 +44,6 @@ pytestmark = pytest.mark.learning_env(
 @pytest.fixture
 def path(env):
     return make_path(env, ALICE)
-
-
-@pytest.fixture
-def clock(env):
-    clock = LearningClock(env)
-    yield clock
-    clock.set(None)
 
 
 def concept(env, path, name=LEDGERS):
