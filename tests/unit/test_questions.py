@@ -462,6 +462,9 @@ def test_the_concept_page_shows_the_current_question_and_escaped_feedback(
                            " WHERE ticket_id=%s"),
                        (newer.id, concept.ticket_id))
     writer.feedback = 'You wrote "%s". Say why it matters.' % HOSTILE
+    # Short of mastery: a mastering answer would move the concept on to
+    # its next review's question.
+    writer.score = 0.5
     StudyLoop(env).submit(ALICE, load_concept(env, concept.ticket_id),
                           'My answer quotes %s here.' % HOSTILE)
 

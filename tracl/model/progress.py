@@ -119,7 +119,8 @@ def after_last_change(ticket, when):
 def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
                    seconds, max_seconds, threshold, comment,
                    evidence=NO_EVIDENCE, schedule=None, clock=None,
-                   scheduler_name=None, rotate=True):
+                   scheduler_name=None, rotate=True,
+                   first_review_question=None):
     """Record a graded answer in ONE transaction and return an
     `AttemptResult`.
 
@@ -141,7 +142,8 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
     answer before it is due is practice, and the concept stays mastered.
     The card and the review log are written in the same transaction, and
     (with `rotate`) the concept moves to another of its chunk's questions
-    for its next review.
+    for its next review: `first_review_question` (a `StoredQuestion`)
+    after a first mastery when given, else the one answered least.
     `clock()` (the review clock) stamps the answer. Without
     `schedule`, a mastered concept simply stays mastered.
     """
@@ -206,9 +208,14 @@ def record_attempt(env, sub, concept, answer, evaluation, score, feedback,
                                now_dt, score, attempt, card,
                                scheduler_name or 'unknown')
             # The next review asks another of the chunk's questions.
-            following = questions.next_review_question(
-                env, db, sub, concept.ticket_id, concept.question_id) \
-                if rotate else None
+            following = None
+            if rotate and review.kind == reviews.FIRST and \
+                    first_review_question is not None and \
+                    first_review_question.id != concept.question_id:
+                following = first_review_question
+            elif rotate:
+                following = questions.next_review_question(
+                    env, db, sub, concept.ticket_id, concept.question_id)
             if following is not None:
                 questions.ask_question(env, db, ticket, following)
         lapsed = review is not None and review.lapsed

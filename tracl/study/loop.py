@@ -10,7 +10,6 @@ bumped, which retires every cached view derived from their progress.
 
 from trac.config import BoolOption, FloatOption, IntOption
 from trac.core import Component
-from trac.ticket.model import Ticket
 from trac.util.translation import _
 
 from tracl.cache import PROGRESS_TTL, LearningCache, progress_key
@@ -141,6 +140,13 @@ class StudyLoop(Component):
                                 "instructor will review it.")
         point = doubtful_point(evaluation.evidence) \
             if close_call and follow_up is None else None
+        # An answer about to master the concept for the first time: its
+        # chunk may need a second question for the reviews, written now,
+        # outside the attempt's transaction (it may be a model call).
+        second = self._second_question(concept) \
+            if point is None and score >= self.mastery_threshold and \
+            self.progress(sub, concept.ticket_id)['completed_at'] is None \
+            else None
         with self.env.db_transaction as db:
             result = model.record_attempt(
                 self.env, sub, concept, answer, evaluation, score, feedback,
@@ -151,7 +157,7 @@ class StudyLoop(Component):
                 scheduler_name=SCHEDULER_VERSION,
                 # A follow-up asks about this question: the concept keeps
                 # it until the follow-up is answered or lapses.
-                rotate=point is None)
+                rotate=point is None, first_review_question=second)
             if not follow_ups.close_open(
                     self.env, db, sub, concept.ticket_id,
                     follow_up.id if follow_up else None, result.attempt):
@@ -163,18 +169,6 @@ class StudyLoop(Component):
                     self.env, db, sub, concept.ticket_id, result.attempt,
                     question, point), question))
         self.progress_changed(sub, concept.ticket_id, status_changed=True)
-        if result.review is not None and result.review.kind == 'first' \
-                and point is None:
-            try:
-                self._second_question(sub, concept)
-            except Exception as e:
-                # The answer is recorded; a second question can wait for
-                # the next mastery of another learner or a later review.
-                self.log.warning("No second question for concept %d: %s",
-                                 concept.ticket_id, e)
-            else:
-                self.progress_changed(sub, concept.ticket_id,
-                                      status_changed=False)
         return result
 
     def progress(self, sub, ticket_id):
@@ -270,58 +264,43 @@ class StudyLoop(Component):
 
     # Internal methods
 
-    def _second_question(self, sub, concept):
-        """Give a concept just mastered a second question for its
-        reviews when its chunk has only one: the provider writes one at
-        another difficulty, which tests another aspect of the same text
-        (up to `SECOND_QUESTION_TRIES` difficulties, nearest first, until
-        one differs from the chunk's). The concept asks it from its first
-        review on. A provider that cannot write one leaves the concept
-        asking what it asks."""
-        chunk_id = questions.chunk_of(self.env, concept.ticket_id)
-        if chunk_id is None:
-            return
-        known = questions.chunk_questions(self.env, chunk_id)
-        if len(known) > 1:
-            return
-        asked = {q.question.strip().lower() for q in known}
-        level = concept.difficulty or 3
-        provider = LearningLLM(self.env).provider
-        stored = None
-        for difficulty in sorted((d for d in range(1, 6) if d != level),
-                                 key=lambda d: (abs(d - level), -d))[
-                :SECOND_QUESTION_TRIES]:
-            try:
+    def _second_question(self, concept):
+        """A second question for the reviews of a concept whose chunk has
+        only one (None otherwise, or when the provider cannot write one):
+        the provider writes it at another difficulty, which tests another
+        aspect of the same text (up to `SECOND_QUESTION_TRIES`
+        difficulties, nearest first, until one differs from the chunk's),
+        and it is stored for every learner. Never raises: without it, the
+        concept asks what it asks."""
+        try:
+            chunk_id = questions.chunk_of(self.env, concept.ticket_id)
+            if chunk_id is None:
+                return None
+            known = questions.chunk_questions(self.env, chunk_id)
+            if len(known) > 1:
+                return None
+            asked = {q.question.strip().lower() for q in known}
+            level = concept.difficulty or 3
+            provider = LearningLLM(self.env).provider
+            for difficulty in sorted(
+                    (d for d in range(1, 6) if d != level),
+                    key=lambda d: (abs(d - level), -d))[
+                    :SECOND_QUESTION_TRIES]:
                 written = provider.generate_question(
                     concept.concept, concept.content, difficulty,
                     concept.context)
-                if not written.key_points or \
-                        written.question.strip().lower() in asked:
-                    continue
-                stored = questions.store_question(
-                    self.env, questions.question_record(chunk_id, written),
-                    concept.content, question_author(provider))
-                break
-            except (LLMUnavailable, QuestionError, ValueError) as e:
-                self.log.warning("No second question for concept %d: %s",
-                                 concept.ticket_id, e)
-                return
-        if stored is None:
-            return
-        if stored.id == concept.question_id:
-            return
-        with self.env.db_transaction as db:
-            if questions.current_question_id(self.env, db,
-                                             concept.ticket_id) != \
-                    concept.question_id:
-                return      # another answer moved it meanwhile
-            ticket = Ticket(self.env, concept.ticket_id)
-            questions.ask_question(self.env, db, ticket, stored)
-            ticket.save_changes(
-                'learning-system', _("The next review asks another "
-                                     "question on the same text."),
-                model.after_last_change(ticket,
-                                        LearningClock(self.env).now()))
+                if written.key_points and \
+                        written.question.strip().lower() not in asked:
+                    return questions.store_question(
+                        self.env, questions.question_record(chunk_id,
+                                                            written),
+                        concept.content, question_author(provider))
+        except Exception as e:
+            # The answer is graded and about to be recorded: a second
+            # question can wait for the concept's next mastery.
+            self.log.warning("No second question for concept %d: %s",
+                             concept.ticket_id, e)
+        return None
 
     @staticmethod
     def _comment(attempt, score, newly_mastered, lapsed=False):
