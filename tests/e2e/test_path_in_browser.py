@@ -44,6 +44,10 @@ if (!window.__traclCalls) {
   window.fetch = function (url, options) {
     var call = {url: String(url), body: options && options.body};
     window.__traclCalls.push(call);
+    // Kept across the navigation a create ends with.
+    var kept = JSON.parse(sessionStorage.getItem('traclCalls') || '[]');
+    kept.push({url: call.url, body: call.body});
+    sessionStorage.setItem('traclCalls', JSON.stringify(kept));
     return original.apply(this, arguments).then(function (response) {
       response.clone().json().then(function (data) { call.answer = data; },
                                    function () {});
@@ -106,6 +110,12 @@ def console_errors(driver):
 def calls(driver, part):
     return [c for c in driver.execute_script(
         'return window.__traclCalls || [];') if part in c['url']]
+
+
+def kept_calls(driver, part):
+    return [c for c in json.loads(driver.execute_script(
+        "return sessionStorage.getItem('traclCalls') || '[]';"))
+        if part in c['url']]
 
 
 def generate(live_server, driver):
@@ -240,8 +250,10 @@ def test_create_sends_the_ticked_chunks_and_opens_the_paths_page(
         By.CSS_SELECTOR, 'input[type=checkbox]') if b.is_selected()]
     assert sorted(ticked) == sorted(c['chunk_id'] for c in chunks)
     driver.find_element(By.CSS_SELECTOR, '.tracl-lp-create').click()
-    wait(driver, lambda d: calls(d, '/create'))
-    sent = json.loads(calls(driver, '/create')[-1]['body'])
+    # The page goes to the path's page once created: the call is read
+    # from where it was kept across that navigation.
+    sent = json.loads(wait(driver, lambda d: kept_calls(d, '/create'))[-1][
+        'body'])
     assert sent['query'] == QUERY
     assert sorted(sent['chunk_ids']) == sorted(ticked)
     wait(driver, lambda d: '/learning/paths/' in d.current_url,
