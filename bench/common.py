@@ -46,3 +46,34 @@ def percentile(durations, fraction):
     as `summary`'s p95)."""
     ordered = sorted(durations)
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+class fresh_pg_env(object):
+    """`with fresh_pg_env(**options) as env:` a TracLearn environment
+    (`support.envs.learning_env(**options)`) on a PostgreSQL database of
+    its own on `TRACL_TEST_PG_URI`'s server, dropped afterwards. The
+    caller puts `tests/` on `sys.path`."""
+
+    def __init__(self, **options):
+        self.options = options
+
+    def __enter__(self):
+        import uuid
+        from support import pg
+        from support.envs import learning_env
+        self.server = os.environ.get(
+            'TRACL_TEST_PG_URI', 'postgres://postgres@127.0.0.1:5432/postgres')
+        self.name = 'tracl_bench_%s' % uuid.uuid4().hex[:8]
+        os.environ['TRAC_TEST_DB_URI'] = pg.create_database(self.server,
+                                                            self.name)
+        self.env = learning_env(**self.options)
+        return self.env
+
+    def __exit__(self, *exc):
+        from support import pg
+        from support.envs import destroy_env
+        try:
+            destroy_env(self.env)
+        finally:
+            pg.drop_database(self.server, self.name)
+        return False

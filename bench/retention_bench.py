@@ -30,15 +30,13 @@ import datetime
 import os
 import sys
 import time
-import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, '..', 'tests'))
 
-from common import machine, measure, percentile, report  # noqa: E402
-from support import pg  # noqa: E402
-from support.envs import destroy_env, learning_env  # noqa: E402
+from common import (fresh_pg_env, machine, measure,  # noqa: E402
+                    percentile, report)
 from support.study import GOOD_ANSWERS, make_path  # noqa: E402
 from trac.util.datefmt import datetime_now, to_utimestamp, utc  # noqa: E402
 
@@ -48,8 +46,6 @@ from tracl.study.loop import StudyLoop  # noqa: E402
 from tracl.study.retention import Retention, first_review_card  # noqa: E402
 from tracl.upgrades.db8 import backfill_cards  # noqa: E402
 
-PG_SERVER = os.environ.get('TRACL_TEST_PG_URI',
-                           'postgres://postgres@127.0.0.1:5432/postgres')
 LEARNERS = 50
 CONCEPTS = 2000
 SUBJECTS = 5
@@ -222,12 +218,8 @@ def main():
           % (machine(), os.getloadavg()[0],
              datetime.datetime.now(datetime.timezone.utc).strftime(
                  '%Y-%m-%d %H:%M UTC')), flush=True)
-    name = 'tracl_bench_%s' % uuid.uuid4().hex[:8]
-    uri = pg.create_database(PG_SERVER, name)
-    os.environ['TRAC_TEST_DB_URI'] = uri
-    env = learning_env(default_data=True,
-                       config=[('learning', 'max_foundations', '0')])
-    try:
+    with fresh_pg_env(default_data=True,
+                      config=[('learning', 'max_foundations', '0')]) as env:
         started = time.perf_counter()
         concepts = fill(env, to_utimestamp(datetime_now(utc)))
         print('PostgreSQL: %d learners, %d mastered concepts with cards, '
@@ -240,10 +232,6 @@ def main():
         print('Goals: %s.' % ', '.join('%s %s' % (goal, 'met' if ok
                                                   else 'MISSED')
                                        for goal, ok in met.items()))
-    finally:
-        destroy_env(env)
-        pg.drop_database(PG_SERVER, name)
-
 
 if __name__ == '__main__':
     main()

@@ -28,14 +28,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, '..', 'tests'))
 
-from common import machine, measure, percentile, report  # noqa: E402
-from support import pg  # noqa: E402
-from support.envs import destroy_env, learning_env  # noqa: E402
+from common import (fresh_pg_env, machine, measure,  # noqa: E402
+                    percentile, report)
 from tracl.schema import sql  # noqa: E402
 from tracl.study.review import GradingReview  # noqa: E402
 
-PG_SERVER = os.environ.get('TRACL_TEST_PG_URI',
-                           'postgres://postgres@127.0.0.1:5432/postgres')
 LEARNERS = 5000
 CONCEPTS = 4
 DISPUTED = 2000
@@ -124,12 +121,8 @@ def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 50
     print('Review benchmark on %s (load average %.1f)'
           % (machine(), os.getloadavg()[0]), flush=True)
-    name = 'tracl_bench_%s' % uuid.uuid4().hex[:8]
-    uri = pg.create_database(PG_SERVER, name)
-    os.environ['TRAC_TEST_DB_URI'] = uri
-    env = learning_env()
     met = True
-    try:
+    with fresh_pg_env() as env:
         started = time.perf_counter()
         tickets = fill(env)
         (pending,), = env.db_query(sql(env, """SELECT (SELECT COUNT(*)
@@ -173,9 +166,6 @@ def main():
         report('decide an attempt (one transaction)',
                measure(decide, runs, warmup=5))
         print('Goal %s.' % ('met' if met else 'MISSED'))
-    finally:
-        destroy_env(env)
-        pg.drop_database(PG_SERVER, name)
 
 
 if __name__ == '__main__':

@@ -24,6 +24,7 @@ from trac.util.datefmt import datetime_now, to_utimestamp, utc
 
 from support.api_client import LearnerClient, next_request
 from support.corpus import fill_store
+from support.grading_fixtures import graded_alice, teacher  # noqa: F401
 from support.providers import ScriptedLLMProvider, grader  # noqa: F401
 from support.study import LEDGERS, MERKLE
 from support.web import call
@@ -54,19 +55,6 @@ pytestmark = pytest.mark.learning_env(
 
 
 # Fixtures and helpers ------------------------------------------------------
-
-@pytest.fixture
-def alice(env, grader):
-    learner = LearnerClient(env, ALICE)
-    learner.make_path()
-    LearnerProfiles(env).update(ALICE, name='Alice Liddell')
-    return learner
-
-
-@pytest.fixture
-def teacher(env):
-    return LearnerClient(env, TEACHER, groups=('Administrators',))
-
 
 def ok(response, status=200):
     assert response.status == status, response

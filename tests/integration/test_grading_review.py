@@ -7,6 +7,7 @@ from trac.ticket.model import Ticket
 
 from support.api_client import LearnerClient
 from support.faults import FailingTicketListener
+from support.grading_fixtures import graded_alice, teacher  # noqa: F401
 from support.providers import grader  # noqa: F401 (fixture)
 from support.study import LEDGERS, MERKLE
 from tracl.auth.profile import LearnerProfiles
@@ -21,19 +22,6 @@ pytestmark = pytest.mark.learning_env(
     # foundations it adds (test_foundations tests those).
     config=[('learning', 'api_rate_limit', '0'),
             ('learning', 'max_foundations', '0')])
-
-
-@pytest.fixture
-def alice(env, grader):
-    learner = LearnerClient(env, ALICE)
-    learner.make_path()
-    LearnerProfiles(env).update(ALICE, name='Alice Liddell')
-    return learner
-
-
-@pytest.fixture
-def teacher(env):
-    return LearnerClient(env, TEACHER, groups=('Administrators',))
 
 
 def ok(response, status=200):
