@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Cache operation latency: MemoryCache and RedisCache (the real server),
-and the cost of a Redis outage (spec 9.2: cache operations < 10 ms).
+and the cost of a Redis outage (goal: cache operations < 10 ms).
 
 Usage: .venv/bin/python bench/cache_bench.py   (Redis on TRACL_TEST_REDIS_URL,
 default redis://127.0.0.1:6379/15)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Indexed learning queries on SQLite and PostgreSQL with many learners
-(spec 9.2: progress query < 50 ms, graph data < 200 ms, indexed < 100 ms).
+(goals: progress query < 50 ms, graph data < 200 ms, indexed < 100 ms).
 
 Fills an environment with LEARNERS learners of 20 concepts each (tickets,
 custom fields, a path, progress and prerequisite links), then times the

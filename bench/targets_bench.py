@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The timing targets of spec 9.2 (issue 9 goals): JWT validation with a
+"""The product's timing targets: JWT validation with a
 warm key cache <= 1 ms (spec: < 50 ms), session lookup <= 5 ms (spec:
 < 10 ms), progress query <= 20 ms (spec: < 50 ms), graph data query
 <= 50 ms (spec: < 200 ms). A goal is met when its p95 on PostgreSQL is
@@ -518,7 +518,7 @@ def clear_redis(prefix):
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     begun = time.perf_counter()
-    print('Spec 9.2 timing targets on %s (load average %.1f)'
+    print('Timing targets on %s (load average %.1f)'
           % (machine(), os.getloadavg()[0]), flush=True)
     print('Goals, p95 on PostgreSQL: JWT validation <= %.0f ms, session '
           'lookup <= %.0f ms, progress query <= %.0f ms, graph data query '

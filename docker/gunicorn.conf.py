@@ -28,7 +28,7 @@ unset), read when Trac is imported. A request thread holds at most one
 connection, and a thread that finds the pool spent waits for one with no
 time limit: so the pool is as large as the threads, and no larger.
 A task opens at most WEB_CONCURRENCY x TRAC_DB_POOL_SIZE connections
-(2 x 8 = 16). RDS allows 200 (spec 13.1), keeps 3 for its superusers, and
+(2 x 8 = 16). RDS allows 200 (our parameter group), keeps 3 for its superusers, and
 `trac-admin` tasks, migrations and monitoring need about 10: 187 for the
 service, which is 11 tasks at most, or 5 when a rolling deployment may run
 twice the tasks for a while (maximumPercent 200). Idle connections are
@@ -58,7 +58,7 @@ def _setting(name, default):
     return value
 
 
-#: What RDS allows (spec 13.1), less its superusers' 3 and about 10 for
+#: What RDS allows (our parameter group), less its superusers' 3 and about 10 for
 #: trac-admin tasks, migrations and monitoring.
 DATABASE_CONNECTIONS_FOR_SERVICE = 200 - 3 - 10
 
