@@ -75,6 +75,7 @@ setup(
             'tracl.admin.prereqs = tracl.admin.prereqs',
             'tracl.admin.questions = tracl.admin.questions',
             'tracl.admin.users = tracl.admin.users',
+            'tracl.auth.concept_query = tracl.auth.concept_query',
             'tracl.auth.config = tracl.auth.config',
             'tracl.auth.hosted_ui = tracl.auth.hosted_ui',
             'tracl.auth.idp = tracl.auth.idp',
