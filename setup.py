@@ -80,6 +80,7 @@ setup(
             'tracl.auth.hosted_ui = tracl.auth.hosted_ui',
             'tracl.auth.idp = tracl.auth.idp',
             'tracl.auth.login = tracl.auth.login',
+            'tracl.auth.names = tracl.auth.names',
             'tracl.auth.permissions = tracl.auth.permissions',
             'tracl.auth.profile = tracl.auth.profile',
             'tracl.auth.query_macro = tracl.auth.query_macro',
