@@ -19,7 +19,7 @@ from trac.db.api import DatabaseManager, parse_connection_uri
 SCHEMA_VERSION_NAME = 'learning_database_version'
 
 #: The newest learning schema version: the highest `tracl/upgrades/dbN.py`.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 #: The PostgreSQL schema holding the learning tables.
 PG_SCHEMA = 'learning'
