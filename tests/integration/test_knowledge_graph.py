@@ -30,7 +30,7 @@ from trac.wiki.model import WikiPage
 from support.api_client import LearnerClient
 from support.study import GOOD_ANSWERS, make_path
 from tracl.graph import model, render
-from tracl.graph.dot import build_dot
+from tracl.graph.dot import build_dot, choose_direction
 from tracl.graph.service import KnowledgeGraphs
 from tracl.model import reviews
 from tracl.study.loop import StudyLoop
@@ -398,9 +398,13 @@ def test_path_draws_the_concepts_of_one_path(env, path, alice, bob):
 
 
 @pytest.mark.parametrize('direction, axis', [('LR', 'x'), ('TB', 'y'),
-                                             (None, 'x')])
+                                             (None, None), ('auto', None)])
 def test_direction_sets_where_prerequisites_stand(env, path, alice,
                                                   direction, axis):
+    if axis is None:
+        # By default, the direction that draws this graph narrower.
+        chosen = choose_direction(model.learner_graph(env, ALICE))
+        axis = {'LR': 'x', 'TB': 'y'}[chosen]
     nodes = alice.graph('direction=%s' % direction if direction
                         else '').nodes()
     for prerequisite, concept in links(path):
@@ -411,7 +415,49 @@ def test_direction_sets_where_prerequisites_stand(env, path, alice,
 
 def test_unknown_direction_is_refused(env, path, alice):
     assert alice.graph('direction=RL').message == \
-        'KnowledgeGraph: direction is LR or TB.'
+        'KnowledgeGraph: direction is LR, TB or auto.'
+
+
+def test_an_svg_is_drawn_at_natural_size_in_a_box_with_zoom_buttons(
+        env, path, alice):
+    graph = alice.graph('format=svg')
+    # Not scaled down by GraphViz: labels keep their 10-point size.
+    drawing = graph.root.find(SVG + 'g')
+    assert drawing.get('transform').startswith('scale(1 1)'), \
+        drawing.get('transform')
+    assert {t.get('font-size') for t in graph.root.iter(SVG + 'text')
+            if t.text} >= {'10.00'}
+    tags = Tags(graph.fragment)
+    views = [attrs for tag, attrs in tags.tags
+             if 'tracl-kg-view' in attrs.get('class', '').split()]
+    assert len(views) == 1
+    view = views[0]
+    # The box scrolls: it takes the focus, so the arrow keys move it.
+    assert view['tabindex'] == '0'
+    assert view['aria-label'] == 'Knowledge graph: %d concepts' % \
+        len(graph.nodes())
+    toolbars = [attrs for tag, attrs in tags.tags
+                if attrs.get('role') == 'toolbar']
+    assert len(toolbars) == 1
+    # Hidden until the viewer's script shows it: no dead buttons.
+    assert 'hidden' in toolbars[0]
+    buttons = {b['data-action']: b for b in tags.find('button')}
+    assert set(buttons) == {'zoom-in', 'zoom-out', 'fit', 'actual'}
+    for button in buttons.values():
+        assert button['type'] == 'button'
+        assert button['aria-controls'] == view['id']
+        assert button['aria-label'] and button['title']
+    keys = [attrs for tag, attrs in tags.tags
+            if attrs.get('id') == view['aria-describedby']]
+    assert len(keys) == 1
+    assert 'tracl/js/graph_view.js' in graph.html
+    assert 'tracl/css/graph.css' in graph.html
+
+
+def test_a_png_is_capped_and_has_no_zoom_buttons(env, path, alice):
+    graph = alice.graph('format=png')
+    assert not Tags(graph.fragment).find('button')
+    assert 'graph_view.js' not in graph.html
 
 
 def test_empty_graph_says_how_to_start(env, bob):

@@ -22,7 +22,7 @@ from trac.util.datefmt import utc
 
 #: Bump when the look of a graph changes: it is part of every cache key,
 #: so no stale image outlives a change of style.
-RENDER_VERSION = '3'
+RENDER_VERSION = '4'
 
 #: Fill colours by status; gray, orange and green as the spec says.
 STATUS_COLOURS = {'not_started': '#d9d9d9', 'studying': '#f5a623',
@@ -40,9 +40,18 @@ STATUS_LABELS = {'not_started': 'not started', 'studying': 'studying',
 
 DIRECTIONS = ('LR', 'TB')
 
-#: Largest drawing, in inches (96 pixels each): larger graphs are scaled
-#: down. It caps the work of drawing a PNG, which grows with its area.
+#: The direction chosen from the graph's shape (`choose_direction`).
+AUTO = 'AUTO'
+
+#: Largest PNG, in inches (96 pixels each): larger graphs are scaled down.
+#: It caps the work of drawing a PNG, which grows with its area. An SVG
+#: has no cap: it is drawn at its natural size, where labels are readable,
+#: and the page's viewer zooms and pans it.
 MAX_SIZE = '16,16'
+
+#: Ranks a left-to-right graph may have and still fit a page about 1200
+#: pixels wide at its natural size (a rank is about 160 points wide).
+_RANKS_ACROSS_A_PAGE = 5
 
 #: Characters per line of a node label.
 _LABEL_WIDTH = 22
@@ -135,15 +144,74 @@ def node_attributes(node, tz=utc):
     return attributes
 
 
+def ranks(graph):
+    """`{ticket_id: rank}`: each concept's longest chain of
+    prerequisites shown in `graph`, as `dot` ranks it."""
+    before = {}
+    for prerequisite, concept in graph.edges:
+        before.setdefault(concept, []).append(prerequisite)
+    found = {}
+    for node in graph.nodes:
+        # Iteratively, depth first: a long chain must not hit Python's
+        # recursion limit, and a cycle (links are checked on the way in,
+        # but the drawing must not hang on one) counts once.
+        stack, visiting = [node.ticket_id], set()
+        while stack:
+            current = stack[-1]
+            if current in found:
+                stack.pop()
+                continue
+            visiting.add(current)
+            waiting = [p for p in before.get(current, ())
+                       if p not in found and p not in visiting]
+            if waiting:
+                stack.extend(waiting)
+                continue
+            found[current] = 1 + max(
+                (found.get(p, 0) for p in before.get(current, ())),
+                default=-1)
+            stack.pop()
+    return found
+
+
+def choose_direction(graph):
+    """`LR` or `TB`, whichever draws `graph` narrower on a page.
+
+    Left to right, a graph is as wide as its longest chain of
+    prerequisites; top to bottom, as its widest rank, with the subjects'
+    boxes side by side. A page scrolls down, not across: a graph that fits
+    the page's width left to right is drawn so, a longer one top to
+    bottom when that is narrower."""
+    rank_of = ranks(graph)
+    depth = 1 + max(rank_of.values(), default=0)
+    if depth <= _RANKS_ACROSS_A_PAGE:
+        return 'LR'
+    widest = {}
+    for node in graph.nodes:
+        key = (node.subject, rank_of.get(node.ticket_id, 0))
+        widest[key] = widest.get(key, 0) + 1
+    across = {}
+    for (subject, _rank), count in widest.items():
+        across[subject] = max(across.get(subject, 0), count)
+    return 'TB' if sum(across.values()) < depth else 'LR'
+
+
 def build_dot(graph, href, direction='LR', title='Knowledge graph',
-              legend=False, tz=utc):
+              legend=False, tz=utc, size=MAX_SIZE):
     """A `graphviz.Digraph` of `graph` (a `tracl.graph.model.Graph`);
-    `href(ticket_id)` is a node's link; review dates are in `tz`."""
+    `href(ticket_id)` is a node's link; review dates are in `tz`;
+    `direction` is `LR`, `TB` or `AUTO` (`choose_direction`); `size`
+    (inches, `W,H`) caps the drawing, None draws it at its natural
+    size."""
+    direction = (direction or 'LR').upper()
+    if direction == AUTO:
+        direction = choose_direction(graph)
     dot = graphviz.Digraph('knowledge_graph')
     dot.attr(rankdir=direction if direction in DIRECTIONS else 'LR',
              bgcolor='transparent', fontname='Helvetica', fontsize='11',
-             tooltip=escaped_tooltip(title), nodesep='0.25', ranksep='0.4',
-             size=MAX_SIZE)
+             tooltip=escaped_tooltip(title), nodesep='0.25', ranksep='0.4')
+    if size:
+        dot.attr(size=size)
     dot.attr('node', shape='box', style='rounded,filled',
              fontname='Helvetica', fontsize='10', color='#666666',
              margin='0.12,0.05', target='_top')

@@ -23,8 +23,8 @@ from trac.util.datefmt import utc
 
 from tracl.cache import GRAPH_TTL, LearningCache, graph_key
 from tracl.clock import LearningClock
-from tracl.graph.dot import (RENDER_VERSION, build_dot, node_id, plain,
-                             tooltip)
+from tracl.graph.dot import (MAX_SIZE, RENDER_VERSION, build_dot, node_id,
+                             plain, tooltip)
 from tracl.graph.model import learner_graph, links_stamp, review_stamp
 from tracl.graph.render import RenderError, map_areas, run_dot, safe_svg
 
@@ -86,8 +86,11 @@ class KnowledgeGraphs(Component):
             raise RenderError("This graph has %d concepts, more than %d: "
                               "show one subject at a time (milestone=...)."
                               % (len(graph.nodes), self.max_concepts))
-        source = build_dot(graph, href, direction, legend=legend,
-                           tz=tz).source
+        # A PNG is capped (its work grows with its area); an SVG is drawn
+        # at its natural size, where its labels are readable, and the
+        # page's viewer zooms it.
+        source = build_dot(graph, href, direction, legend=legend, tz=tz,
+                           size=MAX_SIZE if fmt == 'png' else None).source
         # On one line, like the drawing: they become image map titles.
         nodes = {node_id(n.ticket_id): (n.ticket_id, plain(n.concept),
                                         plain(tooltip(n, tz)))

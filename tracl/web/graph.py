@@ -13,11 +13,11 @@ from trac.util.html import Markup, tag
 from trac.util.translation import _, tag_
 from trac.web.api import HTTPBadRequest, HTTPForbidden, HTTPNotFound, \
     HTTPServiceUnavailable, IRequestHandler, RequestDone
-from trac.web.chrome import add_stylesheet
+from trac.web.chrome import add_script, add_stylesheet
 from trac.wiki.macros import WikiMacroBase, parse_args
 
 from tracl.auth.permissions import ADMIN
-from tracl.graph.dot import (DIRECTIONS, DUE_COLOUR, LOCKED_COLOUR,
+from tracl.graph.dot import (AUTO, DIRECTIONS, DUE_COLOUR, LOCKED_COLOUR,
                              STATUS_COLOURS)
 from tracl.graph.render import RenderError
 from tracl.graph.service import KnowledgeGraphs
@@ -55,9 +55,11 @@ def graph_selection(env, req, args):
     if path_id is not None and not _UUID_RE.match(path_id):
         raise GraphRequestError(_("path=%(path)s is not a learning path id.",
                                   path=args.get('path')))
-    direction = (args.get('direction') or 'LR').upper()
-    if direction not in DIRECTIONS:
-        raise GraphRequestError(_("direction is LR or TB."))
+    # By default, the direction that draws the graph narrower: a long
+    # chain of prerequisites top to bottom, a short one left to right.
+    direction = (args.get('direction') or AUTO).upper()
+    if direction not in DIRECTIONS + (AUTO,):
+        raise GraphRequestError(_("direction is LR, TB or auto."))
     milestone = args.get('milestone') or None
     return sub, {'milestone': milestone, 'path_id': path_id,
                  'direction': direction}
@@ -124,11 +126,39 @@ def graph_fragment(env, req, sub, fmt, selection, ticket_id=None,
                      for shape, coords, node in drawing.areas
                      if node in drawing.nodes], name=map_name))
     else:
-        # Safe: `safe_svg` kept only drawing elements and our links.
-        body = tag.div(Markup(drawing.data), class_='tracl-kg-svg',
-                       role='group', **{'aria-label': label})
+        body = svg_viewer(req, drawing.data, label, number)
     return tag.div(body, legend() if show_legend else None,
                    class_='tracl-kg')
+
+
+def svg_viewer(req, svg, label, number):
+    """The SVG `svg` at its natural size in a box that scrolls, with the
+    zoom buttons `graph_view.js` shows (hidden without it), so that the
+    labels of a large graph stay readable."""
+    add_script(req, 'tracl/js/graph_view.js')
+    view_id = 'tracl-kg-view-%d' % number
+    keys_id = 'tracl-kg-keys-%d' % number
+    buttons = [('zoom-out', '\u2212', _("Zoom out (key -)")),
+               ('zoom-in', '+', _("Zoom in (key +)")),
+               ('fit', _("Fit"), _("Fit: show the whole graph (key 0)")),
+               ('actual', _("100%"), _("100%: natural size (key 1)"))]
+    tools = tag.div(
+        [tag.button(text, type='button', title=title,
+                    **{'data-action': action, 'aria-label': title,
+                       'aria-controls': view_id})
+         for action, text, title in buttons],
+        tag.output(class_='tracl-kg-zoom', **{'aria-live': 'polite',
+                                               'for': view_id}),
+        tag.span(_("Drag or use the arrow keys to move around; + and - "
+                   "zoom, 0 fits, 1 is natural size."),
+                 id=keys_id, class_='tracl-kg-keys'),
+        class_='tracl-kg-tools', role='toolbar', hidden='hidden',
+        **{'aria-label': _("Zoom the knowledge graph")})
+    # Safe: `safe_svg` kept only drawing elements and our links.
+    view = tag.div(Markup(svg), class_='tracl-kg-svg tracl-kg-view',
+                   id=view_id, role='group', tabindex='0',
+                   **{'aria-label': label, 'aria-describedby': keys_id})
+    return tag(tools, view)
 
 
 class KnowledgeGraphMacro(WikiMacroBase):
@@ -148,7 +178,9 @@ class KnowledgeGraphMacro(WikiMacroBase):
      `format=svg|png`:: how to draw (default from `[learning]
        graph_format`); `format=dot` shows the GraphViz source to
        LEARNING_ADMIN;
-     `direction=LR|TB`:: left to right (default) or top to bottom;
+     `direction=LR|TB|auto`:: left to right, top to bottom, or
+       (default) whichever draws the graph narrower: left to right
+       unless its chains of prerequisites are long;
      `user=SUB`:: another learner's graph, for LEARNING_ADMIN.
 
     Examples:
