@@ -72,6 +72,7 @@ setup(
             'tracl.admin.grants = tracl.admin.grants',
             'tracl.admin.graph = tracl.admin.graph',
             'tracl.admin.intelligence = tracl.admin.intelligence',
+            'tracl.admin.learner_data = tracl.admin.learner_data',
             'tracl.admin.prereqs = tracl.admin.prereqs',
             'tracl.admin.questions = tracl.admin.questions',
             'tracl.admin.users = tracl.admin.users',
