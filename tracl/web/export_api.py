@@ -1,4 +1,7 @@
-"""`GET /api/v1/me/anki`: the signed-in learner's concepts as an Anki deck.
+"""`GET /api/v1/me/anki`: the signed-in learner's concepts as an Anki deck;
+`GET /api/v1/me/data` and `POST /api/v1/me/data/delete`: everything
+TracLearn keeps of the learner, to download or to delete
+(`tracl.model.learner_data`).
 
 The API frame (`tracl.web.api`) authenticates the call, limits its rate and
 answers errors in JSON; this handler answers the deck itself, as a file
@@ -6,6 +9,11 @@ answers errors in JSON; this handler answers the deck itself, as a file
 URL serves the browser's link on My learning: a GET with the session cookie
 needs no CSRF token. A learner without concepts gets a valid deck without
 notes, so a client that syncs decks needs no special case.
+
+The data download is JSON sent as a file (`Content-Disposition:
+attachment`), so the same link saves it from My learning. Deleting needs
+the body `{"confirm": "delete my learning data"}`: a client cannot delete
+by accident, and a cookie-authenticated call also needs the CSRF header.
 """
 
 from trac.core import Component, implements
@@ -13,7 +21,9 @@ from trac.util.translation import _
 from trac.web.api import RequestDone
 
 from tracl.api import IApiEndpointProvider
-from tracl.web.api import API_PREFIX, ApiError, Endpoint
+from tracl.model import learner_data
+from tracl.web.api import API_PREFIX, ApiError, ApiModule, Endpoint, \
+    reader_sub
 from tracl.web.openapi import api_errors
 
 #: The media type of the deck; AnkiDroid and Anki open it.
@@ -26,6 +36,33 @@ EXPORT_RATE_COST = 5
 def anki_href(href):
     """The URL of the learner's deck (for links in pages)."""
     return href(API_PREFIX.lstrip('/'), 'me', 'anki')
+
+
+def learner_data_href(href):
+    """The URL of the download of the learner's data (for links in
+    pages)."""
+    return href(API_PREFIX.lstrip('/'), 'me', 'data')
+
+
+_DELETE_REQUEST = {
+    'type': 'object', 'required': ['confirm'],
+    'properties': {'confirm': {
+        'type': 'string', 'const': learner_data.CONFIRMATION,
+        'description': 'Exactly "%s".' % learner_data.CONFIRMATION}},
+}
+
+_DELETED = {
+    'description': "What was deleted, counted per kind; the instructors' "
+                   "decisions on the learner's answers are kept with the "
+                   "learner replaced by an anonymous marker.",
+    'type': 'object', 'required': ['deleted', 'decisions_anonymised'],
+    'properties': {
+        'deleted': {'type': 'object', 'properties': {
+            name: {'type': 'integer'}
+            for name in learner_data.Deleted._fields
+            if name != 'decisions_anonymised'}},
+        'decisions_anonymised': {'type': 'integer'}},
+}
 
 
 class ExportApi(Component):
@@ -52,7 +89,62 @@ class ExportApi(Component):
                 'updates the notes. Without concepts, a valid deck without '
                 'notes.' % APKG_MEDIA_TYPE}})
 
+        yield Endpoint(
+            'GET', '/me/data', self._data,
+            "Everything TracLearn keeps of the learner, as JSON",
+            rate_cost=EXPORT_RATE_COST,
+            responses={200: {'description':
+                'The learner\'s data as a JSON file (`Content-Disposition: '
+                'attachment; filename="tracl-learning-data-<date>.json"`): '
+                '`learner`, `totals`, `paths` (title, query, concept ids) '
+                'and `concepts`, each with its question, subject, '
+                'progress (status, scores, notes, time spent), attempts '
+                '(answer, score, feedback, evidence), disputes, '
+                'follow-ups, the instructors\' decisions, review card and '
+                'review log. `?user=SUB` reads another learner\'s '
+                '(LEARNING_ADMIN).', 'type': 'object'}})
+        yield Endpoint(
+            'POST', '/me/data/delete', self._delete,
+            "Delete the learner's learning data",
+            request_schema=_DELETE_REQUEST, rate_cost=EXPORT_RATE_COST,
+            responses={200: _DELETED})
+
     # Handlers
+
+    @api_errors(**{'403': 'CSRF token missing or wrong, or `?user=` '
+                          'without LEARNING_ADMIN'})
+    def _data(self, req, call):
+        sub = reader_sub(req, call)
+        name, username = self._names(sub)
+        data = learner_data.export_learner_data(self.env, sub, name=name,
+                                                username=username)
+        filename = learner_data.export_filename()
+        ApiModule(self.env).send_json(req, data, 200, headers={
+            'Content-Disposition': 'attachment; filename="%s"' % filename})
+
+    @api_errors(**{'400': 'Invalid input, or `confirm` missing or not the '
+                          'phrase'})
+    def _delete(self, req, call):
+        if call.body.get('confirm') != learner_data.CONFIRMATION:
+            raise ApiError(400, _('Nothing was deleted: send {"confirm": '
+                                  '"%(phrase)s"} to delete your learning '
+                                  'data.',
+                                  phrase=learner_data.CONFIRMATION),
+                           code='confirmation_required')
+        deleted = learner_data.delete_learner_data(self.env, call.sub)
+        self.log.info("Learner %s deleted their learning data through the "
+                      "API: %r", call.sub, deleted)
+        counts = deleted._asdict()
+        anonymised = counts.pop('decisions_anonymised')
+        return {'deleted': counts, 'decisions_anonymised': anonymised}
+
+    def _names(self, sub):
+        """The learner's name and Cognito username, from their session."""
+        found = dict(self.env.db_query("""
+            SELECT name, value FROM session_attribute
+            WHERE sid=%s AND authenticated=1
+            AND name IN ('name', 'tracl_username')""", (sub,)))
+        return found.get('name') or None, found.get('tracl_username') or None
 
     @api_errors(**{'503': 'The database does not answer, or genanki is '
                           'not installed on the server'})

@@ -16,6 +16,11 @@ gives every concept with a review card (mastered, or lapsed and being
 learnt again) its next review. Times read as on the review page
 (`review_page.when`, `due_label`): relative, the absolute time in the
 learner's format as the title.
+
+Its "Your data" section links the download of everything TracLearn keeps
+of the learner (`GET /api/v1/me/data`) and holds the form that deletes it
+(`tracl.model.learner_data`): a POST to this page with Trac's form token
+(CSRF) and the confirmation box ticked; the page then says what went.
 """
 
 from datetime import datetime, timedelta
@@ -26,12 +31,13 @@ from trac.util.html import tag
 from trac.util.translation import _
 from trac.web.api import IRequestHandler
 from trac.web.chrome import (INavigationContributor, ITemplateProvider,
-                             add_stylesheet)
+                             add_notice, add_script, add_stylesheet,
+                             add_warning)
 
 from tracl.clock import LearningClock
-from tracl.model import path_summaries, reviews
+from tracl.model import learner_data, path_summaries, reviews
 from tracl.study.retention import Retention
-from tracl.web.export_api import anki_href
+from tracl.web.export_api import anki_href, learner_data_href
 from tracl.web.macros import query_box_href
 from tracl.web.path_page import path_href
 from tracl.web.resources import resource_dir
@@ -69,6 +75,9 @@ class LearningModule(Component):
 
     def process_request(self, req):
         signed_in = req.is_authenticated
+        if req.method == 'POST' and signed_in and \
+                'delete_learning_data' in req.args:
+            self._delete_data(req)
         paths = path_summaries(self.env, req.authname) if signed_in else []
         data = {
             'signed_in': signed_in,
@@ -79,10 +88,35 @@ class LearningModule(Component):
             'start_href': query_box_href(req),
             # The learner's concepts as an Anki deck (tracl.web.export_api).
             'anki_href': anki_href(req.href),
+            # Everything TracLearn keeps of the learner, to take or delete.
+            'data_href': learner_data_href(req.href),
+            'form_token': req.form_token,
+            'confirm_phrase': learner_data.CONFIRMATION,
         }
         data.update(self._reviews(req) if signed_in else {'reviews': None})
         add_stylesheet(req, 'tracl/css/tracl.css')
+        if signed_in:
+            add_script(req, 'tracl/js/learner_data.js')
         return 'tracl_learning.html', data
+
+    def _delete_data(self, req):
+        """Delete the learner's learning data when the form confirms it
+        (Trac has checked its form token), then come back here saying
+        what went."""
+        if req.args.getfirst('confirm') != learner_data.CONFIRMATION:
+            add_warning(req, _("Nothing was deleted: tick the box to "
+                               "confirm that you want your learning data "
+                               "deleted."))
+            req.redirect(req.href.learning() + '#tracl-data')
+        deleted = learner_data.delete_learner_data(self.env, req.authname)
+        self.log.info("Learner %s deleted their learning data: %d "
+                      "concepts, %d paths, %d attempts", req.authname,
+                      deleted.concepts, deleted.paths, deleted.attempts)
+        add_notice(req, _("Your learning data was deleted: %(concepts)d "
+                          "concepts, %(paths)d learning paths and "
+                          "%(attempts)d answers.", concepts=deleted.concepts,
+                          paths=deleted.paths, attempts=deleted.attempts))
+        req.redirect(req.href.learning())
 
     def _reviews(self, req):
         """The "Reviews" section's data: `reviews` with `due` (the concepts
