@@ -2,14 +2,22 @@
 serve it with tracd (what `make demo` runs).
 
 The environment is an ordinary Trac environment on the embedded defaults
-(SQLite, in-process cache). Re-running reuses it: nothing a person did in it
-is overwritten, and the demo users keep their passwords.
+(SQLite, in-process cache), without Trac's sample milestones, components
+and versions. Re-running reuses it: nothing a person did in it is
+overwritten, and every user of its local Cognito emulator (the demo users
+and those added with `trac-admin ENV learning user add`) keeps their
+password and `sub`: they are kept in `conf/demo-users.json`, readable by
+its owner only, and created again in the emulator on every start.
+
+SIGTERM, SIGINT or Ctrl-C stop the demo, tracd and the emulator; when
+tracd or the emulator stops by itself, the demo stops the other and exits
+with status 1.
 """
 
 import argparse
-import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 
@@ -17,7 +25,9 @@ from trac.env import Environment
 from trac.perm import PermissionSystem
 from trac.wiki.model import WikiPage
 
-from tracl.auth.emulator import wait_for_state, write_settings
+from tracl.auth.emulator import DEFAULT_PORT, STOP_TIMEOUT, \
+    die_with_parent, load_users, update_users, users_path, \
+    wait_for_state, write_settings
 
 #: Who wrote the demo's start page; a page last changed by anyone else is
 #: the person's and is left alone.
@@ -54,8 +64,23 @@ DEMO_USERS = (
      'email': 'admin@example.org'},
 )
 
-#: Where the local Cognito emulator listens.
-EMULATOR_PORT = 9229
+#: Where the local Cognito emulator listens unless told otherwise.
+EMULATOR_PORT = DEFAULT_PORT
+
+#: Trac's sample milestones, components and versions: (table, column of
+#: `ticket`, what makes a row an untouched sample, names).
+TRAC_SAMPLES = (
+    ('milestone', 'milestone',
+     "COALESCE(due, 0)=0 AND COALESCE(completed, 0)=0 "
+     "AND COALESCE(description, '')=''",
+     ('milestone1', 'milestone2', 'milestone3', 'milestone4')),
+    ('component', 'component',
+     "owner='somebody' AND COALESCE(description, '')=''",
+     ('component1', 'component2')),
+    ('version', 'version',
+     "COALESCE(time, 0)=0 AND COALESCE(description, '')=''",
+     ('1.0', '2.0')),
+)
 
 
 def make_password():
@@ -111,55 +136,161 @@ def write_start_page(env):
 
 def ensure_users(env):
     """The demo users with their passwords, kept in the environment's
-    `conf/` (readable by its owner only) so a restart keeps them. Returns
-    the users file's path and the users."""
-    users_file = os.path.join(env.path, 'conf', 'demo-users.json')
-    known = {}
-    if os.path.exists(users_file):
-        with open(users_file, encoding='utf-8') as f:
-            known = {u['username']: u for u in json.load(f)
-                     if isinstance(u, dict) and 'username' in u}
-    users = []
-    for user in DEMO_USERS:
-        password = known.get(user['username'], {}).get('password') or \
-            make_password()
-        users.append(dict(user, password=password))
-    if [known.get(u['username']) for u in users] != users:
-        fd = os.open(users_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(users, f, indent=1)
-    return users_file, users
+    users file (in `conf/`, readable by its owner only) beside the users
+    added with `learning user add`, so a restart keeps them all. Returns
+    the users file's path and the demo users."""
+    users_file = users_path(env.path)
+
+    def change(users):
+        known = {u['username']: u for u in users}
+        demo = []
+        for user in DEMO_USERS:
+            password = known.get(user['username'], {}).get('password') or \
+                make_password()
+            demo.append(dict(user, password=password))
+        names = set(u['username'] for u in demo)
+        return demo + [u for u in users if u['username'] not in names]
+
+    users = update_users(users_file, change)
+    return users_file, users[:len(DEMO_USERS)]
+
+
+def remove_trac_samples(env):
+    """Remove Trac's sample milestones, components and versions (what
+    `initenv` creates) while they are untouched samples that no ticket
+    uses: the demo's roadmap shows the learners' subjects, not
+    `milestone1`. Returns the names removed, as (table, name)."""
+    removed = []
+    with env.db_transaction as db:
+        for table, column, condition, names in TRAC_SAMPLES:
+            for name in names:
+                if db("""
+                        SELECT 1 FROM %s WHERE name=%%s AND %s
+                        AND NOT EXISTS (SELECT 1 FROM ticket WHERE %s=%%s)
+                        """ % (db.quote(table), condition,
+                               db.quote(column)), (name, name)):
+                    db("DELETE FROM %s WHERE name=%%s" % db.quote(table),
+                       (name,))
+                    removed.append((table, name))
+    if removed:
+        # Trac keeps the milestones and the ticket fields' options cached.
+        from trac.ticket.api import TicketSystem
+        from trac.ticket.model import MilestoneCache
+        del MilestoneCache(env).milestones
+        TicketSystem(env).reset_ticket_fields()
+    return removed
 
 
 def start_emulator(env, users_file, port=EMULATOR_PORT):
-    """Start the local Cognito emulator, provision the demo users (their
-    `sub` is the same on every start) and point the environment at it.
-    Returns the emulator process and what was provisioned."""
+    """Start the local Cognito emulator, provision every user of the users
+    file (each gets the same `sub` on every start) and point the
+    environment at it. Returns the emulator process and what was
+    provisioned."""
     state = os.path.join(env.path, 'conf', 'cognito-emulator.json')
     log = os.path.join(env.path, 'log', 'cognito-emulator.log')
     if os.path.exists(state):  # left by a demo that was killed
         os.remove(state)
-    process = subprocess.Popen(
+    process = start_child(
         [sys.executable, '-m', 'tracl.auth.emulator', 'serve', '--port',
          str(port), '--state', state, '--users', users_file, '--provision',
          '--log', log])
-    provisioned = wait_for_state(state, process)
-    write_settings(env, provisioned)
-    admin_sub = provisioned['users']['admin']
-    perms = PermissionSystem(env)
-    if (admin_sub, 'TRAC_ADMIN') not in perms.get_all_permissions():
-        perms.grant_permission(admin_sub, 'TRAC_ADMIN')
+    try:
+        provisioned = wait_for_state(state, process)
+        write_settings(env, provisioned)
+        admin_sub = provisioned['users']['admin']
+        perms = PermissionSystem(env)
+        if (admin_sub, 'TRAC_ADMIN') not in perms.get_all_permissions():
+            perms.grant_permission(admin_sub, 'TRAC_ADMIN')
+    except BaseException:
+        stop_children([process])
+        raise
     return process, provisioned
 
 
+def start_child(command):
+    """Start a child process of the demo in a session of its own, so a
+    Ctrl-C reaches the demo alone and the demo stops its children in
+    order; on Linux the child also gets SIGTERM if the demo dies without
+    stopping it (SIGKILL)."""
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL,
+                            start_new_session=True,
+                            preexec_fn=die_with_parent
+                            if sys.platform == 'linux' else None)
+
+
+def stop_children(processes):
+    """Stop `processes` (SIGTERM, then SIGKILL after `STOP_TIMEOUT`
+    seconds), in order, and wait for them."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class Stopped(Exception):
+    """The demo was asked to stop (SIGTERM, SIGINT, Ctrl-C)."""
+
+
+def _stop(signum, frame):
+    raise Stopped(signum)
+
+
+def wait_for_any(processes):
+    """Wait until one of `processes` ends; returns it (not yet reaped, so
+    its `Popen` still learns its exit status)."""
+    while True:
+        for process in processes:
+            if process.poll() is not None:
+                return process
+        try:
+            ended = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            continue
+        if ended is not None and ended.si_pid not in \
+                [process.pid for process in processes]:
+            os.waitpid(ended.si_pid, 0)  # not ours to watch: reap it
+
+
 def serve(args):
+    """Create or reuse the demo environment and serve it with tracd until
+    SIGTERM, SIGINT or Ctrl-C (which stop tracd and the emulator too), or
+    until one of them stops (which stops the other; exit status 1)."""
+    # Stop cleanly on SIGTERM as on Ctrl-C, from the start: the emulator
+    # and tracd must not outlive the demo.
+    previous = {signum: signal.signal(signum, _stop)
+                for signum in (signal.SIGTERM, signal.SIGINT)}
+    children = []
+    try:
+        return _serve(args, children)
+    except Stopped:
+        return 0
+    finally:
+        # A second signal while stopping must not leave a child behind.
+        for signum in previous:
+            signal.signal(signum, signal.SIG_IGN)
+        stop_children(children)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _serve(args, children):
     path = os.path.abspath(args.env)
     env, created = create_or_open(path)
-    write_start_page(env)
-    import_starter_corpus(env)
-    users_file, users = ensure_users(env)
-    emulator, provisioned = start_emulator(env, users_file)
-    env.shutdown()
+    try:
+        write_start_page(env)
+        remove_trac_samples(env)
+        import_starter_corpus(env)
+        users_file, users = ensure_users(env)
+        emulator, provisioned = start_emulator(env, users_file,
+                                               args.emulator_port)
+        children.append(emulator)
+    finally:
+        env.shutdown()
     url = 'http://%s:%d/' % (args.host, args.port)
     print('%s the TracLearn demo environment in %s'
           % ('Created' if created else 'Reusing', path))
@@ -167,19 +298,29 @@ def serve(args):
           % (url, provisioned['endpoint']))
     for user in users:
         print('  %-8s password %s' % (user['username'], user['password']))
+    demo_names = set(u['username'] for u in users)
+    added = sorted(name for name in provisioned['users']
+                   if name not in demo_names)
+    for user in load_users(users_file):
+        sub = provisioned['users'].get(user['username'])
+        if user.get('sub') and sub != user['sub']:
+            print('Warning: %s now has the id %s, not %s as when it was '
+                  'added.' % (user['username'], sub, user['sub']),
+                  file=sys.stderr)
+    if added:
+        print('  and the users added with `learning user add` (%s), with '
+              'their passwords' % ', '.join(added))
     print('Serving %s  (Ctrl-C stops it)' % url, flush=True)
     tracd = os.path.join(os.path.dirname(sys.executable), 'tracd')
-    server = subprocess.Popen([tracd, '--single-env', '--hostname',
-                               args.host, '--port', str(args.port), path])
-    try:
-        return server.wait()
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        for process in (server, emulator):
-            if process.poll() is None:
-                process.terminate()
-                process.wait(timeout=30)
+    # tracd first in the list: it is stopped before the emulator.
+    children.insert(0, start_child([tracd, '--single-env', '--hostname',
+                                    args.host, '--port', str(args.port),
+                                    path]))
+    ended = wait_for_any(children)
+    print('%s stopped (exit status %s): stopping the demo.'
+          % ('tracd' if ended is children[0] else 'The Cognito emulator',
+             ended.returncode), file=sys.stderr, flush=True)
+    return 1
 
 
 def main(argv=None):
@@ -189,6 +330,9 @@ def main(argv=None):
     serve_parser.add_argument('--env', default='demo')
     serve_parser.add_argument('--host', default='127.0.0.1')
     serve_parser.add_argument('--port', type=int, default=8000)
+    serve_parser.add_argument('--emulator-port', type=int,
+                              default=EMULATOR_PORT,
+                              help="the local Cognito emulator's port")
     args = parser.parse_args(argv)
     if args.command == 'serve':
         return serve(args)

@@ -7,7 +7,11 @@ from trac.util.text import printout
 from trac.util.translation import _
 
 from tracl.admin.options import parse_options
+from tracl.auth.config import CognitoConfig
+from tracl.auth.emulator import EmulatorError, provision_user, \
+    record_user, users_path
 from tracl.auth.idp import CognitoError, CognitoIdentityProvider
+from tracl.auth.profile import LearnerProfiles
 
 
 class UserAdminCommands(Component):
@@ -25,6 +29,8 @@ class UserAdminCommands(Component):
 
                The user can sign in at once with the password. Groups
                (e.g. Students, Administrators) are created when missing.
+               With the local emulator (the demo) the user is also kept
+               in conf/demo-users.json, so it survives a restart.
                """, None, self._add_user)
         yield ('learning token', '<username> <password>',
                """Sign a user in and print their ID token
@@ -44,17 +50,39 @@ class UserAdminCommands(Component):
                                       "--password <password> "
                                       "[--group <group>]..."),
                                     show_usage=True)
-        username = positional[0]
+        user = {'username': positional[0],
+                'password': options['password'][-1],
+                'groups': options.get('group', [])}
+        for name in ('email', 'name'):
+            if options.get(name):
+                user[name] = options[name][-1]
+        idp = CognitoIdentityProvider(self.env)
         try:
-            sub = CognitoIdentityProvider(self.env).create_user(
-                username, options['password'][-1],
-                email=options.get('email', [None])[-1],
-                name=options.get('name', [None])[-1],
-                groups=options.get('group', []))
-        except CognitoError as e:
+            if CognitoConfig(self.env).is_emulator:
+                sub = self._add_emulator_user(idp.user_pool, user)
+            else:
+                sub = idp.create_user(user['username'], user['password'],
+                                      email=user.get('email'),
+                                      name=user.get('name'),
+                                      groups=user['groups'])
+        except (CognitoError, EmulatorError) as e:
             raise AdminCommandError(str(e))
-        printout(_("Created %(username)s (sub %(sub)s).", username=username,
-                   sub=sub))
+        # Admin views show the username (or name) before the first sign-in.
+        LearnerProfiles(self.env).update(sub, username=user['username'],
+                                         name=user.get('name'),
+                                         email=user.get('email'))
+        printout(_("Created %(username)s (sub %(sub)s).",
+                   username=user['username'], sub=sub))
+
+    def _add_emulator_user(self, pool, user):
+        """Create `user` in the local emulator with the `sub` its username
+        always gets there, and record it in the environment's users file,
+        so the demo's emulator, which forgets everything when it stops,
+        creates it again with the same `sub` and password on every
+        start."""
+        sub = provision_user(pool, user, existing=False)
+        record_user(users_path(self.env.path), dict(user, sub=sub))
+        return sub
 
     def _print_token(self, username, password):
         try:

@@ -27,7 +27,9 @@ Only for the demo and tests (see `[cognito] allow_emulator`).
 """
 
 import argparse
+import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import secrets
@@ -40,10 +42,17 @@ import urllib.error
 import urllib.request
 import zlib
 
-from tracl.auth.idp import CognitoError, UserPool, make_client
+from trac.util.translation import _
+
+from tracl.auth.idp import USER_EXISTS, USER_NOT_FOUND, CognitoError, \
+    UserPool, make_client
 
 HOST = '127.0.0.1'
 DEFAULT_PORT = 9229
+
+#: The users file's name, in the environment's `conf/` (readable by its
+#: owner only: it holds passwords).
+USERS_FILE = 'demo-users.json'
 
 #: moto implements GlobalSignOut only for pools in us-east-1.
 REGION = 'us-east-1'
@@ -115,7 +124,7 @@ def answers(endpoint, timeout=1.0):
         return False
 
 
-def _die_with_parent():
+def die_with_parent():
     """In the child: get SIGTERM when the parent dies, so a killed demo
     leaves no emulator holding the port (Linux only)."""
     try:
@@ -168,7 +177,7 @@ class Emulator(object):
             [executable, '-H', HOST, '-p', str(self.port)],
             stdin=subprocess.DEVNULL, stdout=output, stderr=output,
             env=dict(os.environ, **ID_STRATEGY_ENVIRONMENT),
-            preexec_fn=_die_with_parent if sys.platform == 'linux' else None)
+            preexec_fn=die_with_parent if sys.platform == 'linux' else None)
         deadline = time.monotonic() + timeout
         while not answers(self.endpoint):
             status = self.process.poll()
@@ -224,33 +233,48 @@ def provision(endpoint, users=()):
     for group in GROUPS:
         pool.ensure_group(group)
     subs = {}
-    seeded = False
     for user in users:
-        username = user['username']
-        groups = tuple(user.get('groups') or ())
-        try:
-            subs[username] = pool.user_sub(username)
-        except CognitoError as e:
-            if e.code != 'user_not_found':
-                raise
-        else:
-            pool.set_password(username, user['password'])
-            for group in groups:
-                pool.ensure_group(group)
-                pool.add_to_group(username, group)
-            continue
-        for group in groups:
-            pool.ensure_group(group)
-        _seed(endpoint, user_seed(username))
-        seeded = True
-        subs[username] = pool.create_user(
-            username, user['password'], email=user.get('email'),
-            name=user.get('name'), groups=groups)
-    if seeded:
-        _seed(endpoint, secrets.randbits(63))
+        subs[user['username']] = provision_user(pool, user)
     return {'pool_id': pool_id, 'client_id': client_id, 'region': REGION,
             'endpoint': endpoint, 'jwks_uri': jwks_uri(endpoint, pool_id),
             'users': subs}
+
+
+def provision_user(pool, user, existing=True):
+    """Create `user` (a dict as for `provision()`) in `pool`, a `UserPool`
+    on the emulator, with the `sub` its username always gets; or, when the
+    user exists and `existing` is true, give it the password and groups of
+    `user`. Returns the `sub`. With `existing` false an existing user is a
+    `CognitoError('user_exists')`."""
+    username = user['username']
+    groups = tuple(user.get('groups') or ())
+    try:
+        sub = pool.user_sub(username)
+    except CognitoError as e:
+        if e.code != USER_NOT_FOUND:
+            raise
+    else:
+        if not existing:
+            raise CognitoError(USER_EXISTS, _(
+                "A user %(username)s already exists in the user pool "
+                "%(pool)s.", username=username, pool=pool.user_pool_id))
+        pool.set_password(username, user['password'])
+        for group in groups:
+            pool.ensure_group(group)
+            pool.add_to_group(username, group)
+        return sub
+    for group in groups:
+        pool.ensure_group(group)
+    try:
+        # Seeded just before the creation, moto draws the same id for the
+        # same username, whatever happened in the emulator before.
+        _seed(pool.endpoint, user_seed(username))
+        return pool.create_user(username, user['password'],
+                                email=user.get('email'),
+                                name=user.get('name'), groups=groups)
+    finally:
+        # Tokens issued afterwards must not repeat those of an earlier run.
+        _seed(pool.endpoint, secrets.randbits(63))
 
 
 def user_seed(username):
@@ -347,11 +371,28 @@ def read_settings(config):
 # The state file of `serve`
 
 def write_state(path, state):
-    """Write `state` (JSON) to `path` in one step."""
+    """Write `state` (JSON) to `path` in one step, readable by its owner
+    only."""
+    write_private_json(path, state)
+
+
+def write_private_json(path, value):
+    """Write `value` as JSON to `path` in one step (a reader sees the old
+    file or the new one, never half of one), with mode 0600 from the
+    start."""
     temporary = '%s.%d.tmp' % (path, os.getpid())
-    with open(temporary, 'w', encoding='utf-8') as f:
-        json.dump(state, f, indent=1, sort_keys=True)
-    os.replace(temporary, path)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            json.dump(value, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temporary, 0o600)  # an older file of that name kept its mode
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
 
 
 def read_state(path):
@@ -378,6 +419,50 @@ def wait_for_state(path, process=None, timeout=START_TIMEOUT):
             raise EmulatorError("The Cognito emulator wrote no state to %s "
                                 "within %d seconds." % (path, timeout))
         time.sleep(0.1)
+
+
+# The users file of an emulator environment
+
+def users_path(env_path):
+    """The users file of the emulator environment at `env_path`: every
+    user the emulator was given (the demo users and those added with
+    `learning user add`), with their passwords, so a restarted emulator,
+    which starts empty, gets them all back with the same `sub`."""
+    return os.path.join(env_path, 'conf', USERS_FILE)
+
+
+@contextlib.contextmanager
+def _users_lock(path):
+    """Hold the users file at `path` against other writers (the demo
+    starting while `learning user add` runs)."""
+    fd = os.open(path + '.lock', os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def update_users(path, change):
+    """Read the users file at `path` (none: no users), call `change` with
+    the users (a list of dicts, as for `provision()`) and write what it
+    returns, when that differs, in one step with mode 0600. Returns the
+    users written (or kept)."""
+    with _users_lock(path):
+        users = load_users(path) if os.path.exists(path) else []
+        changed = change([dict(u) for u in users])
+        if changed != users:
+            write_private_json(path, changed)
+        return changed
+
+
+def record_user(path, user):
+    """Add `user` (a dict as for `provision()`) to the users file at
+    `path`, replacing a user of the same name."""
+    def change(users):
+        others = [u for u in users if u['username'] != user['username']]
+        return others + [dict(user)]
+    return update_users(path, change)
 
 
 def load_users(path):
