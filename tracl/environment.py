@@ -1,9 +1,11 @@
 """Environment creation and upgrade: the learning schema, the
-`learning_concept` ticket type and the learning custom fields.
+`learning_concept` ticket type, the learning custom fields and the default
+permissions (`tracl.auth.default_permissions`: learners read the wiki and
+comment on their concepts, admins and instructors edit).
 
 Trac's own tables keep their columns and keys; Trac's `[ticket-workflow]` is
 left alone (it is global to every ticket type). Settings an admin already
-has in trac.ini are never overwritten.
+has in trac.ini are never overwritten, nor permissions an admin granted.
 """
 
 from trac.core import Component, implements
@@ -11,6 +13,7 @@ from trac.db.api import DatabaseManager
 from trac.env import IEnvironmentSetupParticipant
 from trac.ticket.model import Type
 
+from tracl.auth import default_permissions
 from tracl.schema import SCHEMA_VERSION, SCHEMA_VERSION_NAME
 
 #: The ticket type of a concept a learner studies.
@@ -76,7 +79,8 @@ class LearningEnvironmentSetup(Component):
         return dbm.needs_upgrade(SCHEMA_VERSION, SCHEMA_VERSION_NAME) or \
             bool(self._missing_custom_fields()) or \
             not self._has_concept_type() or bool(self._auth_settings()) or \
-            bool(self._stats_settings(installing=False))
+            bool(self._stats_settings(installing=False)) or \
+            default_permissions.needs_upgrade(self.env)
 
     def upgrade_environment(self):
         dbm = DatabaseManager(self.env)
@@ -101,6 +105,14 @@ class LearningEnvironmentSetup(Component):
             self.log.info("Set [%s] %s = %s", section, name, value)
         if missing or settings:
             self.config.save()
+        # After the schema: its upgrades grant the LEARNING_* actions.
+        revoked, granted = default_permissions.apply_defaults(self.env)
+        if revoked:
+            self.log.info("Revoked Trac's default write permissions: %s",
+                          ', '.join('%s %s' % p for p in revoked))
+        if granted:
+            self.log.info("Granted the learning groups' permissions: %s",
+                          ', '.join('%s %s' % p for p in granted))
 
     # Internal methods
 

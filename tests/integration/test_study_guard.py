@@ -32,13 +32,15 @@ FORM = {'Content-Type': 'application/x-www-form-urlencoded'}
 GRADING = 'grading moves this concept forward'
 
 
-# Trac's default permissions (TICKET_MODIFY for authenticated users) and
-# policies: the form is open to the learner, TracLearn's guards are what
-# stops her.
+# Trac's policies, and learners given TICKET_MODIFY as Trac's own defaults
+# would (TracLearn's defaults give them TICKET_APPEND alone; an admin may
+# give more): the whole form is open to the learner, TracLearn's guards
+# are what stops her.
 # The guard is tested on the concepts the search finds, without the
 # foundations it adds (test_foundations tests those).
 pytestmark = pytest.mark.learning_env(
     default_data=True, trac_policies=True,
+    grant=[('learner', 'TICKET_MODIFY')],
     config=[('learning', 'max_foundations', '0')])
 
 
