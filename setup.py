@@ -127,6 +127,7 @@ setup(
             'tracl.study.anki_deck = tracl.study.anki_deck',
             'tracl.web.macros = tracl.web.macros',
             'tracl.web.notices = tracl.web.notices',
+            'tracl.web.accessibility = tracl.web.accessibility',
             'tracl.web.concept_page = tracl.web.concept_page',
             'tracl.web.graph = tracl.web.graph',
             'tracl.web.paths_api = tracl.web.paths_api',
