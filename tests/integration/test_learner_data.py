@@ -1,0 +1,297 @@
+"""A learner's own data through Trac's real dispatcher, on SQLite and
+PostgreSQL: the download (`GET /api/v1/me/data`), the deletion (`POST
+/api/v1/me/data/delete`, My learning's form, `learning user forget`), in
+one transaction, another learner's data untouched, the instructors'
+decisions kept without the learner and their answers."""
+
+import io
+import json
+from contextlib import redirect_stdout
+
+import pytest
+from trac.admin.api import AdminCommandError, AdminCommandManager
+
+from support.api_client import LearnerClient, assert_error, ok
+from support.grading_fixtures import graded_alice, teacher  # noqa: F401
+from support.providers import grader  # noqa: F401 (fixture)
+from support.study import LEDGERS, MERKLE
+from tracl.auth.profile import LearnerProfiles
+from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.model import learner_data
+from tracl.schema import TABLES, sql
+
+ALICE, BOB, TEACHER = 'sub-alice', 'sub-bob', 'sub-teacher'
+ALICES_ANSWER = 'Alice writes that a ledger is copied to every node.'
+BOBS_NOTE = "Bob's own note on his ledger."
+CONFIRM = {'confirm': learner_data.CONFIRMATION}
+
+pytestmark = pytest.mark.learning_env(
+    default_data=True, provider=True,
+    config=[('learning', 'api_rate_limit', '0'),
+            ('learning', 'max_foundations', '0')])
+
+#: Per-learner tables: every row names its learner.
+PER_LEARNER = ('paths', 'progress', 'attempts', 'disputes', 'follow_ups',
+               'review_cards', 'review_log')
+
+
+@pytest.fixture
+def studied(env, alice, teacher, grader):
+    """Alice with answers (one decided by the teacher after her dispute,
+    one mastering), notes and time spent; Bob with his own path, an
+    answer and a note."""
+    grader.score = 0.3
+    ledgers = alice.concept(LEDGERS)
+    ok(alice.submit(ledgers, ALICES_ANSWER))
+    ok(alice.submit(ledgers, 'A second try at ledgers, in my words.'))
+    ok(alice.api('POST', '/progress/%d/disputes' % ledgers,
+                 {'attempt': 1, 'reason': 'Please read it again.'}), 201)
+    ok(teacher.api('POST', '/grading/decisions',
+                   {'ticket_id': ledgers, 'attempt': 1, 'score': 0.5,
+                    'comment': 'Half right.'}), 201)
+    ok(alice.notes(ledgers, 'Ledgers: ask about forks.'))
+    assert alice.heartbeat(ledgers, 120).status == 204
+    grader.score = 0.95
+    ok(alice.submit(alice.concept(MERKLE), 'Merkle trees hash pairs.'))
+    bob = LearnerClient(env, BOB)
+    bob.make_path(fill=False)
+    LearnerProfiles(env).update(BOB, name='Bob Builder')
+    grader.score = 0.4
+    ok(bob.submit(bob.concept(LEDGERS), 'Bob answers about ledgers.'))
+    ok(bob.notes(bob.concept(LEDGERS), BOBS_NOTE))
+    return alice, bob
+
+
+def rows(env, statement, args=()):
+    return sorted(tuple(str(v) for v in row)
+                  for row in env.db_query(sql(env, statement), args))
+
+
+def learner_snapshot(env, sub):
+    """Every row of learner `sub`: their learning rows, their concept
+    tickets with fields and changes, and the learning rows of those."""
+    snapshot = {table: rows(env, 'SELECT * FROM {%s} WHERE '
+                                 'cognito_user_id=%%s' % table, (sub,))
+                for table in PER_LEARNER}
+    tickets = 'SELECT id FROM ticket WHERE owner=%s AND type=%s'
+    args = (sub, CONCEPT_TICKET_TYPE)
+    snapshot['ticket'] = rows(env, 'SELECT * FROM ticket WHERE id IN (%s)'
+                              % tickets, args)
+    for table, column in (('ticket_custom', 'ticket'),
+                          ('ticket_change', 'ticket'),
+                          ('{concept_metadata}', 'ticket_id'),
+                          ('{prerequisites}', 'concept_ticket_id')):
+        snapshot[table] = rows(env, 'SELECT * FROM %s WHERE %s IN (%s)'
+                               % (table, column, tickets), args)
+    snapshot['path_concepts'] = rows(env, """
+        SELECT pc.* FROM {path_concepts} pc JOIN {paths} p
+        ON p.id = pc.path_id WHERE p.cognito_user_id=%s""", (sub,))
+    return snapshot
+
+
+def everything(env):
+    """Every row of every learning table and of Trac's ticket tables."""
+    snapshot = {table: rows(env, 'SELECT * FROM {%s}' % table)
+                for table in TABLES}
+    for table in ('ticket', 'ticket_custom', 'ticket_change', 'milestone',
+                  'attachment'):
+        snapshot[table] = rows(env, 'SELECT * FROM %s' % table)
+    return snapshot
+
+
+def decisions_export(env):
+    out = io.StringIO()
+    with redirect_stdout(out):
+        AdminCommandManager(env).execute_command('learning', 'decisions',
+                                                 'export')
+    return out.getvalue()
+
+
+# Download -------------------------------------------------------------------
+
+def test_download_carries_the_learners_data_and_only_theirs(env, studied):
+    alice, bob = studied
+    response = alice.api('GET', '/me/data')
+    assert response.status == 200, response
+    disposition = response.header('Content-Disposition')
+    assert disposition.startswith(
+        'attachment; filename="tracl-learning-data-')
+    assert disposition.endswith('.json"')
+    assert response.header('Cache-Control') == 'no-store'
+    data = response.json()
+    assert data['format'] == 'tracl-learner-data'
+    assert data['learner']['name'] == 'Alice Liddell'
+    assert [p['id'] for p in data['paths']] == [alice.path['path_id']]
+    own = sorted(t['ticket_id'] for t in alice.path['tickets'])
+    assert sorted(data['paths'][0]['concepts']) == own
+    assert [c['id'] for c in data['concepts']] == own
+    concepts = {c['id']: c for c in data['concepts']}
+    ledgers = concepts[alice.concept(LEDGERS)]
+    assert ledgers['concept'] == LEDGERS and ledgers['question']
+    answers = [a['answer'] for a in ledgers['attempts']]
+    assert answers[0] == ALICES_ANSWER and len(answers) == 3
+    first = ledgers['attempts'][0]
+    assert first['score'] == pytest.approx(0.3)
+    assert first['feedback'] and first['overridden_by'] == 3
+    assert ledgers['progress']['notes'] == 'Ledgers: ask about forks.'
+    assert ledgers['progress']['time_spent_minutes'] > 0
+    assert [d['status'] for d in ledgers['disputes']] == ['decided']
+    assert [(d['attempt'], d['new_score'], d['comment'])
+            for d in ledgers['decisions']] == [(1, 0.5, 'Half right.')]
+    merkle = concepts[alice.concept(MERKLE)]
+    assert merkle['progress']['status'] == 'mastered'
+    assert merkle['review_card'] is not None and merkle['review_log']
+    assert data['totals']['attempts'] == 4
+    text = response.text
+    assert 'Bob answers about ledgers.' not in text
+    assert BOBS_NOTE not in text
+    bobs = {t['ticket_id'] for t in bob.path['tickets']}
+    assert not bobs & set(concepts)
+
+
+def test_an_admin_may_download_a_learners_data_and_a_learner_not(
+        env, studied, teacher):
+    alice, bob = studied
+    data = ok(teacher.api('GET', '/me/data', query='user=%s' % BOB))
+    assert data['concepts'][0]['progress']['notes'] == BOBS_NOTE
+    assert_error(alice.api('GET', '/me/data', query='user=%s' % BOB), 403)
+
+
+# Delete ---------------------------------------------------------------------
+
+def test_delete_removes_the_learners_data_and_keeps_another_learners(
+        env, studied):
+    alice, bob = studied
+    bob_before = learner_snapshot(env, BOB)
+    questions = rows(env, 'SELECT * FROM {questions}')
+    milestones = rows(env, 'SELECT * FROM milestone')
+    assert ALICES_ANSWER in decisions_export(env)
+    own = [t['ticket_id'] for t in alice.path['tickets']]
+
+    result = ok(alice.api('POST', '/me/data/delete', CONFIRM))
+
+    assert result['deleted']['concepts'] == len(own)
+    assert result['deleted']['paths'] == 1
+    assert result['deleted']['attempts'] == 4
+    assert result['deleted']['disputes'] == 1
+    assert result['deleted']['review_cards'] == 1
+    assert result['decisions_anonymised'] == 1
+    after = learner_snapshot(env, ALICE)
+    assert all(found == [] for found in after.values()), after
+    assert rows(env, 'SELECT id FROM ticket WHERE id IN (%s)'
+                % ','.join(str(i) for i in own)) == []
+    # The audit of the grading stays, without Alice or her answer.
+    kept = env.db_query(sql(env, """
+        SELECT cognito_user_id, new_score, comment, decided_by
+        FROM {decisions}"""))
+    assert len(kept) == 1
+    marker, score, comment, by = kept[0]
+    assert marker.startswith(learner_data.ANONYMOUS_PREFIX)
+    assert ALICE not in marker
+    assert (float(score), comment, by) == (0.5, 'Half right.', TEACHER)
+    assert ALICES_ANSWER not in decisions_export(env)
+    # Bob, the shared questions and the subjects' milestones: untouched.
+    assert learner_snapshot(env, BOB) == bob_before
+    assert rows(env, 'SELECT * FROM {questions}') == questions
+    assert rows(env, 'SELECT * FROM milestone') == milestones
+    # Alice's cached views are retired: she reads an empty account.
+    assert ok(alice.api('GET', '/learning-paths'))['paths'] == []
+    data = ok(alice.api('GET', '/me/data'))
+    assert data['paths'] == [] and data['concepts'] == []
+    assert ok(bob.api('GET', '/learning-paths'))['paths']
+
+
+def test_a_failure_part_way_leaves_everything_as_it_was(
+        env, studied, monkeypatch):
+    alice, _bob = studied
+    before = everything(env)
+    delete_rows = learner_data._delete_tickets
+
+    def fail_half_way(env_, db, ids):
+        # Some tickets gone, then the connection lost.
+        delete_rows(env_, db, ids[:2])
+        raise env.db_exc.OperationalError('injected: connection lost')
+
+    monkeypatch.setattr(learner_data, '_delete_tickets', fail_half_way)
+    with pytest.raises(env.db_exc.OperationalError):
+        learner_data.delete_learner_data(env, ALICE)
+    assert everything(env) == before
+    response = alice.api('POST', '/me/data/delete', CONFIRM)
+    assert response.status in (500, 503), response
+    assert everything(env) == before
+    monkeypatch.setattr(learner_data, '_delete_tickets', delete_rows)
+    ok(alice.api('POST', '/me/data/delete', CONFIRM))
+    assert everything(env) != before
+
+
+def test_a_visitor_must_sign_in(env):
+    from support.web import call
+    for method, path, body in (('GET', '/api/v1/me/data', None),
+                               ('POST', '/api/v1/me/data/delete', CONFIRM)):
+        response = call(env, method, path, body=body)
+        assert_error(response, 401)
+
+
+def test_delete_needs_the_confirmation_and_the_csrf_token(env, studied):
+    alice, _bob = studied
+    before = everything(env)
+    for body in (None, {}, {'confirm': 'yes'},
+                 {'confirm': learner_data.CONFIRMATION.upper()}):
+        assert_error(alice.api('POST', '/me/data/delete', body), 400,
+                     'confirmation_required' if body else None)
+    assert_error(alice.api('POST', '/me/data/delete', CONFIRM, csrf=False),
+                 403, 'csrf_token_invalid')
+    assert everything(env) == before
+
+
+def post_form(learner, fields, token=True):
+    from support.web import call
+    from urllib.parse import urlencode
+    fields = dict(fields)
+    if token:
+        fields['__FORM_TOKEN'] = learner.cookies['trac_form_token']
+    return call(learner.env, 'POST', '/learning',
+                body=urlencode(fields).encode('ascii'),
+                headers={'Content-Type':
+                         'application/x-www-form-urlencoded'},
+                cookies=learner.cookies)
+
+
+def test_my_learning_form_deletes_once_confirmed_with_its_token(
+        env, studied):
+    alice, bob = studied
+    page = alice.get('/learning')
+    assert page.status == 200
+    assert 'href="/api/v1/me/data"' in page.text
+    assert 'id="tracl-delete-data"' in page.text
+    before = everything(env)
+    form = {'delete_learning_data': '1',
+            'confirm': learner_data.CONFIRMATION}
+    assert post_form(alice, form, token=False).status == 400
+    unconfirmed = post_form(alice, {'delete_learning_data': '1'})
+    assert unconfirmed.status == 303
+    assert everything(env) == before
+    bob_before = learner_snapshot(env, BOB)
+    done = post_form(alice, form)
+    assert done.status == 303
+    assert done.header('Location').endswith('/learning')
+    assert all(found == [] for found in learner_snapshot(env, ALICE)
+               .values())
+    assert learner_snapshot(env, BOB) == bob_before
+    page = alice.get('/learning')
+    assert 'Your learning data was deleted' in page.text
+
+
+def test_an_admin_forgets_a_learner_by_username(env, studied, capsys):
+    alice, bob = studied
+    LearnerProfiles(env).update(ALICE, username='alice')
+    bob_before = learner_snapshot(env, BOB)
+    with pytest.raises(AdminCommandError):
+        AdminCommandManager(env).execute_command('learning', 'user',
+                                                 'forget', 'nobody')
+    AdminCommandManager(env).execute_command('learning', 'user', 'forget',
+                                             'alice')
+    assert 'Cognito account is unchanged' in capsys.readouterr().out
+    assert all(found == [] for found in learner_snapshot(env, ALICE)
+               .values())
+    assert learner_snapshot(env, BOB) == bob_before
