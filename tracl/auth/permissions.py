@@ -7,6 +7,12 @@ ticket action on it is denied, so Trac's roadmap, query, timeline, search,
 reports, RSS and CSV leave it out, and its page answers 404 rather than 403
 (existence does not leak).
 
+Trac asks this policy about each ticket only after a query's or a report's
+SQL has cut its page and counted its matches: those statements read only
+the tickets their viewer may see (`tracl.auth.concept_query`), so pages,
+totals and page links are right. The rows dropped here, and the counts
+fixed on a page of one, are a second line behind that.
+
 The query page offers Trac's batch modify panel only to those who may use
 it (TICKET_BATCH_MODIFY).
 """
@@ -35,6 +41,11 @@ _OWNER_CACHE_SIZE = 20000
 
 _TICKET_PATH_RE = re.compile(r'^/(?:ticket|(?:raw-|zip-)?attachment/ticket)/'
                              r'([0-9]+)(?:/|$)')
+
+
+def _owns(username, owner):
+    """Whether `username` owns a ticket of `owner`: anonymous owns none."""
+    return username == owner and username not in ('anonymous', '')
 
 
 class ConceptTicketGuard(Component):
@@ -108,7 +119,8 @@ class ConceptOwnerPolicy(Component):
         except (TypeError, ValueError):
             return None
         ticket_type, owner = self._type_and_owner(ticket_id)
-        if ticket_type != CONCEPT_TICKET_TYPE or username == owner:
+        if ticket_type != CONCEPT_TICKET_TYPE or \
+                _owns(username, owner):
             return None
         if ADMIN in perm:
             return None
@@ -152,7 +164,7 @@ class ConceptOwnerPolicy(Component):
         ticket_type, owner = self._type_and_owner(ticket_id)
         if ticket_type != CONCEPT_TICKET_TYPE:
             return True
-        return req.authname == owner or ADMIN in req.perm
+        return _owns(req.authname, owner) or ADMIN in req.perm
 
     # Internal methods
 
@@ -160,7 +172,9 @@ class ConceptOwnerPolicy(Component):
         """Trac builds a report's groups and its count before it drops
         the rows a viewer may not see: drop the groups left empty (their
         header would name a hidden concept's owner) and, on a report of
-        one page, count only the rows shown."""
+        one page, count only the rows shown. A report's SQL reads no
+        hidden concept (ConceptQueries): this is for any row that still
+        comes through, as from a report of other tables."""
         groups = [(value, rows) for value, rows in data['row_groups']
                   if rows]
         shown = sum(len(rows) for _value, rows in groups)
@@ -173,7 +187,9 @@ class ConceptOwnerPolicy(Component):
         """Trac counts and groups a query's matches before its template
         hides the tickets a viewer may not see: drop them from the results
         and their groups, and, on a query of one page, count what is left,
-        so neither a count nor a group header tells of hidden concepts."""
+        so neither a count nor a group header tells of hidden concepts.
+        The query's SQL reads no hidden concept (ConceptQueries), so its
+        pages and counts are already right: this is a second line."""
         def visible(ticket):
             return 'TICKET_VIEW' in req.perm('ticket', ticket['id'])
         data['tickets'] = [t for t in data['tickets'] if visible(t)]

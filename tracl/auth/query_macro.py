@@ -8,7 +8,9 @@ fields one constraint at a time (`owner=sub-alice&question~=...`).
 
 This macro takes the place of Trac's (environment setup disables
 `trac.ticket.query.TicketQueryMacro`): it behaves exactly as Trac's for
-every format, and counts the matching tickets the viewer may see.
+every format, and counts the matching tickets the viewer may see. Its
+statements, like every ticket query's, read only the tickets the viewer
+may see (`tracl.auth.concept_query`), so `max=` cuts a list of those.
 """
 
 from trac.perm import PermissionCache
@@ -53,7 +55,9 @@ class VisibleTicketQueryMacro(TicketQueryMacro):
     def visible_count(self, query, req):
         """How many tickets matching `query` the user of `req` may view
         (anonymous without a request, as in a notification)."""
-        sql, args = query.get_sql(req)
+        # The SQL reads only the tickets the viewer may see (ConceptQueries);
+        # each is checked again, as Trac's lists check theirs.
+        sql, args = query.get_sql(req, authname=None if req else 'anonymous')
         with self.env.db_query as db:
             ids = [row[0] for row in
                    db("SELECT id FROM (%s) AS x" % sql, args)]
