@@ -47,7 +47,7 @@ def learner_data_href(href):
 _DELETE_REQUEST = {
     'type': 'object', 'required': ['confirm'],
     'properties': {'confirm': {
-        'type': 'string', 'const': learner_data.CONFIRMATION,
+        'type': 'string', 'enum': [learner_data.CONFIRMATION],
         'description': 'Exactly "%s".' % learner_data.CONFIRMATION}},
 }
 
