@@ -12,7 +12,8 @@
  * size; the arrow keys scroll the box (the browser's own). The buttons are
  * rendered by the server, hidden, with their labels translated: shown here.
  * The drawing is never changed, only its size: links, tooltips and
- * colours stay GraphViz's.
+ * colours stay GraphViz's. A graph put in the page later by another
+ * script (the concept page's panel) starts when it arrives.
  */
 (function () {
   "use strict";
@@ -177,8 +178,16 @@
         dragged = false;
       }
     }, true);
+    // Neither a native drag of a link nor a text selection starts (either
+    // would cancel the pointer's events); the box takes the focus a
+    // mouse press would have given, for the keys.
+    view.addEventListener("mousedown", function (event) {
+      if (event.button !== 0) return;
+      event.preventDefault();
+      view.focus({preventScroll: true});
+    });
     view.addEventListener("dragstart", function (event) {
-      event.preventDefault();  // links would be dragged out otherwise
+      event.preventDefault();
     });
 
     root.traclGraphView = self;
@@ -191,9 +200,34 @@
     }
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", start);
-  } else {
+  /* A graph a page's script puts in later (the concept page moves its
+   * panel in from a template) starts when it arrives. */
+  function watch() {
     start();
+    if (!window.MutationObserver) return;
+    var pending = false;
+    new MutationObserver(function (records) {
+      if (pending) return;
+      for (var i = 0; i < records.length; i++) {
+        for (var j = 0; j < records[i].addedNodes.length; j++) {
+          var added = records[i].addedNodes[j];
+          if (added.nodeType === 1 && (added.matches(".tracl-kg") ||
+                                       added.querySelector(".tracl-kg"))) {
+            pending = true;
+            window.requestAnimationFrame(function () {
+              pending = false;
+              start();
+            });
+            return;
+          }
+        }
+      }
+    }).observe(document.body, {childList: true, subtree: true});
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", watch);
+  } else {
+    watch();
   }
 })();
