@@ -73,7 +73,11 @@ class CognitoConfig(Component):
         'Students:learner, Instructors:admin, Administrators:admin',
         doc="""Cognito groups (`cognito:groups`) and the Trac permission
         groups their members belong to, as `CognitoGroup:trac_group`
-        pairs.""")
+        pairs. Environment setup grants `learner` LEARNING_STUDY and
+        TICKET_APPEND (comments on their own concepts; no wiki edits, new
+        tickets or batch modify), and `admin` LEARNING_ADMIN with wiki and
+        ticket editing and TICKET_BATCH_MODIFY; `anonymous` and
+        `authenticated` only read.""")
 
     @property
     def issuer(self):
