@@ -600,6 +600,11 @@
   ConceptPanel.prototype.refresh = function (graded, answer) {
     var self = this;
     request("GET", "", null).then(function (progress) {
+      var attempts = progress.attempts || [];
+      return self.loadTimes(attempts).then(function () {
+        return progress;
+      });
+    }).then(function (progress) {
       self.showAttempts(progress.attempts || []);
       if (self.clock)
         self.clock.reset(progress.time_spent_minutes);
@@ -613,6 +618,36 @@
         confidence: graded.confidence
       }), list.firstChild);
     });
+  };
+
+  /* Times as the server writes them for this reader (ISO -> text), so
+   * an attempt added here reads as it will after a reload. */
+  var writtenTimes = {};
+
+  /* Ask the server to write the times of `attempts` it has not written
+   * yet; resolves either way (a time it did not write shows as a date). */
+  ConceptPanel.prototype.loadTimes = function (attempts) {
+    var url = settings().times_url;
+    var missing = attempts.map(function (attempt) {
+      return attempt.created_at;
+    }).filter(function (iso) {
+      return iso && !writtenTimes[iso];
+    });
+    if (!url || !missing.length || !window.fetch)
+      return Promise.resolve();
+    var query = missing.map(function (iso) {
+      return "t=" + encodeURIComponent(iso);
+    }).join("&");
+    return fetch(url + "?" + query, {
+      credentials: "same-origin", headers: {"Accept": "application/json"}
+    }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (payload) {
+      var times = (payload && payload.times) || {};
+      Object.keys(times).forEach(function (iso) {
+        writtenTimes[iso] = String(times[iso]);
+      });
+    }, function () {});
   };
 
   ConceptPanel.prototype.attemptList = function () {
@@ -693,7 +728,8 @@
           "tracl-grader", grader));
     if (attempt.created_at) {
       var when = element("time", null,
-                         new Date(attempt.created_at).toLocaleString());
+                         writtenTimes[attempt.created_at] ||
+                         formatDate(attempt.created_at));
       when.setAttribute("datetime", attempt.created_at);
       head.appendChild(when);
     }

@@ -26,6 +26,7 @@ from trac.web.chrome import add_stylesheet
 
 from tracl.auth.config import CognitoConfig
 from tracl.auth.idp import CognitoError, CognitoIdentityProvider
+from tracl.auth.names import display_name
 from tracl.auth.profile import LearnerProfiles
 from tracl.auth.tokens import CognitoTokenVerifier, InvalidToken
 from tracl.schema import sql
@@ -106,9 +107,10 @@ class CognitoLoginModule(LoginModule):
         keep `tokens` server side, record the profile, set Trac's cookie."""
         sub = claims['sub']
         self._store_tokens(sub, tokens)
+        username = claims.get('cognito:username') or username
         LearnerProfiles(self.env).update(
-            sub, username=claims.get('cognito:username') or username,
-            email=claims.get('email'), name=claims.get('name'),
+            sub, username=username, email=claims.get('email'),
+            name=display_name(claims.get('name'), username),
             groups=claims.get('cognito:groups') or [])
         req.environ['REMOTE_USER'] = sub
         self._do_login(req)
@@ -144,9 +146,15 @@ class CognitoLoginModule(LoginModule):
         req.environ['tracl.claims'] = claims
         groups = claims.get('cognito:groups') or []
         profiles = LearnerProfiles(self.env)
-        if sorted(profiles.get(sub)['groups']) != sorted(groups):
-            profiles.update(sub, groups=groups, username=claims.get(
-                'cognito:username') or claims.get('username'))
+        profile = profiles.get(sub)
+        # An ID token names the person; an access token only gives the
+        # username, which names one who has no name yet.
+        if sorted(profile['groups']) != sorted(groups) or \
+                not profile['name']:
+            username = claims.get('cognito:username') or \
+                claims.get('username')
+            profiles.update(sub, groups=groups, username=username,
+                            name=claims.get('name') or None)
         return sub
 
     def _keep_session_alive(self, req, sub):
@@ -188,8 +196,10 @@ class CognitoLoginModule(LoginModule):
                              e.reason)
             return
         if claims.get('sub') == sub:
+            username = claims.get('cognito:username')
             LearnerProfiles(self.env).update(
-                sub, email=claims.get('email'), name=claims.get('name'),
+                sub, username=username, email=claims.get('email'),
+                name=display_name(claims.get('name'), username),
                 groups=claims.get('cognito:groups') or [])
 
     def _login(self, req, data):

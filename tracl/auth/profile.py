@@ -2,7 +2,12 @@
 groups, preferences and the active learning path (the path the learner
 created or opened last, so a new visit resumes it).
 
-The Trac session (`session_attribute`) is the record; `session:{sub}` in the
+The Trac session (`session_attribute`) is the record. Its `name` is the
+name Trac shows for the person (its "full name": the header, ticket owner
+and reporter, the timeline): the name of the ID token, else the Cognito
+username, so that no page shows the `sub`, which is the Trac username.
+
+The session is the record; `session:{sub}` in the
 cache holds a copy for two hours, so a request needs no query.
 Logout clears the copy, so nothing of the learner outlives the sign-out.
 """
@@ -41,8 +46,17 @@ class LearnerProfiles(Component):
     def update(self, sub, username=None, email=None, name=None,
                groups=None, preferences=None):
         """Record what changed (from a sign-in or the learner) and refresh
-        the cached copy. Returns the profile."""
+        the cached copy. Returns the profile.
+
+        Without a `name`, a session that has none takes the username as
+        its name, the name Trac shows for the person. Saving a changed
+        name or email makes Trac forget its cached list of known users
+        (`DetachedSession.save` does it), so every page shows the new
+        name at once."""
         session = DetachedSession(self.env, sub)
+        if name is None and username and username != sub and \
+                not (session.get('name') or '').strip():
+            name = username
         changes = {'name': name, 'email': email, USERNAME_ATTRIBUTE: username,
                    GROUPS_ATTRIBUTE: None if groups is None
                    else json.dumps(sorted(groups)),

@@ -36,17 +36,19 @@ Trac format; `concept.js` formats the dates of a new answer's `review`
 with the same pattern (`date_format` in the script data).
 """
 
+import json
 from datetime import datetime
 
 from trac.core import Component, implements
 from trac.util.datefmt import (format_date, format_datetime,
                                get_date_format_jquery_ui,
-                               get_month_names_jquery_ui, utc)
+                               get_month_names_jquery_ui, user_time, utc)
 from trac.util.translation import _, ngettext
-from trac.web.api import IRequestFilter
+from trac.web.api import IRequestFilter, IRequestHandler
 from trac.web.chrome import (Chrome, add_script, add_script_data,
                              add_stylesheet)
 
+from tracl.auth.names import person_name
 from tracl.auth.permissions import ADMIN
 from tracl.auth.profile import LearnerProfiles
 from tracl.clock import LearningClock
@@ -134,6 +136,41 @@ def _parse_iso(value):
     if not value:
         return None
     return datetime.strptime(value, '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=utc)
+
+
+#: Where the study panel has times written in the reader's format.
+TIMES_PATH = '/learning/times'
+
+#: Most times written in one call (a concept's attempts, with room).
+MAX_TIMES = 200
+
+
+class ReaderTimes(Component):
+    """Writes ISO times as Trac writes them for the reader (`GET
+    /learning/times?t=<ISO>&t=...` answers `{"times": {ISO: text}}`):
+    the study panel adds a new attempt in the format of those the page
+    was rendered with, in the reader's time zone, date format and
+    language, so a reload changes nothing. Times are not secret: anyone
+    may ask."""
+
+    implements(IRequestHandler)
+
+    # IRequestHandler methods
+
+    def match_request(self, req):
+        return req.path_info == TIMES_PATH
+
+    def process_request(self, req):
+        times = {}
+        for value in req.args.getlist('t')[:MAX_TIMES]:
+            try:
+                when = _parse_iso(value)
+            except ValueError:
+                continue
+            if when is not None:
+                times[value] = user_time(req, format_datetime, when)
+        body = json.dumps({'times': times}).encode('utf-8')
+        req.send(body, 'application/json', 200)
 
 
 class ConceptPage(Component):
@@ -232,6 +269,9 @@ class ConceptPage(Component):
             'next_concept': next_concept,
             'follow_up': follow_up,
             'concept': concept,
+            # The learner a reader (an administrator) sees the page of:
+            # by name, else by Cognito username, never by sub.
+            'owner_name': person_name(self.env, sub) or _("(no name)"),
             'question_id': concept.question_id,
             'state': state,
             'read_only': read_only,
@@ -300,6 +340,9 @@ class ConceptPage(Component):
             'reviewed': review['reviewed'],
             'overridden': review['overridden'],
             'grader_names': review['names'],
+            # Where a new attempt's time is written as the page writes
+            # the others (the reader's date preferences).
+            'times_url': req.href(TIMES_PATH.lstrip('/')),
             # The review schedule (`due` ISO, `due_now`), and how the
             # script writes the dates of a new answer's `review`.
             'review': {'due': schedule['due_iso'],
