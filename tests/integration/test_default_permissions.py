@@ -22,6 +22,7 @@ import trac.ticket.web_ui  # noqa: F401
 import trac.timeline.web_ui  # noqa: F401
 import trac.wiki.web_ui  # noqa: F401
 from trac.db.api import DatabaseManager
+from trac.env import Environment
 from trac.perm import (DefaultPermissionPolicy, PermissionCache,
                        PermissionSystem)
 from trac.ticket.model import Ticket
@@ -186,6 +187,24 @@ def test_what_everyone_still_reads(env):
     assert 'TICKET_APPEND' in perm(env, ALICE)('ticket', None)
     for sub in EDITORS:
         assert 'LEARNING_ADMIN' in perm(env, sub)
+
+
+def test_initenv_leaves_everyone_but_the_admin_group_read_only(tmp_path):
+    # `trac-admin initenv`: Trac's default data, then TracLearn's setup.
+    env = Environment(str(tmp_path / 'env'), create=True, options=[
+        ('components', 'tracl.*', 'enabled')])
+    try:
+        granted = set(PermissionSystem(env).get_all_permissions())
+        writers = {subject for subject, action in granted
+                   if not action.endswith('_VIEW')}
+        assert writers == {'learner', 'admin'}
+        assert {action for subject, action in granted
+                if subject == 'learner'} == {'LEARNING_STUDY',
+                                             'TICKET_APPEND'}
+        assert ('anonymous', 'WIKI_VIEW') in granted
+        assert not LearningEnvironmentSetup(env).environment_needs_upgrade()
+    finally:
+        env.shutdown()
 
 
 # Through the pages
