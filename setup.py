@@ -129,6 +129,7 @@ setup(
             'tracl.web.notices = tracl.web.notices',
             'tracl.web.accessibility = tracl.web.accessibility',
             'tracl.web.concept_page = tracl.web.concept_page',
+            'tracl.web.times = tracl.web.times',
             'tracl.web.graph = tracl.web.graph',
             'tracl.web.paths_api = tracl.web.paths_api',
             'tracl.web.progress_api = tracl.web.progress_api',
