@@ -620,34 +620,11 @@
     });
   };
 
-  /* Times as the server writes them for this reader (ISO -> text), so
-   * an attempt added here reads as it will after a reload. */
-  var writtenTimes = {};
-
-  /* Ask the server to write the times of `attempts` it has not written
-   * yet; resolves either way (a time it did not write shows as a date). */
+  /* Have the server write the times of `attempts` as the page writes
+   * the others; resolves either way. */
   ConceptPanel.prototype.loadTimes = function (attempts) {
-    var url = settings().times_url;
-    var missing = attempts.map(function (attempt) {
-      return attempt.created_at;
-    }).filter(function (iso) {
-      return iso && !writtenTimes[iso];
-    });
-    if (!url || !missing.length || !window.fetch)
-      return Promise.resolve();
-    var query = missing.map(function (iso) {
-      return "t=" + encodeURIComponent(iso);
-    }).join("&");
-    return fetch(url + "?" + query, {
-      credentials: "same-origin", headers: {"Accept": "application/json"}
-    }).then(function (response) {
-      return response.ok ? response.json() : null;
-    }).then(function (payload) {
-      var times = (payload && payload.times) || {};
-      Object.keys(times).forEach(function (iso) {
-        writtenTimes[iso] = String(times[iso]);
-      });
-    }, function () {});
+    return tracl.writeTimes(settings().times_url, attempts.map(
+      function (attempt) { return attempt.created_at; }));
   };
 
   ConceptPanel.prototype.attemptList = function () {
@@ -728,7 +705,7 @@
           "tracl-grader", grader));
     if (attempt.created_at) {
       var when = element("time", null,
-                         writtenTimes[attempt.created_at] ||
+                         tracl.writtenTime(attempt.created_at) ||
                          formatDate(attempt.created_at));
       when.setAttribute("datetime", attempt.created_at);
       head.appendChild(when);

@@ -11,7 +11,10 @@
  *   as HTML, and a live region's message;
  * - `tracl.onAnswer`, `tracl.showBusy`, `tracl.refuse`: an answer box's
  *   keyboard and busy look; `tracl.percent`: a score as a percentage;
- * - `tracl.whenReady`: run a page script once the document is parsed.
+ * - `tracl.whenReady`: run a page script once the document is parsed;
+ * - `tracl.writeTimes(url, isos)`: ISO times as the server writes them
+ *   for this reader (Trac's date preferences), so a time a script adds
+ *   reads as the page's own; `tracl.writtenTime(iso)` one of them.
  *
  * Loaded after js/page_errors.js and before the page scripts
  * (js/concept.js, js/learning_path.js, js/review_session.js).
@@ -252,6 +255,38 @@
       start();
   }
 
+  /* Times the server wrote for this reader, ISO -> text. */
+  var writtenTimes = {};
+
+  /* Have the server at `url` (GET url?t=ISO&t=..., answering
+   * {"times": {ISO: text}}) write the times of `isos` it has not written
+   * yet. Resolves either way: a time it did not write stays unwritten. */
+  function writeTimes(url, isos) {
+    var missing = (isos || []).filter(function (iso, index, all) {
+      return iso && !writtenTimes[iso] && all.indexOf(iso) === index;
+    });
+    if (!url || !missing.length || !window.fetch)
+      return Promise.resolve();
+    var query = missing.map(function (iso) {
+      return "t=" + encodeURIComponent(iso);
+    }).join("&");
+    return fetch(url + (url.indexOf("?") < 0 ? "?" : "&") + query, {
+      credentials: "same-origin", headers: {"Accept": "application/json"}
+    }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (payload) {
+      var times = (payload && payload.times) || {};
+      Object.keys(times).forEach(function (iso) {
+        writtenTimes[iso] = String(times[iso]);
+      });
+    }, function () {});
+  }
+
+  /* The server's text for `iso`, or null when it has not written it. */
+  function writtenTime(iso) {
+    return writtenTimes[iso] || null;
+  }
+
   window.tracl = {
     ApiFailure: ApiFailure,
     element: element,
@@ -262,6 +297,8 @@
     refuse: refuse,
     say: say,
     showBusy: showBusy,
-    whenReady: whenReady
+    whenReady: whenReady,
+    writeTimes: writeTimes,
+    writtenTime: writtenTime
   };
 })();

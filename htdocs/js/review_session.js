@@ -59,13 +59,12 @@
                        {relative: prettyTimedelta(delta)});
     var node = element("time", null, text);
     node.setAttribute("datetime", iso);
-    try {
-      node.title = new Intl.DateTimeFormat(undefined, {
-        dateStyle: "medium", timeStyle: "short",
-        timeZone: settings().time_zone || "UTC"}).format(new Date(at));
-    } catch (e) {
-      node.title = iso;
-    }
+    // The absolute time as the server writes it for this reader (as the
+    // page's own titles are); until it answers, the ISO time.
+    node.title = tracl.writtenTime(iso) || iso;
+    tracl.writeTimes(settings().times_url, [iso]).then(function () {
+      node.title = tracl.writtenTime(iso) || node.title;
+    });
     return node;
   }
 

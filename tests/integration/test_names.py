@@ -211,3 +211,71 @@ def _quote(value):
     from urllib.parse import quote
     return quote(value, safe='$')
 
+
+
+# Signing in with the Cognito emulator ---------------------------------------
+
+@pytest.fixture(scope='module')
+def cognito():
+    from tracl.auth.emulator import Emulator, provision
+    with Emulator() as running:
+        yield provision(running.endpoint)
+
+
+@pytest.fixture(scope='module')
+def user_pool(cognito):
+    from tracl.auth.emulator import REGION
+    from tracl.auth.idp import UserPool, make_client
+    client = make_client(REGION, cognito['endpoint'], 10.0, emulator=True)
+    return UserPool(client, cognito['pool_id'], cognito['client_id'],
+                    emulator=True)
+
+
+PASSWORD = 'Learner-Passw0rd'
+FORM_TOKEN = 'a1b2c3d4e5f6a1b2c3d4e5f6'
+
+
+def sign_in(env, username):
+    """POST /login as a browser does; the cookies it keeps."""
+    from urllib.parse import urlencode
+    from support.web import call
+    response = call(env, 'POST', '/login', body=urlencode({
+        'username': username, 'password': PASSWORD,
+        '__FORM_TOKEN': FORM_TOKEN}).encode('utf-8'),
+        headers={'Content-Type': 'application/x-www-form-urlencoded'},
+        cookies={'trac_form_token': FORM_TOKEN})
+    assert response.status == 303, response
+    return {'trac_form_token': FORM_TOKEN,
+            'trac_auth': response.cookies['trac_auth']}
+
+
+def test_sign_in_keeps_the_name_current(make_env, cognito, user_pool):
+    import uuid
+    from support.api_client import next_request
+    from support.web import call
+    from trac.web.session import DetachedSession
+    from tracl.auth.emulator import cognito_options
+    env = make_env(config=cognito_options(cognito))
+    username = 'nameless-%s' % uuid.uuid4().hex[:8]
+    sub = user_pool.create_user(username, PASSWORD, groups=('Students',))
+
+    # Without a name in Cognito, the username names the learner.
+    cookies = sign_in(env, username)
+    next_request(env)
+    page = call(env, 'GET', '/wiki/WikiStart', cookies=cookies)
+    assert header_name(page) == username
+    assert sub not in text_of(page.text)
+    assert DetachedSession(env, sub)['name'] == username
+
+    # A name given in Cognito shows from the next sign-in, everywhere
+    # Trac names the learner (its cached list of known users is renewed).
+    Chrome(env).format_author(None, sub)  # the list is cached now
+    user_pool.client.admin_update_user_attributes(
+        UserPoolId=cognito['pool_id'], Username=username,
+        UserAttributes=[{'Name': 'name', 'Value': 'Noor Named'}])
+    cookies = sign_in(env, username)
+    next_request(env)
+    page = call(env, 'GET', '/wiki/WikiStart', cookies=cookies)
+    assert header_name(page) == 'Noor Named'
+    assert Chrome(env).format_author(None, sub) == 'Noor Named'
+    assert DetachedSession(env, sub)['name'] == 'Noor Named'

@@ -36,15 +36,12 @@ Trac format; `concept.js` formats the dates of a new answer's `review`
 with the same pattern (`date_format` in the script data).
 """
 
-import json
-from datetime import datetime
-
 from trac.core import Component, implements
 from trac.util.datefmt import (format_date, format_datetime,
                                get_date_format_jquery_ui,
-                               get_month_names_jquery_ui, user_time, utc)
+                               get_month_names_jquery_ui)
 from trac.util.translation import _, ngettext
-from trac.web.api import IRequestFilter, IRequestHandler
+from trac.web.api import IRequestFilter
 from trac.web.chrome import (Chrome, add_script, add_script_data,
                              add_stylesheet)
 
@@ -70,6 +67,7 @@ from tracl.web.api import API_PREFIX
 from tracl.web.graph import graph_fragment
 from tracl.web.labels import confidence_labels, point_labels
 from tracl.web.path_page import path_href
+from tracl.web.times import TIMES_PATH, parse_iso
 
 #: Fields of a concept ticket its learner may not change (the server
 #: refuses such changes; the edit form does not offer them).
@@ -129,48 +127,6 @@ def date_format(req, now):
             'timezone': name if name and ('/' in name or name == 'UTC')
                         else None,
             'offset': int(offset.total_seconds() // 60) if offset else 0}
-
-
-def _parse_iso(value):
-    """A UTC datetime from the progress view's ISO strings."""
-    if not value:
-        return None
-    return datetime.strptime(value, '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=utc)
-
-
-#: Where the study panel has times written in the reader's format.
-TIMES_PATH = '/learning/times'
-
-#: Most times written in one call (a concept's attempts, with room).
-MAX_TIMES = 200
-
-
-class ReaderTimes(Component):
-    """Writes ISO times as Trac writes them for the reader (`GET
-    /learning/times?t=<ISO>&t=...` answers `{"times": {ISO: text}}`):
-    the study panel adds a new attempt in the format of those the page
-    was rendered with, in the reader's time zone, date format and
-    language, so a reload changes nothing. Times are not secret: anyone
-    may ask."""
-
-    implements(IRequestHandler)
-
-    # IRequestHandler methods
-
-    def match_request(self, req):
-        return req.path_info == TIMES_PATH
-
-    def process_request(self, req):
-        times = {}
-        for value in req.args.getlist('t')[:MAX_TIMES]:
-            try:
-                when = _parse_iso(value)
-            except ValueError:
-                continue
-            if when is not None:
-                times[value] = user_time(req, format_datetime, when)
-        body = json.dumps({'times': times}).encode('utf-8')
-        req.send(body, 'application/json', 200)
 
 
 class ConceptPage(Component):
@@ -244,7 +200,7 @@ class ConceptPage(Component):
         schedule = self._schedule(req, sub, concept.ticket_id,
                                   progress['status'], now)
         review = self._review(sub, concept.ticket_id, progress['attempts'])
-        attempts = [dict(a, created=_parse_iso(a['created_at']),
+        attempts = [dict(a, created=parse_iso(a['created_at']),
                          percent=percent(a['score']),
                          **review['attempts'][a['attempt']])
                     for a in progress['attempts']]

@@ -36,6 +36,7 @@ from tracl.study.loop import MAX_ANSWER, MIN_ANSWER, StudyLoop
 from tracl.study.retention import Retention
 from tracl.util import iso
 from tracl.web.api import API_PREFIX
+from tracl.web.times import TIMES_PATH
 
 #: How far ahead the page looks for the next review (the reviews API's
 #: horizon is a year).
@@ -190,6 +191,8 @@ class ReviewPage(Component):
             'next_url': req.href(API_PREFIX.lstrip('/'), 'reviews',
                                  until=iso(now + NEXT_REVIEW_HORIZON)),
             'time_zone': getattr(tz, 'zone', None) or 'UTC',
+            # Where a time the script adds is written as the page's are.
+            'times_url': req.href(TIMES_PATH.lstrip('/')),
             'learning_url': req.href.learning(),
             'min_answer': MIN_ANSWER, 'max_answer': MAX_ANSWER,
             'messages': self._messages(),
