@@ -62,8 +62,13 @@ def studied(env, alice, teacher, grader):
     return alice, bob
 
 
+def _comparable(value):
+    # PostgreSQL reads bytea as a memoryview, whose text is its address.
+    return repr(bytes(value)) if isinstance(value, memoryview) else str(value)
+
+
 def rows(env, statement, args=()):
-    return sorted(tuple(str(v) for v in row)
+    return sorted(tuple(_comparable(v) for v in row)
                   for row in env.db_query(sql(env, statement), args))
 
 
