@@ -99,3 +99,21 @@ def test_without_paths_the_link_leads_to_the_start_pages_query_box(env):
     assert data['start_href'] == '/trac.cgi/wiki/WikiStart#tracl-lp-1'
     assert 'href="/trac.cgi/wiki/WikiStart#tracl-lp-1"' in html
     assert 'Start a learning path' in html
+
+
+def test_a_learner_is_offered_their_data_and_its_deletion(env):
+    req = MockRequest(env, path_info='/learning', authname='sub-a')
+    data, html = render(env, req)
+    assert '<a class="tracl-data-download" href="/trac.cgi/api/v1/me/data"' \
+        in html
+    assert 'id="tracl-delete-data" method="post"' in html
+    assert 'name="__FORM_TOKEN" value="%s"' % req.form_token in html
+    assert 'value="delete my learning data" required' in html
+    assert '<label for="tracl-delete-confirm">' in html
+
+
+def test_a_visitor_is_offered_no_data_section(env):
+    req = MockRequest(env, path_info='/learning', authname='anonymous')
+    _, html = render(env, req)
+    assert 'tracl-delete-data' not in html
+    assert 'me/data' not in html

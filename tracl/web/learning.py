@@ -112,10 +112,11 @@ class LearningModule(Component):
         self.log.info("Learner %s deleted their learning data: %d "
                       "concepts, %d paths, %d attempts", req.authname,
                       deleted.concepts, deleted.paths, deleted.attempts)
-        add_notice(req, _("Your learning data was deleted: %(concepts)d "
-                          "concepts, %(paths)d learning paths and "
-                          "%(attempts)d answers.", concepts=deleted.concepts,
-                          paths=deleted.paths, attempts=deleted.attempts))
+        add_notice(req, _("Your learning data was deleted (learning "
+                          "paths: %(paths)d, concepts: %(concepts)d, "
+                          "answers: %(attempts)d).",
+                          concepts=deleted.concepts, paths=deleted.paths,
+                          attempts=deleted.attempts))
         req.redirect(req.href.learning())
 
     def _reviews(self, req):
