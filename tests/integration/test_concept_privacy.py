@@ -223,10 +223,14 @@ def world(make_env, tmp_path):
 
 
 def secrets(response, name):
-    """The `{name}Secret...` words and `sub-{name}` owners in a response."""
+    """The `{name}Secret...` words, and the learner as Trac shows her
+    (`sub-{name}`, or the name her browser session gave her), in a
+    response."""
     text = response.body.decode('utf-8', 'replace')
-    return sorted(set(re.findall(r'%sSecret\w*|sub-%s' % (name, name.lower()),
-                                 text)))
+    sub = 'sub-' + name.lower()
+    shown = 'user-' + sub[:6]  # support.sessions.browser_session's name
+    return sorted(set(re.findall(r'%sSecret\w*|%s|%s' % (
+        name, re.escape(sub), re.escape(shown)), text)))
 
 
 def links_to(response, ticket_id):

@@ -54,6 +54,14 @@ SELECT t.id AS ticket, t.summary AS summary, t.owner AS owner
 """
 
 
+#: A report with '%' in a literal, as a LIKE pattern has: Trac escapes it
+#: when the statement has parameters, as the expression gives every one.
+LIKE_REPORT_SQL = """
+SELECT id AS ticket, summary FROM ticket
+ WHERE summary LIKE '%number 1%' ORDER BY id
+"""
+
+
 class World(object):
     """Seven learners' concepts, two defects, and everyone's cookies."""
 
@@ -75,6 +83,11 @@ class World(object):
                 VALUES (%s, %s, %s, %s)""",
                 ('admin', 'Concepts by expression', WITH_REPORT_SQL, ''))
             self.with_report = db.get_last_id(cursor, 'report')
+            cursor.execute("""
+                INSERT INTO report (author, title, query, description)
+                VALUES (%s, %s, %s, %s)""",
+                ('admin', 'Number one', LIKE_REPORT_SQL, ''))
+            self.like_report = db.get_last_id(cursor, 'report')
         self.cookies = {
             'alice': browser_session(env, ALICE),
             'learner1': browser_session(env, OTHERS[0]),
@@ -297,6 +310,16 @@ def test_a_report_s_csv_export_holds_only_the_learner_s_concepts(world):
     response = world.get('alice', '/report/%d' % world.with_report,
                          format='csv')
     assert csv_ids(response) == world.concepts[ALICE]
+
+
+def test_a_report_with_percent_in_a_literal_still_runs(world):
+    # Her 'number 1', 'number 10' and 'number 11', and a public defect.
+    ids, count, _, _ = report_ids(world, 'alice', world.like_report)
+    mine = world.concepts[ALICE]
+    assert ids == [mine[1], mine[10], mine[11], world.defects[1]]
+    assert count == 4
+    anonymous, _, _, _ = report_ids(world, 'anonymous', world.like_report)
+    assert anonymous == [world.defects[1]]
 
 
 def test_report_variables_from_the_request_change_nothing(world):
