@@ -23,8 +23,8 @@ from trac.util.datefmt import utc
 
 from tracl.cache import GRAPH_TTL, LearningCache, graph_key
 from tracl.clock import LearningClock
-from tracl.graph.dot import (MAX_SIZE, RENDER_VERSION, build_dot, node_id,
-                             plain, tooltip)
+from tracl.graph.dot import (AUTO, MAX_SIZE, RENDER_VERSION, build_dot,
+                             node_id, plain, tooltip)
 from tracl.graph.model import learner_graph, links_stamp, review_stamp
 from tracl.graph.render import RenderError, map_areas, run_dot, safe_svg
 
@@ -59,10 +59,11 @@ class KnowledgeGraphs(Component):
         """Largest drawn graph, in bytes.""")
 
     def draw(self, sub, href, fmt, milestone=None, path_id=None,
-             ticket_id=None, direction='LR', legend=False, tz=utc):
+             ticket_id=None, direction=AUTO, legend=False, tz=utc):
         """The `Drawing` of `sub`'s graph (see `learner_graph` for the
         selection), or None when it has no concepts; `href(ticket_id)`
-        links a node; review dates are in `tz`. Raises `RenderError`."""
+        links a node; `direction` is `LR`, `TB` or `AUTO` (the narrower);
+        review dates are in `tz`. Raises `RenderError`."""
         cache = LearningCache(self.env)
         now = LearningClock(self.env).now()
         stamp, schedules = review_stamp(self.env, sub, now)
