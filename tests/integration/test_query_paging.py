@@ -177,6 +177,20 @@ def test_the_issue_s_query_lists_a_learner_s_open_concepts(world):
     assert match_count(response) == ALICE_CONCEPTS
 
 
+def test_the_demo_s_query_finds_concepts_beyond_trac_s_first_page(env):
+    """As in the demo: more than a default page (100) of other learners'
+    concepts before a learner's 20, and no `max` in the query."""
+    for n in range(101):
+        add_ticket(env, OTHERS[n % len(OTHERS)], CONCEPT_TICKET_TYPE, n)
+    mine = [add_ticket(env, ALICE, CONCEPT_TICKET_TYPE, n)
+            for n in range(20)]
+    response = call(env, 'GET', '/query', cookies=browser_session(env, ALICE),
+                    query='type=learning_concept&status=!closed&order=id')
+    assert ticket_ids(response) == mine
+    assert match_count(response) == 20
+    assert page_links(response) == []
+
+
 def test_query_pages_over_the_learner_s_own_concepts(world):
     mine = world.concepts[ALICE]
     for number, expected in enumerate(pages(mine), 1):
