@@ -14,6 +14,7 @@ anonymous none.
 import csv
 import io
 import re
+from urllib.parse import urlencode
 
 import pytest
 # A stub knows only the components whose modules are imported: load the
@@ -25,9 +26,9 @@ import trac.wiki.web_api  # noqa: F401
 import trac.wiki.web_ui  # noqa: F401
 from trac.perm import PermissionCache
 from trac.ticket.model import Ticket
+from trac.ticket.query import Query
 from trac.ticket.report import ReportModule
-from trac.util.text import unicode_urlencode
-from urllib.parse import urlencode
+from trac.util.text import sub_vars_re, unicode_urlencode
 
 from support.sessions import browser_session
 from support.web import call
@@ -396,7 +397,6 @@ def test_ticketquery_counts_what_the_viewer_may_see(world, viewer, expected):
 # The statement itself
 
 def test_the_query_statement_reads_the_viewer_s_part_of_the_table(world):
-    from trac.ticket.query import Query
     query = Query.from_string(world.env, 'type=%s&max=5'
                               % CONCEPT_TICKET_TYPE)
     sql, args = query.get_sql(authname=ALICE)
@@ -421,7 +421,6 @@ def test_the_expression_is_none_for_learning_admin(world):
 
 def test_the_expression_is_off_where_the_component_is_disabled(world):
     world.env.disable_component(ConceptQueries)
-    from trac.ticket.query import Query
     query = Query.from_string(world.env, 'type=%s' % CONCEPT_TICKET_TYPE)
     sql, _ = query.get_sql(authname=ALICE)
     assert not sql.startswith('WITH')
@@ -442,7 +441,6 @@ def test_with_expression_comes_first(sql, expected):
 
 
 def test_report_variables_are_upper_case_names_trac_substitutes():
-    from trac.util.text import sub_vars_re
     for name in REPORT_VARIABLES:
         assert sub_vars_re.fullmatch('$' + name)
     assert ReportModule.execute_paginated_report.tracl_concept_restriction
