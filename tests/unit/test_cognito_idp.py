@@ -378,6 +378,44 @@ def test_a_user_keeps_its_sub_whatever_users_come_before_it(own_emulator):
     assert second['users']['instructor'] not in first['users'].values()
 
 
+def test_a_user_keeps_its_sub_when_a_request_comes_between_seed_and_creation(
+        own_emulator, monkeypatch):
+    """`learning user add` while the demo serves: a sign-in may reach the
+    emulator between the seed and the creation and draw from moto's
+    generator; the user is created again, so a restart gives the same
+    `sub`."""
+    import tracl.auth.emulator as emulator_module
+    from tracl.auth.emulator import (expected_sub, make_client,
+                                     provision_user, user_seed)
+    from tracl.auth.idp import UserPool
+    own_emulator.start()
+    provisioned = provision(own_emulator.endpoint)
+    pool = UserPool(make_client('us-east-1', own_emulator.endpoint,
+                                emulator=True),
+                    provisioned['pool_id'], provisioned['client_id'],
+                    emulator=True)
+    user = {'username': 'alice', 'password': 'Alice-Passw0rd',
+            'groups': ['Students']}
+    real_seed = emulator_module._seed
+    interleaved = []
+
+    def seed_then_someone_else(endpoint, seed):
+        real_seed(endpoint, seed)
+        if seed == user_seed('alice') and not interleaved:
+            interleaved.append(pool.call('list_user_pools',
+                                         {'MaxResults': 1}))
+
+    monkeypatch.setattr(emulator_module, '_seed', seed_then_someone_else)
+    sub = provision_user(pool, user, existing=False)
+    assert interleaved
+    assert sub == expected_sub('alice')
+    assert pool.user_sub('alice') == sub
+    monkeypatch.setattr(emulator_module, '_seed', real_seed)
+    own_emulator.stop()
+    own_emulator.start()
+    assert provision(own_emulator.endpoint, [user])['users']['alice'] == sub
+
+
 def test_refresh_tokens_of_a_former_run_are_refused_after_a_restart(
         own_emulator):
     """Without a random seed after provisioning, the second run would hand

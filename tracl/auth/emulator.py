@@ -18,9 +18,15 @@ its address (and what it provisioned) while it runs. U is a JSON list of
 The same users keep the same `sub` across restarts: pool and client ids are
 hashes of their settings (`MOTO_COGNITO_IDP_*_ID_STRATEGY=HASH`), and moto's
 random generator is seeded from the username just before a user is created,
-so the user's id (its `sub`) is the same each time. Afterwards the generator
-is seeded at random, so tokens issued after a restart never repeat earlier
-ones.
+so the user's id (its `sub`) is the same each time (a user whose creation
+was interleaved with another request is created again). Afterwards the
+generator is seeded at random, so tokens issued after a restart never
+repeat earlier ones.
+
+moto keeps everything in memory: an emulator environment's users file,
+`conf/demo-users.json` (mode 0600: it holds passwords), lists every user
+given to the emulator (the demo users and those added with `trac-admin ENV
+learning user add`), and the demo provisions them all on every start.
 
 The emulator's signing key ships inside moto: anyone can forge its tokens.
 Only for the demo and tests (see `[cognito] allow_emulator`).
@@ -62,6 +68,12 @@ GROUPS = ('Students', 'Instructors', 'Administrators')
 
 #: Base of the per-user seeds of moto's random generator (stable subs).
 SUB_SEED = 20260906
+
+#: The length of the request id moto draws for every answer.
+REQUEST_ID_LENGTH = 52
+
+#: Creations of a user tried until it gets its stable `sub`.
+CREATE_ATTEMPTS = 3
 
 #: Cognito's default password policy without the symbol: what the demo's
 #: generated passwords satisfy.
@@ -265,13 +277,25 @@ def provision_user(pool, user, existing=True):
         return sub
     for group in groups:
         pool.ensure_group(group)
+    expected = expected_sub(username)
     try:
-        # Seeded just before the creation, moto draws the same id for the
-        # same username, whatever happened in the emulator before.
-        _seed(pool.endpoint, user_seed(username))
-        return pool.create_user(username, user['password'],
-                                email=user.get('email'),
-                                name=user.get('name'), groups=groups)
+        for attempt in range(CREATE_ATTEMPTS):
+            # Seeded just before the creation, moto draws the same id for
+            # the same username, whatever happened in the emulator before.
+            _seed(pool.endpoint, user_seed(username))
+            sub = pool.create_user(username, user['password'],
+                                   email=user.get('email'),
+                                   name=user.get('name'), groups=groups)
+            if expected is None or sub == expected:
+                return sub
+            # A request of someone else (a sign-in to the running demo)
+            # came between the seed and the creation and drew from the
+            # generator: this id would not come back after a restart.
+            if attempt + 1 < CREATE_ATTEMPTS:
+                pool.call('admin_delete_user',
+                          {'UserPoolId': pool.user_pool_id,
+                           'Username': username}, username=username)
+        return sub
     finally:
         # Tokens issued afterwards must not repeat those of an earlier run.
         _seed(pool.endpoint, secrets.randbits(63))
@@ -280,6 +304,20 @@ def provision_user(pool, user, existing=True):
 def user_seed(username):
     """The seed of moto's random generator when `username` is created."""
     return SUB_SEED + zlib.crc32(username.encode('utf-8'))
+
+
+def expected_sub(username):
+    """The `sub` moto gives `username` when it creates the user right after
+    `provision_user()` seeded its generator (the seed's answer draws a
+    52-character request id first), or None when moto is not importable
+    here."""
+    try:
+        from moto.moto_api._internal.moto_random import MotoRandom
+    except ImportError:
+        return None
+    generator = MotoRandom(user_seed(username))
+    generator.get_random_string(length=REQUEST_ID_LENGTH)
+    return str(generator.uuid4())
 
 
 def jwks_uri(endpoint, pool_id):
