@@ -22,13 +22,26 @@ draws (every subject, one cluster each, left to right):
   RedisCache (the real server on TRACL_TEST_REDIS_URL), what a page pays;
 - the PNG handler `/learning/graph.png` through Trac's dispatcher, cached.
 
-Usage: .venv/bin/python bench/graph_bench.py [RUNS]   (default 20 cold
-runs; cached runs are 10 times as many)
+Then, readability (issue 18): at 30 and 100 concepts, a wiki page showing
+`[[KnowledgeGraph]]` in headless Chromium on a window 1280 pixels wide
+(an SQLite file, served by Trac's dispatcher: tests/support/
+graph_browser.py): the smallest concept label as drawn on screen after the
+viewer's starting zoom (its font size in CSS pixels, and the height of its
+box), the zoom, the drawing's natural size and direction, the cold draw
+(SVG, `KnowledgeGraphs.draw` after a progress change) and the page's load
+until the viewer has started, cold (drawn) and cached. Goal: labels >= 10
+px.
+
+Usage: .venv/bin/python bench/graph_bench.py [RUNS] [--readability]
+(default 20 cold runs; cached runs are 10 times as many; --readability
+measures the labels only)
 """
 
 import os
+import re
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 
@@ -36,23 +49,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, '..', 'tests'))
 
-from common import machine, measure, report  # noqa: E402
+from common import machine, measure, report, summary  # noqa: E402
 from support import pg  # noqa: E402
 from support.envs import destroy_env, learning_env  # noqa: E402
+from support.graph_data import SUBJECTS, make_concepts  # noqa: E402
 from support.sessions import browser_session  # noqa: E402
 from support.web import call  # noqa: E402
 from trac.cache import CacheManager  # noqa: E402
-from trac.ticket.model import Ticket  # noqa: E402
-from trac.util.datefmt import datetime_now, to_utimestamp, utc  # noqa: E402
 
 from tracl.cache import LearningCache  # noqa: E402
-from tracl.environment import CONCEPT_TICKET_TYPE  # noqa: E402
-from tracl.graph.dot import build_dot  # noqa: E402
+from tracl.graph.dot import build_dot, choose_direction  # noqa: E402
 from tracl.graph.model import learner_graph  # noqa: E402
 from tracl.graph.render import map_areas, run_dot, safe_svg  # noqa: E402
 from tracl.graph.service import KnowledgeGraphs  # noqa: E402
-from tracl.model.prerequisites import add_prerequisite  # noqa: E402
-from tracl.schema import sql  # noqa: E402
 
 PG_SERVER = os.environ.get('TRACL_TEST_PG_URI',
                            'postgres://postgres@127.0.0.1:5432/postgres')
@@ -60,13 +69,17 @@ REDIS_URL = os.environ.get('TRACL_TEST_REDIS_URL',
                            'redis://127.0.0.1:6379/15')
 
 SUB = 'sub-graph-bench'
-SUBJECTS = ('Blockchain Fundamentals', 'Machine Learning',
-            'Computer Networks')
 CONCEPTS = 100
 LINKS = 150
 
 GOAL_COLD_MS = 400.0
 GOAL_CACHED_MS = 10.0
+
+#: Readability: graph sizes, page width and the smallest label wanted.
+READABLE_SIZES = (30, 100)
+PAGE_WIDTH = 1280
+GOAL_LABEL_PX = 10.0
+PAGE = 'MyKnowledgeGraph'
 
 
 def href(ticket_id):
@@ -82,43 +95,9 @@ def percentile(durations, fraction):
 
 def make_graph(env):
     """100 concepts of `SUB` in three subjects, 150 links, a third of the
-    concepts studying or mastered. Returns the ticket ids."""
-    ids = []
-    for n in range(CONCEPTS):
-        ticket = Ticket(env)
-        ticket.populate({'type': CONCEPT_TICKET_TYPE, 'owner': SUB,
-                         'reporter': SUB, 'status': 'new',
-                         'milestone': SUBJECTS[n % len(SUBJECTS)],
-                         'summary': 'Concept %03d of a longer name' % n})
-        ids.append(ticket.insert())
-    # Links within a subject, from an earlier concept to a later one:
-    # each concept after the first few of its subject gets one or two.
-    by_subject = [ids[i::len(SUBJECTS)] for i in range(len(SUBJECTS))]
-    links = []
-    step = 1
-    while len(links) < LINKS:
-        for members in by_subject:
-            for i in range(step, len(members)):
-                if len(links) < LINKS and (i * 7 + step) % 3 != 0:
-                    links.append((members[i], members[i - step]))
-        step += 1
-    for concept, prerequisite in links:
-        add_prerequisite(env, concept, prerequisite)
-    now = to_utimestamp(datetime_now(utc))
-    with env.db_transaction as db:
-        for n, ticket_id in enumerate(ids):
-            if n % 3:
-                continue
-            mastered = n % 6 == 0
-            db(sql(env, """
-                INSERT INTO {progress} (cognito_user_id, ticket_id, status,
-                    started_at, last_accessed, completed_at, answer_score,
-                    best_score)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"""),
-               (SUB, ticket_id, 'mastered' if mastered else 'studying',
-                now, now, now if mastered else None,
-                0.9 if mastered else 0.4, 0.9 if mastered else 0.4))
-    return ids
+    concepts studying or mastered (tests/support/graph_data.py). Returns
+    the ticket ids."""
+    return make_concepts(env, SUB, CONCEPTS, LINKS)
 
 
 # Measures -----------------------------------------------------------------
@@ -237,6 +216,91 @@ def bench(label, runs, redis_prefix):
         destroy_env(env)
 
 
+# Readability in a browser -------------------------------------------------
+
+def readability(runs):
+    """The labels of `[[KnowledgeGraph]]` at each of `READABLE_SIZES`
+    concepts in Chromium on a page `PAGE_WIDTH` pixels wide; whether they
+    are all at least `GOAL_LABEL_PX` high."""
+    import trac.ticket.web_ui  # noqa: F401 (the stub's wiki and tickets)
+    import trac.wiki.web_ui  # noqa: F401
+    from trac.perm import PermissionSystem
+    from trac.wiki.model import WikiPage
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from support.chromium import headless_chromium
+    from support.graph_browser import LABELS_JS, serve
+
+    started = ("var root = document.querySelector('.tracl-kg');"
+               "return !!(root && root.traclGraphView);")
+    met = True
+    print('Readability: [[KnowledgeGraph]] in headless Chromium, window '
+          '%d px wide (goal: labels >= %.0f px)' % (PAGE_WIDTH,
+                                                     GOAL_LABEL_PX),
+          flush=True)
+    with tempfile.TemporaryDirectory(prefix='tracl-graph-bench-') as tmp, \
+            headless_chromium('%d,900' % PAGE_WIDTH) as driver:
+        for count in READABLE_SIZES:
+            os.environ['TRAC_TEST_DB_URI'] = 'sqlite:%s/trac-%d.db' % (
+                tmp, count)
+            env = learning_env(config=[
+                ('header_logo', 'src', 'common/trac_logo_mini.png')])
+            try:
+                for action in ('WIKI_VIEW', 'TICKET_VIEW'):
+                    PermissionSystem(env).grant_permission('authenticated',
+                                                           action)
+                make_concepts(env, SUB, count)
+                page = WikiPage(env, PAGE)
+                page.text = '[[KnowledgeGraph]]\n'
+                page.save('bench', 'the knowledge graph')
+                graph = learner_graph(env, SUB)
+                graphs, cache = KnowledgeGraphs(env), LearningCache(env)
+
+                def cold_svg():
+                    cache.bump_progress_version(SUB)
+                    graphs.draw(SUB, href, 'svg')
+                cold = measure(cold_svg, runs, warmup=2)
+                with serve(env, browser_session(env, SUB)) as base:
+                    loads = []
+                    for run in range(runs + 1):
+                        if run == 0:
+                            cache.bump_progress_version(SUB)
+                        begin = time.perf_counter()
+                        driver.get(base + '/wiki/' + PAGE)
+                        WebDriverWait(driver, 30).until(
+                            lambda d: d.execute_script(started))
+                        loads.append((time.perf_counter() - begin) * 1000)
+                    shown = driver.execute_script(LABELS_JS)[0]
+                    errors = [e for e in driver.get_log('browser')
+                              if e['level'] == 'SEVERE']
+                drawing = graphs.draw(SUB, href, 'svg')
+                natural = re.search(r'<svg[^>]* width="([0-9.]+)pt" '
+                                    r'height="([0-9.]+)pt"', drawing.data)
+                print(' %d concepts, %d links, drawn %s, natural size %.0f x '
+                      '%.0f px:' % (count, len(graph.edges),
+                                    choose_direction(graph),
+                                    float(natural.group(1)) * 4 / 3,
+                                    float(natural.group(2)) * 4 / 3))
+                print('  smallest label on screen: %.1f px font, %.1f px '
+                      'box high, at zoom %.0f%% (box %d px wide)'
+                      % (shown['fontPx'], shown['heightPx'],
+                         shown['zoom'] * 100, shown['viewWidth']))
+                report('cold draw, SVG (progress changed)', cold)
+                print('  page load until the viewer started: %.0f ms cold '
+                      '(drawn), cached %s' % (loads[0], summary(loads[1:])))
+                if errors:
+                    print('  console errors: %r' % errors)
+                ok = min(shown['fontPx'], shown['heightPx']) >= \
+                    GOAL_LABEL_PX and not errors
+                print('  goal labels >= %.0f px at %d concepts: %s'
+                      % (GOAL_LABEL_PX, count, 'met' if ok else 'MISSED'),
+                      flush=True)
+                met &= ok
+            finally:
+                destroy_env(env)
+    return met
+
+
 def clear_redis(prefix):
     import redis
     client = redis.Redis.from_url(REDIS_URL)
@@ -245,10 +309,16 @@ def clear_redis(prefix):
 
 
 def main():
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    numbers = [a for a in sys.argv[1:] if a.isdigit()]
+    runs = int(numbers[0]) if numbers else 20
     begun = time.perf_counter()
     print('Knowledge graph benchmark on %s (load average %.1f)'
           % (machine(), os.getloadavg()[0]), flush=True)
+    if '--readability' in sys.argv:
+        met = readability(min(runs, 10))
+        print('Goals %s. Benchmark took %.0f s'
+              % ('met' if met else 'MISSED', time.perf_counter() - begun))
+        return
     print('One learner, %d concepts, %d links; %d cold runs per format '
           '(goals: cold p95 <= %.0f ms, cached p95 <= %.0f ms)'
           % (CONCEPTS, LINKS, runs, GOAL_COLD_MS, GOAL_CACHED_MS))
@@ -266,6 +336,7 @@ def main():
         met &= bench('SQLite (in memory)', runs, prefix + 'sqlite:')
     finally:
         clear_redis(prefix)
+    met &= readability(min(runs, 10))
     print('Goals %s. Benchmark took %.0f s'
           % ('met' if met else 'MISSED', time.perf_counter() - begun))
 
