@@ -5,7 +5,7 @@ keyboard alone.
 One headless Chromium against the harness's running tracd opens the pages
 a learner and an admin use; axe-core (from the npm registry, installed by
 `make test` into node_modules) is injected into each and run with the WCAG
-2.0 and 2.1 A and AA rules. A failure lists every serious or critical
+2.0, 2.1 and 2.2 A and AA rules. A failure lists every serious or critical
 violation: its rule, the selectors of the elements and what to do.
 
 The learner, 'ally', is used by no other test: a Cognito user of the
@@ -112,9 +112,12 @@ def learner(functional):
     # A concept waiting for no other, to answer from the keyboard.
     open_concept = next(t['concept'] for t in created['tickets']
                         if not t['prerequisites'] and t['concept'] != LEDGERS)
+    locked = next(t['ticket_id'] for t in created['tickets']
+                  if t['prerequisites'])
     path_url = created.get('path_url') or created['roadmap_url']
     return {'path': urlsplit(path_url).path, 'disputed': ledgers,
-            'open': tickets[open_concept], 'open_concept': open_concept}
+            'open': tickets[open_concept], 'open_concept': open_concept,
+            'locked': locked}
 
 
 # Helpers ------------------------------------------------------------------
@@ -205,7 +208,8 @@ def test_learners_pages_have_no_serious_violations(
     sign_in(chromium, url, LEARNER['username'], LEARNER['password'])
     pages = [start_page, learner['path'],
              '/ticket/%d' % learner['open'],
-             '/ticket/%d' % learner['disputed'], '/learning/review']
+             '/ticket/%d' % learner['disputed'],
+             '/ticket/%d' % learner['locked'], '/learning/review']
     found = violations_by_page(chromium, axe, url, pages)
     assert found == {}, report(found)
 
@@ -229,8 +233,8 @@ def test_sign_in_page_has_no_serious_violations(functional, chromium, axe):
     assert found == {}, report(found)
 
 
-def test_start_page_works_from_the_keyboard(functional, chromium, start_page,
-                                            learner):
+def test_start_page_works_from_the_keyboard(functional, chromium, axe,
+                                            start_page, learner):
     testenv, _tester, _tc = functional
     url = tracd_url(testenv)
     sign_in(chromium, url, LEARNER['username'], LEARNER['password'])
@@ -253,9 +257,13 @@ def test_start_page_works_from_the_keyboard(functional, chromium, start_page,
     assert first.is_selected()
     create = tab_to(chromium, '.tracl-lp-create')
     assert create.is_displayed()
+    # The preview drawn by the script is as accessible as the page.
+    bad = serious(run_axe(chromium, axe))
+    assert bad == [], describe(bad)
 
 
-def test_concept_page_works_from_the_keyboard(functional, chromium, learner):
+def test_concept_page_works_from_the_keyboard(functional, chromium, axe,
+                                              learner):
     testenv, _tester, _tc = functional
     url = tracd_url(testenv)
     sign_in(chromium, url, LEARNER['username'], LEARNER['password'])
@@ -270,3 +278,6 @@ def test_concept_page_works_from_the_keyboard(functional, chromium, learner):
     wait(chromium, lambda d: d.find_elements(
         By.CSS_SELECTOR, '.tracl-result:not([hidden]) .tracl-result-score'),
         GRADE_SECONDS)
+    # The result drawn by the script is as accessible as the page.
+    bad = serious(run_axe(chromium, axe))
+    assert bad == [], describe(bad)

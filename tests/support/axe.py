@@ -15,8 +15,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 AXE_SCRIPT = os.path.join(ROOT, 'node_modules', 'axe-core', 'axe.min.js')
 
-#: The rules of WCAG 2.0 and 2.1, levels A and AA.
-WCAG_TAGS = ('wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa')
+#: The rules of WCAG 2.0, 2.1 and 2.2, levels A and AA.
+WCAG_TAGS = ('wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22a',
+             'wcag22aa')
 
 #: The impacts a page may not show.
 FAILING_IMPACTS = ('serious', 'critical')
