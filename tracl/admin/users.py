@@ -81,7 +81,15 @@ class UserAdminCommands(Component):
         creates it again with the same `sub` and password on every
         start."""
         sub = provision_user(pool, user, existing=False)
-        record_user(users_path(self.env.path), dict(user, sub=sub))
+        path = users_path(self.env.path)
+        try:
+            record_user(path, dict(user, sub=sub))
+        except OSError as e:
+            raise EmulatorError(_(
+                "Created %(username)s (sub %(sub)s), but could not record "
+                "the user in %(path)s (%(error)s): the user is gone after "
+                "the emulator restarts.", username=user['username'],
+                sub=sub, path=path, error=e.strerror or e))
         return sub
 
     def _print_token(self, username, password):
