@@ -23,7 +23,7 @@ from tracl.schema import TABLES, sql
 ALICE, BOB, TEACHER = 'sub-alice', 'sub-bob', 'sub-teacher'
 ALICES_ANSWER = 'Alice writes that a ledger is copied to every node.'
 BOBS_NOTE = "Bob's own note on his ledger."
-CONFIRM = {'confirm': learner_data.CONFIRMATION}
+CONFIRM = {'confirm': True}
 
 pytestmark = pytest.mark.learning_env(
     default_data=True, provider=True,
@@ -173,14 +173,10 @@ def test_delete_removes_the_learners_data_and_keeps_another_learners(
     assert ALICES_ANSWER in decisions_export(env)
     own = [t['ticket_id'] for t in alice.path['tickets']]
 
-    result = ok(alice.api('POST', '/me/data/delete', CONFIRM))
+    response = alice.api('DELETE', '/me/data', CONFIRM)
 
-    assert result['deleted']['concepts'] == len(own)
-    assert result['deleted']['paths'] == 1
-    assert result['deleted']['attempts'] == 4
-    assert result['deleted']['disputes'] == 1
-    assert result['deleted']['review_cards'] == 1
-    assert result['decisions_anonymised'] == 1
+    assert response.status == 204, response
+    assert response.body == b''
     after = learner_snapshot(env, ALICE)
     assert all(found == [] for found in after.values()), after
     assert rows(env, 'SELECT id FROM ticket WHERE id IN (%s)'
@@ -221,18 +217,22 @@ def test_a_failure_part_way_leaves_everything_as_it_was(
     with pytest.raises(env.db_exc.OperationalError):
         learner_data.delete_learner_data(env, ALICE)
     assert everything(env) == before
-    response = alice.api('POST', '/me/data/delete', CONFIRM)
+    response = alice.api('DELETE', '/me/data', CONFIRM)
     assert response.status in (500, 503), response
     assert everything(env) == before
     monkeypatch.setattr(learner_data, '_delete_tickets', delete_rows)
-    ok(alice.api('POST', '/me/data/delete', CONFIRM))
-    assert everything(env) != before
+    deleted = learner_data.delete_learner_data(env, ALICE)
+    assert deleted == learner_data.Deleted(
+        concepts=len(alice.path['tickets']), paths=1, progress=2,
+        attempts=4, disputes=1, follow_ups=0, review_cards=1,
+        review_log=deleted.review_log, decisions_anonymised=1)
+    assert deleted.review_log >= 1
 
 
 def test_a_visitor_must_sign_in(env):
     from support.web import call
     for method, path, body in (('GET', '/api/v1/me/data', None),
-                               ('POST', '/api/v1/me/data/delete', CONFIRM)):
+                               ('DELETE', '/api/v1/me/data', CONFIRM)):
         response = call(env, method, path, body=body)
         assert_error(response, 401)
 
@@ -240,11 +240,18 @@ def test_a_visitor_must_sign_in(env):
 def test_delete_needs_the_confirmation_and_the_csrf_token(env, studied):
     alice, _bob = studied
     before = everything(env)
-    for body in (None, {}, {'confirm': 'yes'},
-                 {'confirm': learner_data.CONFIRMATION.upper()}):
-        assert_error(alice.api('POST', '/me/data/delete', body), 400,
-                     'confirmation_required' if body else None)
-    assert_error(alice.api('POST', '/me/data/delete', CONFIRM, csrf=False),
+    for body in (None, {}, {'confirm': 'yes'}, {'confirm': 1},
+                 {'confirm': False}):
+        assert_error(alice.api('DELETE', '/me/data', body), 400,
+                     'confirmation_required')
+    from support.web import call
+    assert_error(call(env, 'DELETE', '/api/v1/me/data',
+                      body=b'{"confirm": tru', cookies=alice.cookies,
+                      headers={'Content-Type': 'application/json',
+                               'X-CSRF-Token':
+                               alice.cookies['trac_form_token']}),
+                 400, 'invalid_json')
+    assert_error(alice.api('DELETE', '/me/data', CONFIRM, csrf=False),
                  403, 'csrf_token_invalid')
     assert everything(env) == before
 
@@ -270,8 +277,7 @@ def test_my_learning_form_deletes_once_confirmed_with_its_token(
     assert 'href="/api/v1/me/data"' in page.text
     assert 'id="tracl-delete-data"' in page.text
     before = everything(env)
-    form = {'delete_learning_data': '1',
-            'confirm': learner_data.CONFIRMATION}
+    form = {'delete_learning_data': '1', 'confirm': 'yes'}
     assert post_form(alice, form, token=False).status == 400
     unconfirmed = post_form(alice, {'delete_learning_data': '1'})
     assert unconfirmed.status == 303

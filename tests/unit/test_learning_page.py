@@ -108,7 +108,7 @@ def test_a_learner_is_offered_their_data_and_its_deletion(env):
         in html
     assert 'id="tracl-delete-data" method="post"' in html
     assert 'name="__FORM_TOKEN" value="%s"' % req.form_token in html
-    assert 'value="delete my learning data" required' in html
+    assert 'name="confirm"' in html and 'value="yes" required' in html
     assert '<label for="tracl-delete-confirm">' in html
 
 

@@ -36,10 +36,6 @@ from tracl.cache import LearningCache, progress_key, session_key
 from tracl.environment import CONCEPT_TICKET_TYPE
 from tracl.schema import sql
 
-#: What the learner types, or an API client sends as `confirm`, to delete
-#: their learning data.
-CONFIRMATION = 'delete my learning data'
-
 #: How an anonymised decision names its learner: the prefix and a random
 #: token per deletion, so that the decisions of one deleted learner can be
 #: told apart from another's but never linked back to either.

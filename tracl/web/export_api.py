@@ -1,6 +1,6 @@
 """`GET /api/v1/me/anki`: the signed-in learner's concepts as an Anki deck;
-`GET /api/v1/me/data` and `POST /api/v1/me/data/delete`: everything
-TracLearn keeps of the learner, to download or to delete
+`GET /api/v1/me/data` and `DELETE /api/v1/me/data`: everything TracLearn
+keeps of the learner, to download or to delete
 (`tracl.model.learner_data`).
 
 The API frame (`tracl.web.api`) authenticates the call, limits its rate and
@@ -12,9 +12,14 @@ notes, so a client that syncs decks needs no special case.
 
 The data download is JSON sent as a file (`Content-Disposition:
 attachment`), so the same link saves it from My learning. Deleting needs
-the body `{"confirm": "delete my learning data"}`: a client cannot delete
-by accident, and a cookie-authenticated call also needs the CSRF header.
+the body `{"confirm": true}`, so that a client cannot delete by accident;
+a cookie-authenticated call also needs the CSRF header. The API frame
+reads no body for DELETE, so this handler reads its own, with the frame's
+limits.
 """
+
+import json
+
 
 from trac.core import Component, implements
 from trac.util.translation import _
@@ -47,21 +52,8 @@ def learner_data_href(href):
 _DELETE_REQUEST = {
     'type': 'object', 'required': ['confirm'],
     'properties': {'confirm': {
-        'type': 'string', 'enum': [learner_data.CONFIRMATION],
-        'description': 'Exactly "%s".' % learner_data.CONFIRMATION}},
-}
-
-_DELETED = {
-    'description': "What was deleted, counted per kind; the instructors' "
-                   "decisions on the learner's answers are kept with the "
-                   "learner replaced by an anonymous marker.",
-    'type': 'object', 'required': ['deleted', 'decisions_anonymised'],
-    'properties': {
-        'deleted': {'type': 'object', 'properties': {
-            name: {'type': 'integer'}
-            for name in learner_data.Deleted._fields
-            if name != 'decisions_anonymised'}},
-        'decisions_anonymised': {'type': 'integer'}},
+        'type': 'boolean', 'enum': [True],
+        'description': 'true: the learner confirms the deletion.'}},
 }
 
 
@@ -104,10 +96,16 @@ class ExportApi(Component):
                 'review log. `?user=SUB` reads another learner\'s '
                 '(LEARNING_ADMIN).', 'type': 'object'}})
         yield Endpoint(
-            'POST', '/me/data/delete', self._delete,
+            'DELETE', '/me/data', self._delete,
             "Delete the learner's learning data",
             request_schema=_DELETE_REQUEST, rate_cost=EXPORT_RATE_COST,
-            responses={200: _DELETED})
+            responses={204: {'description':
+                "Deleted, in one transaction: the learner's paths, concept "
+                "tickets, progress, attempts, notes, disputes, follow-ups, "
+                "review cards and log, and cached views. Instructors' "
+                "decisions on their answers are kept with the learner "
+                "replaced by an anonymous marker; the Cognito account is "
+                "not touched."}})
 
     # Handlers
 
@@ -122,21 +120,49 @@ class ExportApi(Component):
         ApiModule(self.env).send_json(req, data, 200, headers={
             'Content-Disposition': 'attachment; filename="%s"' % filename})
 
-    @api_errors(**{'400': 'Invalid input, or `confirm` missing or not the '
-                          'phrase'})
+    @api_errors(**{'400': 'Invalid JSON, or `confirm` not true'})
     def _delete(self, req, call):
-        if call.body.get('confirm') != learner_data.CONFIRMATION:
+        body = self._delete_body(req)
+        if body.get('confirm') is not True:
             raise ApiError(400, _('Nothing was deleted: send {"confirm": '
-                                  '"%(phrase)s"} to delete your learning '
-                                  'data.',
-                                  phrase=learner_data.CONFIRMATION),
+                                  'true} to delete your learning data.'),
                            code='confirmation_required')
         deleted = learner_data.delete_learner_data(self.env, call.sub)
         self.log.info("Learner %s deleted their learning data through the "
                       "API: %r", call.sub, deleted)
-        counts = deleted._asdict()
-        anonymised = counts.pop('decisions_anonymised')
-        return {'deleted': counts, 'decisions_anonymised': anonymised}
+        return None
+
+    def _delete_body(self, req):
+        """The JSON object of a DELETE's body (`{}` without one), read as
+        the frame reads other bodies: 413 above its limit, 415 for another
+        media type, 400 for what is not a JSON object."""
+        req.environ['tracl.body_read'] = True
+        try:
+            length = int(req.get_header('Content-Length') or 0)
+        except ValueError:
+            raise ApiError(400, _("Content-Length is not a number."))
+        limit = ApiModule(self.env).max_body_size
+        if length > limit:
+            raise ApiError(413, _("The request body is larger than "
+                                  "%(limit)d bytes.", limit=limit),
+                           headers={'Connection': 'close'})
+        raw = req.read(length) if length > 0 else b''
+        if not raw.strip():
+            return {}
+        media = (req.get_header('Content-Type') or '').split(';')[0] \
+            .strip().lower()
+        if media != 'application/json':
+            raise ApiError(415, _("Send the request body as "
+                                  "application/json."))
+        try:
+            body = json.loads(raw.decode('utf-8'))
+        except (UnicodeDecodeError, ValueError):
+            raise ApiError(400, _("The request body is not valid JSON."),
+                           code='invalid_json')
+        if not isinstance(body, dict):
+            raise ApiError(400, _("The request body must be a JSON object."),
+                           code='invalid_json')
+        return body
 
     def _names(self, sub):
         """The learner's name and Cognito username, from their session."""

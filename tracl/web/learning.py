@@ -91,7 +91,6 @@ class LearningModule(Component):
             # Everything TracLearn keeps of the learner, to take or delete.
             'data_href': learner_data_href(req.href),
             'form_token': req.form_token,
-            'confirm_phrase': learner_data.CONFIRMATION,
         }
         data.update(self._reviews(req) if signed_in else {'reviews': None})
         add_stylesheet(req, 'tracl/css/tracl.css')
@@ -103,7 +102,7 @@ class LearningModule(Component):
         """Delete the learner's learning data when the form confirms it
         (Trac has checked its form token), then come back here saying
         what went."""
-        if req.args.getfirst('confirm') != learner_data.CONFIRMATION:
+        if req.args.getfirst('confirm') != 'yes':
             add_warning(req, _("Nothing was deleted: tick the box to "
                                "confirm that you want your learning data "
                                "deleted."))
