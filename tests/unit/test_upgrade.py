@@ -1,6 +1,8 @@
 """Enabling TracLearn on an existing Trac environment: `trac-admin ENV
 upgrade` adds the learning tables and settings and changes none of the
-environment's data (Trac's 21 tables keep their columns, keys and rows)."""
+environment's data (Trac's 21 tables keep their columns, keys and rows),
+but for Trac's stock wiki and ticket write grants to everyone, which
+TracLearn's default permissions replace; the team's own grants stay."""
 
 import os
 import subprocess
@@ -12,10 +14,14 @@ from trac import db_default
 from trac.config import Configuration
 from trac.db.api import DatabaseManager
 from trac.env import open_environment
+from trac.perm import PermissionSystem
 from trac.ticket.model import Milestone, Ticket
 from trac.wiki.model import WikiPage
 
 from support import pg
+from tracl.auth.default_permissions import (
+    DEFAULT_GRANTS, PERMISSIONS_VERSION, PERMISSIONS_VERSION_NAME,
+    STOCK_WRITE_ACTIONS)
 from tracl.schema import SCHEMA_VERSION, SCHEMA_VERSION_NAME, TABLES
 
 TRAC_ADMIN = os.path.join(os.path.dirname(sys.executable), 'trac-admin')
@@ -61,6 +67,11 @@ def add_project_data(env):
     page = WikiPage(env, 'TeamNotes')
     page.text = "= Notes =\nWe ship on Fridays."
     page.save('alice', 'first notes')
+    # The team's own grants, to a user and to a group of theirs.
+    perms = PermissionSystem(env)
+    perms.grant_permission('bob', 'TICKET_ADMIN')
+    perms.grant_permission('developers', 'WIKI_MODIFY')
+    perms.grant_permission('alice', 'developers')
 
 
 @pytest.fixture(params=['sqlite', pytest.param('postgres',
@@ -119,21 +130,34 @@ def test_upgrade_adds_learning_schema_and_keeps_existing_data(existing_env):
             continue
         assert after[name] == before[name], name
     # `cache` holds Trac's cache generations: adding a ticket type bumps the
-    # generation of the ticket fields, nothing else.
+    # generation of the ticket fields, changing permissions that of the
+    # permission store, nothing else.
     generations = lambda dump: {key: gen for _, gen, key in dump['cache'][1]}
     changed = {key for key, gen in generations(after).items()
                if generations(before).get(key) != gen}
-    assert changed <= {'trac.ticket.api.TicketSystem.fields'}
+    assert changed <= {'trac.ticket.api.TicketSystem.fields',
+                       'trac.perm.DefaultPermissionStore._all_permissions'}
     added_enum = set(after['enum'][1]) - set(before['enum'][1])
     assert [row[:2] for row in added_enum] == \
         [('ticket_type', 'learning_concept')]
     assert set(before['enum'][1]) <= set(after['enum'][1])
-    # The default grants of the LEARNING_* actions (schema version 2).
+    # The default grants of the LEARNING_* actions (schema version 2) and
+    # the default permissions in place of Trac's stock write grants to
+    # everyone; the team's own grants stay.
+    stock_writes = {('authenticated', action)
+                    for action in STOCK_WRITE_ACTIONS}
+    assert stock_writes <= set(before['permission'][1])
     assert set(after['permission'][1]) - set(before['permission'][1]) == \
-        {('learner', 'LEARNING_STUDY'), ('admin', 'LEARNING_ADMIN')}
-    assert set(before['permission'][1]) <= set(after['permission'][1])
+        {('learner', 'LEARNING_STUDY'), ('admin', 'LEARNING_ADMIN')} | \
+        set(DEFAULT_GRANTS)
+    assert set(before['permission'][1]) - set(after['permission'][1]) == \
+        stock_writes
+    assert {('bob', 'TICKET_ADMIN'), ('developers', 'WIKI_MODIFY'),
+            ('alice', 'developers')} <= set(after['permission'][1])
     added_system = set(after['system'][1]) - set(before['system'][1])
-    assert added_system == {(SCHEMA_VERSION_NAME, str(SCHEMA_VERSION))}
+    assert added_system == {(SCHEMA_VERSION_NAME, str(SCHEMA_VERSION)),
+                            (PERMISSIONS_VERSION_NAME,
+                             str(PERMISSIONS_VERSION))}
     # The learning tables exist and are empty.
     with env.db_query as db:
         from tracl.schema import sql
