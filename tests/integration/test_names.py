@@ -55,6 +55,13 @@ def owner_filter(response):
         response.text)]
 
 
+def authors_filter(response):
+    """The value of the timeline's author filter box."""
+    found = re.search(r'<input type="text" size="16" name="authors" '
+                      r'value="([^"]*)"', response.text)
+    return unescape(found.group(1)) if found else None
+
+
 def ticket_ids(response):
     return sorted({int(n) for n in re.findall(
         r'<td class="id"><a href="/ticket/(\d+)"', response.text)})
@@ -72,6 +79,11 @@ def people(env, grader):
     LearnerProfiles(env).update(ALICE, username=ALICE_USERNAME,
                                 name=ALICE_NAME)
     nameless(env, BOB, BOB_USERNAME)
+    # Each comments on a concept: the timeline names the author.
+    from trac.ticket.model import Ticket
+    for client in (alice, bob):
+        ticket = Ticket(env, client.path['tickets'][0]['ticket_id'])
+        ticket.save_changes(client.sub, 'A comment of mine.')
     return alice, bob, admin
 
 
@@ -142,10 +154,20 @@ def test_views_name_the_learner(env, people, who):
         assert ticket_ids(again) == own, value
         assert owner_filter(again) == [name]
 
-    # The timeline.
-    timeline = client.get('/timeline', query='ticket=on&daysback=2')
+    # The timeline, and its author filter, which reads the name back.
+    timeline = client.get('/timeline', query='ticket=on&ticket_details=on'
+                          '&daysback=2')
     assert timeline.status == 200
-    assert name in text_of(timeline.text)
+    assert re.search(r' by %s\b' % re.escape(name),
+                     ' '.join(text_of(timeline.text).split()))
+    events = []
+    for authors in (client.sub, '"%s"' % name):
+        found = client.get('/timeline', query='ticket=on&ticket_details=on'
+                           '&daysback=2&authors=' + _quote(authors))
+        assert authors_filter(found) == '"%s"' % name \
+            if ' ' in name else name
+        events.append(re.findall(r'<dt class="[^"]*">', found.text))
+    assert events[0] and events[0] == events[1]
 
     for page in (page, query, timeline):
         assert client.sub not in text_of(page.text)

@@ -6,8 +6,9 @@ owner and reporter, query columns, the timeline): `Chrome.format_author`
 shows the `name` of an authenticated Trac session when `[trac]
 show_full_names` is on. Sign-in keeps that name as the ID token's name,
 else the Cognito username (`LearnerProfiles.update`). This module fills
-what Trac shows raw: the owner and reporter filters of the ticket query,
-whose text box holds the value the query matches.
+what Trac shows raw: the owner and reporter filters of the ticket query
+and the timeline's author filter, whose text boxes hold the value Trac
+matches.
 """
 
 import re
@@ -23,6 +24,10 @@ PERSON_FIELDS = ('owner', 'reporter')
 
 _FIELD_RE = re.compile(r'^(?:\d+_)?(%s)$' % '|'.join(PERSON_FIELDS))
 
+#: One person of the timeline's author filter, as Trac reads it: `-`
+#: excludes; a name with spaces is quoted.
+_AUTHOR_RE = re.compile(r'(-)?(?:"([^"]*)"|\'([^\']*)\'|([^\s]+))')
+
 
 def display_name(name, username):
     """The name of a person with ID-token name `name` and Cognito
@@ -31,6 +36,19 @@ def display_name(name, username):
         if value and value.strip():
             return value.strip()
     return None
+
+
+def _authors(text, convert):
+    """The timeline's author filter `text` with each person passed
+    through `convert` (and quoted when it holds a space)."""
+    people = []
+    for match in _AUTHOR_RE.finditer(text):
+        person = convert(match.group(2) or match.group(3) or
+                         match.group(4) or '')
+        if re.search(r'\s', person):
+            person = ("'%s'" if '"' in person else '"%s"') % person
+        people.append((match.group(1) or '') + person)
+    return ' '.join(people)
 
 
 def person_name(env, sub):
@@ -44,7 +62,7 @@ def person_name(env, sub):
 
 class QueryPersonNames(Component):
     """Shows names in the ticket query's owner and reporter filters and
-    reads them back.
+    in the timeline's author filter, and reads them back.
 
     A learner sees their own name ("Owner is Alice Smith", from
     View Tickets' `owner=$USER`); an administrator also sees the Cognito
@@ -57,20 +75,28 @@ class QueryPersonNames(Component):
     # IRequestFilter methods
 
     def pre_process_request(self, req, handler):
-        if req.path_info.rstrip('/') == '/query' and req.is_authenticated:
-            names = self._names_to_subs(req)
-            admin = ADMIN in req.perm
+        if not req.is_authenticated:
+            return handler
+        path = req.path_info.rstrip('/')
+        if path == '/query':
+            read = self._reader(req)
             arg_list = req.arg_list
-            changed = [(k, self._to_sub(v, names, admin)
+            changed = [(k, self._to_sub(v, read)
                         if _FIELD_RE.match(k) and isinstance(v, str) else v)
                        for k, v in arg_list]
             if changed != arg_list:
                 req.arg_list = changed
                 req.args = arg_list_to_args(changed)
+        elif path == '/timeline' and req.args.get('authors'):
+            read = self._reader(req)
+            req.args['authors'] = _authors(req.args.get('authors'),
+                                           lambda text: read(text) or text)
         return handler
 
     def post_process_request(self, req, template, data, metadata):
-        if template == 'query.html' and data and req.is_authenticated:
+        if not data or not req.is_authenticated:
+            return template, data, metadata
+        if template == 'query.html':
             for clause in data.get('clauses') or []:
                 for field in PERSON_FIELDS:
                     constraint = clause.get(field)
@@ -78,6 +104,9 @@ class QueryPersonNames(Component):
                         constraint['values'] = [
                             self._shown(req, value)
                             for value in constraint['values']]
+        elif template == 'timeline.html' and data.get('authors'):
+            data['authors'] = _authors(data['authors'],
+                                       lambda sub: self._shown(req, sub))
         return template, data, metadata
 
     # Internal methods
@@ -101,22 +130,31 @@ class QueryPersonNames(Component):
                 return value
         return None
 
-    def _names_to_subs(self, req):
-        """`{text: sub}` of the names the viewer may type for a person."""
+    def _reader(self, req):
+        """A function giving the `sub` of a person's name as the viewer
+        may type it (None for text that names nobody they may name): their
+        own name or username, and for an administrator anyone's
+        username."""
         sub = req.authname
         profile = LearnerProfiles(self.env).get(sub)
         names = {}
         for value in (profile.get('name'), profile.get('username')):
             if value and value.strip():
                 names[value.strip()] = sub
-        return names
+        admin = ADMIN in req.perm
 
-    def _to_sub(self, value, names, admin):
+        def read(text):
+            text = text.strip()
+            found = names.get(text)
+            if found is None and text and admin:
+                found = self._sub_of_username(text)
+            return found
+        return read
+
+    def _to_sub(self, value, read):
+        """A filter's `value` (`!` negates) with a name read as the sub."""
         neg = value.startswith('!')
-        text = value[1:] if neg else value
-        sub = names.get(text.strip())
-        if sub is None and text and admin:
-            sub = self._sub_of_username(text.strip())
+        sub = read(value[1:] if neg else value)
         return ('!' if neg else '') + sub if sub else value
 
     def _sub_of_username(self, username):
