@@ -63,6 +63,14 @@ SELECT id AS ticket, summary FROM ticket
 """
 
 
+#: A report of a `$` variable the request may leave unset: Trac's form
+#: then offers a box for it.
+MILESTONE_REPORT_SQL = """
+SELECT id AS ticket, summary FROM ticket
+ WHERE COALESCE(milestone, '') = $MILESTONE ORDER BY id
+"""
+
+
 class World(object):
     """Seven learners' concepts, two defects, and everyone's cookies."""
 
@@ -89,6 +97,11 @@ class World(object):
                 VALUES (%s, %s, %s, %s)""",
                 ('admin', 'Number one', LIKE_REPORT_SQL, ''))
             self.like_report = db.get_last_id(cursor, 'report')
+            cursor.execute("""
+                INSERT INTO report (author, title, query, description)
+                VALUES (%s, %s, %s, %s)""",
+                ('admin', 'By milestone', MILESTONE_REPORT_SQL, ''))
+            self.milestone_report = db.get_last_id(cursor, 'report')
         self.cookies = {
             'alice': browser_session(env, ALICE),
             'learner1': browser_session(env, OTHERS[0]),
@@ -347,6 +360,32 @@ def test_report_variables_from_the_request_change_nothing(world):
     assert ticket_ids(response) == pages(world.concepts[ALICE])[0]
     assert match_count(response) == ALICE_CONCEPTS
     assert 'TRACL_' not in response.text
+
+
+@pytest.mark.parametrize('viewer', ['alice', 'anonymous', 'admin'])
+def test_a_missing_report_variable_gets_its_box_in_the_form(world, viewer):
+    """Trac adds a variable the request leaves unset to the report's
+    arguments, for its form to offer a box: a learner's too."""
+    response = world.get(viewer, '/report/%d' % world.milestone_report,
+                         max=str(PAGE))
+    assert 'The following arguments are missing: MILESTONE' in \
+        response.text
+    assert re.search(r'<input type="text" size="42"\s+name="MILESTONE"\s+'
+                     r'value=""\s*/>', response.text), viewer
+    assert 'TRACL_' not in response.text
+    # Her milestone-less tickets are the report's rows.
+    visible = world.concepts[ALICE] if viewer == 'alice' else \
+        world.every_concept if viewer == 'admin' else []
+    assert match_count(response) == len(visible + world.defects)
+
+
+def test_a_report_variable_set_in_the_request_stays_in_the_form(world):
+    response = world.get('alice', '/report/%d' % world.milestone_report,
+                         max=str(PAGE), MILESTONE='none such')
+    assert re.search(r'name="MILESTONE"\s+value="none such"',
+                     response.text)
+    assert 'arguments are missing' not in response.text
+    assert 'No matches found' in response.text
 
 
 def test_my_tickets_report_still_reads_user(world):

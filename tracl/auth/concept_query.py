@@ -126,12 +126,13 @@ class ConceptQueries(Component):
                 else value
         result = execute(req, id, with_expression(sql, cte), variables,
                          limit, offset)
-        # Trac drops from `args` the variables the SQL does not use (the
-        # page's links and form carry the others): as it would have, and
-        # without this component's.
-        for name in list(args):
-            if name not in variables or name in REPORT_VARIABLES:
-                del args[name]
+        # Trac edits the report's arguments as it runs: it drops those the
+        # SQL does not use and adds each it uses but the request left unset
+        # (as ''); the page's links carry them and its form draws a box for
+        # each. Hand that back to `args`, without this component's.
+        args.clear()
+        args.update((name, value) for name, value in variables.items()
+                    if name not in REPORT_VARIABLES)
         return result
 
     # Internal methods
