@@ -35,6 +35,7 @@ from support.web import call
 from tracl.auth.concept_query import (REPORT_VARIABLES, ConceptQueries,
                                       with_expression)
 from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.schema import dialect
 
 ALICE, ADMIN_SUB = 'sub-alice', 'sub-admin'
 OTHERS = ['sub-learner%d' % n for n in range(1, 7)]
@@ -447,6 +448,39 @@ def test_the_query_statement_reads_the_viewer_s_part_of_the_table(world):
     assert not plain.startswith('WITH') and ALICE not in plain_args
     assert [t['id'] for t in query.execute(authname=ALICE)] == \
         world.concepts[ALICE][:PAGE]
+
+
+def test_the_expression_reads_the_table_unqualified_sql_reads(world):
+    """On PostgreSQL the expression names the schema that holds `ticket`
+    as an unqualified name finds it, not the first schema of the search
+    path (which may hold no `ticket`, as a schema named after the role)."""
+    env = world.env
+    queries = ConceptQueries(env)
+    query = Query.from_string(env, 'type=%s&order=id&max=%d'
+                              % (CONCEPT_TICKET_TYPE, PAGE))
+    if dialect(env) != 'postgres':
+        queries._table = None
+        assert queries._real_ticket_table() == 'main.ticket'
+        return
+
+    class Rollback(Exception):
+        pass
+
+    with pytest.raises(Rollback):
+        with env.db_transaction as db:
+            schema = db("SELECT current_schema()")[0][0]
+            cursor = db.cursor()
+            cursor.execute('CREATE SCHEMA tracl_no_tickets')
+            cursor.execute("SELECT set_config('search_path', %s, true)",
+                           ('tracl_no_tickets, %s' % db.quote(schema),))
+            assert db("SELECT current_schema()")[0][0] == 'tracl_no_tickets'
+            queries._table = None
+            assert queries._real_ticket_table() == \
+                '%s.ticket' % db.quote(schema)
+            assert [t['id'] for t in query.execute(authname=ALICE)] == \
+                world.concepts[ALICE][:PAGE]
+            raise Rollback
+    queries._table = None
 
 
 def test_the_expression_is_none_for_learning_admin(world):

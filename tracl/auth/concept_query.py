@@ -138,11 +138,19 @@ class ConceptQueries(Component):
     # Internal methods
 
     def _real_ticket_table(self):
+        """Trac's `ticket` table named with its schema, read once for the
+        environment (its search path is fixed by its database URI)."""
         with self._lock:
             if self._table is None:
                 if dialect(self.env) == 'postgres':
+                    # The schema in which an unqualified `ticket` is found,
+                    # not `current_schema()`: the first schema of the search
+                    # path that exists may hold no `ticket`.
                     with self.env.db_query as db:
-                        schema = db("SELECT current_schema()")[0][0]
+                        schema = db("""
+                            SELECT n.nspname FROM pg_class c
+                              JOIN pg_namespace n ON n.oid = c.relnamespace
+                             WHERE c.oid = 'ticket'::regclass""")[0][0]
                         self._table = '%s.ticket' % db.quote(schema)
                 else:
                     self._table = 'main.ticket'
