@@ -38,6 +38,7 @@ from trac.attachment import Attachment
 from trac.perm import PermissionCache, PermissionSystem
 from trac.resource import Resource
 from trac.ticket.model import Milestone, Ticket
+from trac.ticket.query import Query
 from trac.util.datefmt import to_utimestamp
 
 from support.sessions import browser_session
@@ -669,6 +670,28 @@ def test_policy_follows_a_change_of_type(policy_env, tickets):
     defect['owner'] = ALICE
     defect.save_changes(ADMIN_SUB, 'Now a concept')
     assert check(env, 'TICKET_VIEW', BOB, defect.id) is False
+
+
+def test_queries_read_exactly_the_tickets_the_policy_lets_a_viewer_see(
+        policy_env, tickets):
+    """The policy (ticket by ticket) and ConceptQueries (in the SQL) follow
+    one rule of who owns a concept and who sees them all."""
+    env = policy_env
+    for owner in (BOB, '', 'anonymous'):
+        concept = Ticket(env)
+        concept.populate({'type': CONCEPT_TICKET_TYPE, 'owner': owner,
+                          'reporter': ALICE, 'summary': 'Of %r' % owner,
+                          'status': 'new'})
+        concept.insert()
+    every = [t['id'] for t in Query(env, max=0, order='id').execute()]
+    assert len(every) == 5
+    for viewer in (ALICE, BOB, ADMIN_SUB, 'anonymous', ''):
+        allowed = [ticket_id for ticket_id in every
+                   if check(env, 'TICKET_VIEW', viewer, ticket_id) is None]
+        read = [t['id'] for t in Query(env, max=0, order='id').execute(
+            authname=viewer)]
+        assert read == allowed, viewer
+        assert len(read) == {ALICE: 2, BOB: 2, ADMIN_SUB: 5}.get(viewer, 1)
 
 
 def test_permission_system_denies_through_the_policy(policy_env, tickets):

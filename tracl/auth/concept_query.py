@@ -49,7 +49,7 @@ from trac.perm import PermissionCache
 from trac.ticket.query import Query
 from trac.ticket.report import ReportModule
 
-from tracl.auth.permissions import ADMIN
+from tracl.auth.permissions import owns_no_concept, sees_every_concept
 from tracl.environment import CONCEPT_TICKET_TYPE
 from tracl.schema import dialect
 
@@ -61,10 +61,6 @@ REPORT_VARIABLES = ('TRACL_CONCEPT_TYPE', 'TRACL_VIEWER')
 _LEADING_WITH_RE = re.compile(
     r'\A(?:\s+|--[^\n]*|/\*.*?\*/)*WITH\b(?:\s+RECURSIVE\b)?',
     re.IGNORECASE | re.DOTALL)
-
-#: Users who own nothing: they read no concept.
-_NOBODY = (None, '', 'anonymous')
-
 
 class ConceptQueries(Component):
     """Restricts a viewer's ticket queries and reports to the tickets the
@@ -88,11 +84,11 @@ class ConceptQueries(Component):
             perm = PermissionCache(self.env, authname)
         else:
             return None
-        if ADMIN in perm:
+        if sees_every_concept(perm):
             return None
         where = "COALESCE(type,'') <> %s" % markers[0]
         values = [CONCEPT_TICKET_TYPE]
-        if authname not in _NOBODY:
+        if not owns_no_concept(authname):
             where += " OR owner = %s" % markers[1]
             values.append(authname)
         sql = "ticket AS (SELECT * FROM %s WHERE %s)" % (

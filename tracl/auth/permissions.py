@@ -43,9 +43,26 @@ _TICKET_PATH_RE = re.compile(r'^/(?:ticket|(?:raw-|zip-)?attachment/ticket)/'
                              r'([0-9]+)(?:/|$)')
 
 
+#: User names that own no concept, whatever a ticket's owner says: no name,
+#: and the anonymous visitor.
+_OWNS_NOTHING = (None, '', 'anonymous')
+
+
+def owns_no_concept(username):
+    """Whether user `username` owns no concept ticket, whatever its owner
+    field says (anonymous)."""
+    return username in _OWNS_NOTHING
+
+
+def sees_every_concept(perm):
+    """Whether the holder of `perm` (a `PermissionCache`) sees every
+    learner's concepts (LEARNING_ADMIN)."""
+    return ADMIN in perm
+
+
 def _owns(username, owner):
-    """Whether `username` owns a ticket of `owner`: anonymous owns none."""
-    return username == owner and username not in ('anonymous', '')
+    """Whether `username` owns a ticket of `owner`."""
+    return username == owner and not owns_no_concept(username)
 
 
 class ConceptTicketGuard(Component):
@@ -120,9 +137,7 @@ class ConceptOwnerPolicy(Component):
             return None
         ticket_type, owner = self._type_and_owner(ticket_id)
         if ticket_type != CONCEPT_TICKET_TYPE or \
-                _owns(username, owner):
-            return None
-        if ADMIN in perm:
+                _owns(username, owner) or sees_every_concept(perm):
             return None
         return False
 
@@ -164,7 +179,7 @@ class ConceptOwnerPolicy(Component):
         ticket_type, owner = self._type_and_owner(ticket_id)
         if ticket_type != CONCEPT_TICKET_TYPE:
             return True
-        return _owns(req.authname, owner) or ADMIN in req.perm
+        return _owns(req.authname, owner) or sees_every_concept(req.perm)
 
     # Internal methods
 
