@@ -29,6 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / 'tests'))
 
 from support import pg  # noqa: E402
+from support.chromium import chromium  # noqa: E402,F401 (a fixture)
 
 DEFAULT_PG_URI = 'postgres://postgres@127.0.0.1:5432/postgres'
 DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/15'

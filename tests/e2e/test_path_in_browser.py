@@ -22,7 +22,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 from trac.env import Environment
 
-from support.chromium import headless_chromium
+from support.chromium import console_errors
 from tracl.demo import write_start_page
 
 pytestmark = pytest.mark.slow
@@ -69,14 +69,6 @@ def names_list(names):
 
 
 @pytest.fixture(scope='module')
-def chromium():
-    """Headless Chromium with its console recorded, in a profile of its
-    own."""
-    with headless_chromium() as driver:
-        yield driver
-
-
-@pytest.fixture(scope='module')
 def start_page(live_server):
     """The demo's start page, with its LearningPath form."""
     env = Environment(live_server.env_path)
@@ -100,11 +92,6 @@ def learner(live_server, chromium, start_page):
 
 def wait(driver, condition, timeout=CALL_SECONDS):
     return WebDriverWait(driver, timeout).until(condition)
-
-
-def console_errors(driver):
-    return [entry for entry in driver.get_log('browser')
-            if entry['level'] == 'SEVERE']
 
 
 def calls(driver, part):

@@ -24,7 +24,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 from trac.env import Environment
 
-from support.chromium import headless_chromium
+from support.chromium import console_errors, headless_chromium
 from support.study import BLOCKCHAIN, GOOD_ANSWERS, LEDGERS, WEAK_ANSWER
 from tracl.study.retention import Retention
 
@@ -50,11 +50,6 @@ LOADER = 'import tracl.web.review_page  # noqa: F401\n'
 
 def wait(driver, condition, timeout=CALL_SECONDS):
     return WebDriverWait(driver, timeout).until(condition)
-
-
-def console_errors(driver):
-    return [entry for entry in driver.get_log('browser')
-            if entry['level'] == 'SEVERE']
 
 
 def page_errors(driver):

@@ -27,7 +27,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 from trac.wiki.model import WikiPage
 
 from support.axe import axe_source, describe, run_axe, serious
-from support.chromium import headless_chromium
 from support.study import (BLOCKCHAIN, GOOD_ANSWERS, LEDGERS, MERKLE,
                            WEAK_ANSWER, learner_headers, make_path)
 from support.web import call
@@ -65,12 +64,6 @@ MAX_TABS = 120
 
 
 # Fixtures -----------------------------------------------------------------
-
-@pytest.fixture(scope='module')
-def chromium():
-    with headless_chromium() as driver:
-        yield driver
-
 
 @pytest.fixture(scope='module')
 def axe():
@@ -206,7 +199,7 @@ def test_learners_pages_have_no_serious_violations(
     testenv, _tester, _tc = functional
     url = tracd_url(testenv)
     sign_in(chromium, url, LEARNER['username'], LEARNER['password'])
-    pages = [start_page, learner['path'],
+    pages = [start_page, '/learning', learner['path'],
              '/ticket/%d' % learner['open'],
              '/ticket/%d' % learner['disputed'],
              '/ticket/%d' % learner['locked'], '/learning/review']

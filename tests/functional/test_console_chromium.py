@@ -22,7 +22,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 from trac.wiki.model import WikiPage
 
 from conftest import USERS
-from support.chromium import headless_chromium
 from support.study import BLOCKS, GOOD_ANSWERS, LEDGERS, MERKLE
 from tracl.demo import START_PAGE
 
@@ -46,13 +45,6 @@ SETTLE_SECONDS = 1.0
 
 
 # Fixtures -----------------------------------------------------------------
-
-@pytest.fixture(scope='module')
-def chromium():
-    """Headless Chromium, its console recorded, in a profile of its own."""
-    with headless_chromium() as driver:
-        yield driver
-
 
 @pytest.fixture(scope='module')
 def start_page(functional):

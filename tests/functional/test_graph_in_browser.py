@@ -23,7 +23,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 from trac.wiki.model import WikiPage
 
-from support.chromium import headless_chromium
+from support.chromium import console_errors
 from support.graph_browser import LABELS_JS, serve
 from support.graph_data import make_concepts
 from support.sessions import browser_session
@@ -41,11 +41,6 @@ def save_screenshot(driver, name):
         driver.save_screenshot(os.path.join(folder, name))
 
 
-def console_errors(driver):
-    return [entry for entry in driver.get_log('browser')
-            if entry['level'] == 'SEVERE']
-
-
 def wait(driver, condition, timeout=10):
     return WebDriverWait(driver, timeout).until(condition)
 
@@ -54,12 +49,6 @@ def viewer_started(driver):
     return driver.execute_script(
         "var root = document.querySelector('.tracl-kg');"
         "return !!(root && root.traclGraphView);")
-
-
-@pytest.fixture(scope='module')
-def chromium():
-    with headless_chromium(window_size='1280,900') as driver:
-        yield driver
 
 
 @pytest.fixture(params=[30, 100])

@@ -15,7 +15,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from trac.util.datefmt import datetime_now, to_utimestamp, utc
 
-from support.chromium import headless_chromium
 from test_console_chromium import (api, console_errors, save_screenshot,
                                    tracd_url, wait)
 from tracl.schema import sql
@@ -23,12 +22,6 @@ from tracl.schema import sql
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
 LEARNER, PASSWORD = 'dora', 'DoraPass123'
-
-
-@pytest.fixture(scope='module')
-def chromium():
-    with headless_chromium() as driver:
-        yield driver
 
 
 @pytest.fixture(scope='module')

@@ -41,3 +41,18 @@ def headless_chromium(window_size='1280,900'):
     finally:
         driver.quit()
         profile.cleanup()
+
+
+@pytest.fixture(scope='module')
+def chromium():
+    """One headless Chromium per test module, its console recorded, in a
+    profile of its own (tests/conftest.py offers it to every module)."""
+    with headless_chromium() as driver:
+        yield driver
+
+
+def console_errors(driver):
+    """The console's SEVERE entries since the last read (Chromium hands
+    each entry out once)."""
+    return [entry for entry in driver.get_log('browser')
+            if entry['level'] == 'SEVERE']
