@@ -19,17 +19,26 @@ with a common table expression named `ticket`:
                     WHERE COALESCE(type, '') <> %s OR owner = %s)
 
 For the rest of that statement `ticket` is the viewer's part of the table:
-every join, subquery, `COUNT(*)` and `LIMIT` Trac or a report's author
-writes sees only the tickets the viewer may see. The real table is named
-with its schema (`main` on SQLite, the current schema on PostgreSQL), as an
-unqualified `ticket` inside the expression would be the expression itself.
-A report that starts with its own `WITH` gets the expression as its first.
+every join, subquery, `COUNT(*)` and `LIMIT` on `ticket` that Trac or a
+report's author writes sees only the tickets the viewer may see. That holds
+for the table `ticket` only. Other tables a report reads directly
+(`ticket_change`, `ticket_custom`, `attachment`, TracLearn's learning
+tables and views) are not restricted: their rows of hidden concepts count
+in the report's total and its pages unless the report joins them to
+`ticket`. Of such rows, Trac's check of each row still drops those whose
+`ticket` (or `id`) column names a concept the viewer may not see; a row
+without such a column (an aggregate, say) is shown as the SQL gives it.
+The real table is named with its schema (`main` on SQLite; on PostgreSQL
+the schema in which an unqualified `ticket` is found), as an unqualified
+`ticket` inside the expression would be the expression itself. A report
+that starts with its own `WITH` gets the expression as its first.
 The values are parameters: the query's own, and in a report two `$`
 variables of Trac's report syntax that this component sets (a request
 cannot).
 
 Anonymous viewers read no concept at all; LEARNING_ADMIN reads every
-ticket (no expression). A statement that names no viewer (neither a
+ticket (no expression): the rule `ConceptOwnerPolicy` follows too
+(`owns_no_concept`, `sees_every_concept`). A statement that names no viewer (neither a
 request nor a user name: TracLearn's own code, a notification) is left as
 Trac writes it.
 
