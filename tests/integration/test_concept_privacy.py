@@ -39,7 +39,7 @@ from trac.perm import PermissionCache, PermissionSystem
 from trac.resource import Resource
 from trac.ticket.model import Milestone, Ticket
 from trac.ticket.query import Query
-from trac.util.datefmt import to_utimestamp
+from trac.util.datefmt import datetime_now, to_utimestamp, utc
 
 from support.sessions import browser_session
 from support.web import call
@@ -47,6 +47,7 @@ from tracl.auth.permissions import (ADMIN, ConceptOwnerPolicy,
                                     LearningPermissions)
 from tracl.auth.profile import LearnerProfiles
 from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.schema import dialect
 
 MILESTONE = 'Blockchain Fundamentals'
 ALICE, BOB, ADMIN_SUB = 'sub-alice', 'sub-bob', 'sub-admin'
@@ -692,6 +693,39 @@ def test_queries_read_exactly_the_tickets_the_policy_lets_a_viewer_see(
             authname=viewer)]
         assert read == allowed, viewer
         assert len(read) == {ALICE: 2, BOB: 2, ADMIN_SUB: 5}.get(viewer, 1)
+
+
+def test_policy_answers_for_a_concept_that_reuses_a_deleted_id(
+        policy_env, tickets):
+    """Another process (trac-admin deleting a learner's data, another
+    worker) deletes alice's newest concept and makes bob's: SQLite gives
+    bob's the id alice's had. This process, which knew alice's, must not
+    take bob's for hers."""
+    env = policy_env
+    concept = Ticket(env)
+    concept.populate({'type': CONCEPT_TICKET_TYPE, 'owner': ALICE,
+                      'reporter': ALICE, 'summary': 'Newest',
+                      'status': 'new'})
+    old_id = concept.insert()
+    assert check(env, 'TICKET_VIEW', ALICE, old_id) is None
+    assert check(env, 'TICKET_VIEW', BOB, old_id) is False
+    # As another process would: no listener of this one hears of it.
+    now = to_utimestamp(datetime_now(utc))
+    with env.db_transaction as db:
+        db("DELETE FROM ticket WHERE id=%s", (old_id,))
+        cursor = db.cursor()
+        cursor.execute("""
+            INSERT INTO ticket (type, time, changetime, summary, reporter,
+                                owner, status)
+            VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+            (CONCEPT_TICKET_TYPE, now, now, "Bob's", BOB, BOB, 'new'))
+        new_id = db.get_last_id(cursor, 'ticket')
+    if dialect(env) == 'sqlite':
+        assert new_id == old_id
+    else:
+        assert new_id > old_id      # a sequence never gives an id again
+    assert check(env, 'TICKET_VIEW', BOB, new_id) is None
+    assert check(env, 'TICKET_VIEW', ALICE, new_id) is False
 
 
 def test_permission_system_denies_through_the_policy(policy_env, tickets):

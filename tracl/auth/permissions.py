@@ -15,6 +15,18 @@ fixed on a page of one, are a second line behind that.
 
 The query page offers Trac's batch modify panel only to those who may use
 it (TICKET_BATCH_MODIFY).
+
+On PostgreSQL the policy remembers each ticket's type and owner (a read
+per ticket would be a round trip per row of a list). A concept keeps both
+(`ConceptTicketGuard`); a change or deletion in this process is forgotten
+at once (its ticket listener), and a ticket id comes from a sequence that
+never gives it again, so what another process deletes leaves only an entry
+for a ticket that no longer exists. SQLite gives the id of the highest
+ticket deleted to the next one created: another process (trac-admin
+deleting a learner's data, another worker) could delete one learner's
+concept and create another's under its id, and a remembered owner would
+then be the wrong learner. There the policy reads the ticket each time: a
+local read by primary key.
 """
 
 import re
@@ -32,6 +44,7 @@ from trac.web.api import IRequestFilter
 from tracl.auth.config import CognitoConfig
 from tracl.auth.profile import LearnerProfiles
 from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.schema import dialect
 
 STUDY = 'LEARNING_STUDY'
 ADMIN = 'LEARNING_ADMIN'
@@ -124,6 +137,7 @@ class ConceptOwnerPolicy(Component):
     def __init__(self):
         self._owners = OrderedDict()
         self._lock = threading.Lock()
+        self._remembers = None
 
     # IPermissionPolicy methods
 
@@ -231,22 +245,36 @@ class ConceptOwnerPolicy(Component):
             data['tickets'] = []
 
     def _type_and_owner(self, ticket_id):
-        with self._lock:
-            found = self._owners.get(ticket_id)
-            if found is not None:
-                self._owners.move_to_end(ticket_id)
-                return found
+        remember = self._remembers_owners()
+        if remember:
+            with self._lock:
+                found = self._owners.get(ticket_id)
+                if found is not None:
+                    self._owners.move_to_end(ticket_id)
+                    return found
         rows = self.env.db_query(
             "SELECT type, owner FROM ticket WHERE id=%s", (ticket_id,))
         if not rows:
             # Not remembered: the ticket may be created by another process.
             return None, None
         found = tuple(rows[0])
+        if not remember:
+            return found
         with self._lock:
             self._owners[ticket_id] = found
             while len(self._owners) > _OWNER_CACHE_SIZE:
                 self._owners.popitem(last=False)
         return found
+
+    def _remembers_owners(self):
+        """Whether tickets' ids are never given again (PostgreSQL), so that
+        their type and owner may be remembered (see the module's doc)."""
+        if self._remembers is None:
+            try:
+                self._remembers = dialect(self.env) == 'postgres'
+            except ValueError:
+                self._remembers = False
+        return self._remembers
 
     def _forget(self, ticket_id):
         with self._lock:
