@@ -1,17 +1,22 @@
 """Environment creation and upgrade: the learning schema, the
 `learning_concept` ticket type, the learning custom fields and the default
 permissions (`tracl.auth.default_permissions`: learners read the wiki and
-comment on their concepts, admins and instructors edit).
+comment on tickets, admins and instructors edit).
 
 Trac's own tables keep their columns and keys; Trac's `[ticket-workflow]` is
 left alone (it is global to every ticket type). Settings an admin already
-has in trac.ini are never overwritten, nor permissions an admin granted.
+has in trac.ini are never overwritten, nor permissions an admin granted:
+Trac's stock write grants to signed-in users are revoked only while they
+are still Trac's untouched set, and what was revoked is printed with the
+commands that restore it.
 """
 
 from trac.core import Component, implements
 from trac.db.api import DatabaseManager
 from trac.env import IEnvironmentSetupParticipant
 from trac.ticket.model import Type
+from trac.util.text import printout
+from trac.util.translation import _
 
 from tracl.auth import default_permissions
 from tracl.schema import SCHEMA_VERSION, SCHEMA_VERSION_NAME
@@ -19,8 +24,9 @@ from tracl.schema import SCHEMA_VERSION, SCHEMA_VERSION_NAME
 #: The ticket type of a concept a learner studies.
 CONCEPT_TICKET_TYPE = 'learning_concept'
 
-#: The custom fields of a concept ticket (contract: `ticket_custom` holds
-#: question, question_difficulty and question_context). The expected answer
+#: The custom fields of a concept ticket: `ticket_custom` holds question,
+#: question_difficulty and question_context under these names, which
+#: reports and tools outside TracLearn read, so they stay. The expected answer
 #: is kept out of them on purpose: custom fields show in forms, queries and
 #: CSV exports.
 CUSTOM_FIELDS = (
@@ -106,15 +112,42 @@ class LearningEnvironmentSetup(Component):
         if missing or settings:
             self.config.save()
         # After the schema: its upgrades grant the LEARNING_* actions.
-        revoked, granted = default_permissions.apply_defaults(self.env)
-        if revoked:
-            self.log.info("Revoked Trac's default write permissions: %s",
-                          ', '.join('%s %s' % p for p in revoked))
-        if granted:
-            self.log.info("Granted the learning groups' permissions: %s",
-                          ', '.join('%s %s' % p for p in granted))
+        outcome = default_permissions.apply_defaults(self.env)
+        self._report_permissions(outcome)
 
     # Internal methods
+
+    def _report_permissions(self, outcome):
+        """Tell the admin running `trac-admin upgrade` (or `initenv`) what
+        the default permissions changed and how to undo it, and warn in the
+        log about write grants to everyone they left in place."""
+        if outcome.revoked:
+            printout(_("TracLearn revoked Trac's stock write permissions "
+                       "from signed-in users (learners only read the "
+                       "wiki and comment on tickets): %(grants)s. To give "
+                       "them back:", grants=_listed(outcome.revoked)))
+            for command in default_permissions.permission_commands(
+                    self.env, 'add', outcome.revoked):
+                printout('  ' + command)
+            self.log.info("Revoked Trac's stock write permissions: %s",
+                          _listed(outcome.revoked))
+        if outcome.granted:
+            self.log.info("Granted the learning groups' permissions: %s",
+                          _listed(outcome.granted))
+        if outcome.kept:
+            # Not Trac's untouched stock set: an admin chose these.
+            self.log.warning(
+                "Left write permissions granted to everyone, which let "
+                "every learner edit the wiki or tickets: %s. To revoke "
+                "them: %s", _listed(outcome.kept),
+                '; '.join(default_permissions.permission_commands(
+                    self.env, 'remove', outcome.kept)))
+            printout(_("TracLearn left these write permissions, granted "
+                       "by an admin, to everyone: %(grants)s. To revoke "
+                       "them:", grants=_listed(outcome.kept)))
+            for command in default_permissions.permission_commands(
+                    self.env, 'remove', outcome.kept):
+                printout('  ' + command)
 
     def _has_concept_type(self):
         return any(t.name == CONCEPT_TICKET_TYPE for t in Type.select(self.env))
@@ -155,3 +188,7 @@ class LearningEnvironmentSetup(Component):
         section = self.config['ticket-custom']
         return [(name, value) for name, value in CUSTOM_FIELDS
                 if name not in section]
+
+
+def _listed(grants):
+    return ', '.join('%s %s' % grant for grant in grants)

@@ -5,8 +5,11 @@ Learners (Cognito's Students) read the wiki, study and comment on their own
 concepts; they neither edit wiki pages nor create tickets nor batch-modify.
 Anonymous users only read. Admins and instructors (Administrators and
 Instructors, Trac group `admin`) edit the wiki and tickets and
-batch-modify. An upgrade revokes Trac's stock write grants to everyone
-once, and leaves what an admin granted alone, then and afterwards.
+batch-modify. An upgrade revokes Trac's stock write grants to signed-in
+users once, only while they are still Trac's untouched set, prints what it
+revoked with the commands that restore it, and leaves what an admin
+granted alone (with a warning when it lets everyone write), then and
+afterwards.
 """
 
 from urllib.parse import urlencode
@@ -34,7 +37,7 @@ from support.study import make_path
 from support.web import call
 from tracl.auth.default_permissions import (
     DEFAULT_GRANTS, PERMISSIONS_VERSION, PERMISSIONS_VERSION_NAME,
-    STOCK_WRITE_ACTIONS, apply_defaults)
+    STOCK_WRITE_ACTIONS, Outcome, apply_defaults)
 from tracl.environment import LearningEnvironmentSetup
 
 ALICE, INSTRUCTOR, ADMIN_SUB = 'sub-alice', 'sub-instructor', 'sub-admin'
@@ -132,17 +135,24 @@ def comments(env, ticket_id):
         "AND field='comment' AND newvalue != ''", (ticket_id,))]
 
 
-def as_before_the_defaults(env, admins_own=()):
+def as_before_the_defaults(env, admins_own=(), admin_revoked=()):
     """Turn `env` into an environment set up before TracLearn had default
     permissions: Trac's stock grants, no record of the defaults, and what
-    an admin granted meanwhile."""
+    an admin granted (and revoked) meanwhile."""
     store = PermissionSystem(env).store
     with env.db_transaction as db:
         for subject, action in DEFAULT_GRANTS:
             store.revoke_permission(subject, action)
         for subject, action in STOCK_GRANTS + list(admins_own):
             store.grant_permission(subject, action)
+        for subject, action in admin_revoked:
+            store.revoke_permission(subject, action)
         db("DELETE FROM system WHERE name=%s", (PERMISSIONS_VERSION_NAME,))
+
+
+def warnings_logged(env):
+    return [message for level, message in env.log_messages
+            if level == 'WARNING']
 
 
 # A new environment
@@ -320,6 +330,65 @@ def test_upgrade_revokes_the_stock_grants_and_keeps_the_admins_own(
     assert edit_start_page(env, ADMIN_SUB, "= Hello =\n").status == 303
 
 
+def test_upgrade_prints_what_it_revoked_and_how_to_restore_it(env, capsys):
+    as_before_the_defaults(env, ADMINS_OWN)
+    capsys.readouterr()
+    LearningEnvironmentSetup(env).upgrade_environment()
+    out = capsys.readouterr().out
+    for subject, action in STOCK_GRANTS:
+        assert '%s %s' % (subject, action) in out
+    command = 'trac-admin %s permission add authenticated %s' % (
+        env.path, ' '.join(STOCK_WRITE_ACTIONS))
+    assert command in out.splitlines()[-1]
+    # Nothing left that lets everyone write: no warning.
+    assert warnings_logged(env) == []
+
+
+def test_upgrade_leaves_a_tuned_grant_to_signed_in_users_and_warns(env,
+                                                                   capsys):
+    # The admin kept only wiki editing for everyone signed in (a class
+    # wiki) and took ticket writing away: no longer Trac's stock set.
+    tuned = [('authenticated', action) for action in
+             ('WIKI_CREATE', 'TICKET_CREATE', 'TICKET_MODIFY')]
+    as_before_the_defaults(env, admin_revoked=tuned)
+    capsys.readouterr()
+    LearningEnvironmentSetup(env).upgrade_environment()
+    forget_checked_permissions(env)
+
+    granted = set(PermissionSystem(env).get_all_permissions())
+    assert ('authenticated', 'WIKI_MODIFY') in granted
+    assert set(DEFAULT_GRANTS) <= granted
+    assert 'WIKI_MODIFY' in perm(env, ALICE)('wiki', 'WikiStart')
+    assert 'TICKET_CREATE' not in perm(env, ALICE)('ticket', None)
+    warnings = warnings_logged(env)
+    assert len(warnings) == 1
+    assert 'authenticated WIKI_MODIFY' in warnings[0]
+    assert 'trac-admin %s permission remove authenticated WIKI_MODIFY' % \
+        env.path in warnings[0]
+    out = capsys.readouterr().out
+    assert 'revoked' not in out
+    assert 'authenticated WIKI_MODIFY' in out
+    assert not LearningEnvironmentSetup(env).environment_needs_upgrade()
+
+
+def test_upgrade_leaves_an_anonymous_write_grant_and_warns(env, capsys):
+    # Trac never grants anonymous a write action: an admin did.
+    as_before_the_defaults(env, [('anonymous', 'TICKET_CREATE')])
+    LearningEnvironmentSetup(env).upgrade_environment()
+    forget_checked_permissions(env)
+
+    granted = set(PermissionSystem(env).get_all_permissions())
+    assert ('anonymous', 'TICKET_CREATE') in granted
+    assert not granted & set(STOCK_GRANTS)          # still pristine
+    assert 'TICKET_CREATE' in perm(env, 'anonymous')('ticket', None)
+    assert 'WIKI_MODIFY' not in perm(env, ALICE)('wiki', 'WikiStart')
+    warnings = warnings_logged(env)
+    assert len(warnings) == 1 and 'anonymous TICKET_CREATE' in warnings[0]
+    out = capsys.readouterr().out
+    assert 'permission add authenticated' in out
+    assert 'permission remove anonymous TICKET_CREATE' in out
+
+
 def test_upgrade_keeps_an_admins_grant_to_the_admin_group(env):
     # The admin already gave the group an action the defaults give: no
     # second row, no error.
@@ -343,7 +412,7 @@ def test_upgrade_is_done_once_and_an_admins_later_grants_stand(env):
 
     assert not setup.environment_needs_upgrade()
     setup.upgrade_environment()
-    assert apply_defaults(env) == ([], [])
+    assert apply_defaults(env) == Outcome()
 
     assert sorted(perms.get_all_permissions()) == before
     assert 'WIKI_MODIFY' in perm(env, ALICE)('wiki', 'WikiStart')

@@ -1,8 +1,9 @@
 """Enabling TracLearn on an existing Trac environment: `trac-admin ENV
 upgrade` adds the learning tables and settings and changes none of the
 environment's data (Trac's 21 tables keep their columns, keys and rows),
-but for Trac's stock wiki and ticket write grants to everyone, which
-TracLearn's default permissions replace; the team's own grants stay."""
+but for Trac's stock wiki and ticket write grants to signed-in users,
+which TracLearn's default permissions replace (and the upgrade prints the
+command that restores them); the team's own grants stay."""
 
 import os
 import subprocess
@@ -116,6 +117,9 @@ def test_upgrade_adds_learning_schema_and_keeps_existing_data(existing_env):
     config.save()
     output = trac_admin(existing_env, 'upgrade')
     assert 'Upgrade done' in output
+    restore = 'trac-admin %s permission add authenticated %s' % (
+        existing_env, ' '.join(STOCK_WRITE_ACTIONS))
+    assert restore in [line.strip() for line in output.splitlines()], output
 
     env = open_environment(existing_env, use_cache=False)
     after = dump_trac_tables(env)
@@ -179,6 +183,12 @@ def test_upgrade_adds_learning_schema_and_keeps_existing_data(existing_env):
         assert env.config.get(section, 'stats_provider') == \
             'LearningGroupStatsProvider'
     assert not env.needs_upgrade()
+    env.shutdown()
+
+    # The printed command gives the stock grants back.
+    trac_admin(existing_env, *restore.split()[2:])
+    env = open_environment(existing_env, use_cache=False)
+    assert stock_writes <= set(PermissionSystem(env).get_all_permissions())
     env.shutdown()
 
 
