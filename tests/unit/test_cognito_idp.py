@@ -416,6 +416,47 @@ def test_a_user_keeps_its_sub_when_a_request_comes_between_seed_and_creation(
     assert provision(own_emulator.endpoint, [user])['users']['alice'] == sub
 
 
+def test_a_user_that_never_gets_its_sub_is_an_error_and_not_kept(
+        own_emulator, monkeypatch):
+    """Requests reach the emulator between the seed and the creation on
+    every attempt: the user would get a `sub` a restart does not give
+    back, so it is an error, and no user is left behind."""
+    import tracl.auth.emulator as emulator_module
+    from tracl.auth.emulator import (CREATE_ATTEMPTS, make_client,
+                                     provision_user, user_seed)
+    from tracl.auth.idp import UserPool
+    own_emulator.start()
+    provisioned = provision(own_emulator.endpoint)
+    pool = UserPool(make_client('us-east-1', own_emulator.endpoint,
+                                emulator=True),
+                    provisioned['pool_id'], provisioned['client_id'],
+                    emulator=True)
+    user = {'username': 'alice', 'password': 'Alice-Passw0rd',
+            'groups': ['Students']}
+    real_seed = emulator_module._seed
+    interleaved = []
+
+    def seed_then_someone_else(endpoint, seed):
+        real_seed(endpoint, seed)
+        if seed == user_seed('alice'):
+            interleaved.append(pool.call('list_user_pools',
+                                         {'MaxResults': 1}))
+
+    monkeypatch.setattr(emulator_module, '_seed', seed_then_someone_else)
+    with pytest.raises(EmulatorError) as raised:
+        provision_user(pool, user, existing=False)
+    assert len(interleaved) == CREATE_ATTEMPTS
+    assert 'alice' in str(raised.value)
+    assert 'No user was created' in str(raised.value)
+    with pytest.raises(CognitoError) as missing:
+        pool.user_sub('alice')
+    assert missing.value.code == 'user_not_found'
+    # Once the emulator is quiet again, adding her works.
+    monkeypatch.setattr(emulator_module, '_seed', real_seed)
+    assert provision_user(pool, user, existing=False) == \
+        pool.user_sub('alice')
+
+
 def test_refresh_tokens_of_a_former_run_are_refused_after_a_restart(
         own_emulator):
     """Without a random seed after provisioning, the second run would hand

@@ -221,6 +221,43 @@ def test_a_user_added_to_the_emulator_keeps_sign_in_and_sub_after_restart(
     env.shutdown()
 
 
+def test_learning_user_add_records_no_user_without_its_stable_sub(
+        tmp_path, monkeypatch):
+    """Every creation in the emulator gave another `sub` than the one a
+    restart gives back: the command fails and records nothing."""
+    import tracl.auth.emulator as emulator_module
+    from trac.admin.api import AdminCommandError
+    from tracl.auth.emulator import free_port, load_users
+    from tracl.auth.idp import CognitoIdentityProvider
+    from tracl.auth.profile import USERNAME_ATTRIBUTE
+    env, _ = create_or_open(str(tmp_path / 'demo'))
+    users_file, _ = ensure_users(env)
+    before = load_users(users_file)
+    process, _ = start_emulator(env, users_file, free_port())
+    try:
+        env.config.parse_if_needed(force=True)
+        # As if another request drew from moto's generator every time.
+        monkeypatch.setattr(emulator_module, 'expected_sub',
+                            lambda username: 'a-sub-never-drawn')
+        try:
+            _user_add(env, 'alice', '--password', 'Secret123')
+        except AdminCommandError as e:
+            assert 'Could not create alice with its stable sub' in str(e)
+        else:
+            raise AssertionError('alice was added with an unstable sub')
+        assert load_users(users_file) == before
+        pool = CognitoIdentityProvider(env).user_pool
+        users = pool.call('list_users', {'UserPoolId': pool.user_pool_id})
+        assert 'alice' not in [u['Username'] for u in users['Users']]
+        assert env.db_query(
+            "SELECT sid FROM session_attribute WHERE name=%s AND value=%s",
+            (USERNAME_ATTRIBUTE, 'alice')) == []
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    env.shutdown()
+
+
 def test_learning_user_add_outside_an_emulator_records_nothing(
         tmp_path, monkeypatch, capsys):
     """A real Cognito (here moto reached as if it were AWS, with

@@ -257,7 +257,9 @@ def provision_user(pool, user, existing=True):
     on the emulator, with the `sub` its username always gets; or, when the
     user exists and `existing` is true, give it the password and groups of
     `user`. Returns the `sub`. With `existing` false an existing user is a
-    `CognitoError('user_exists')`."""
+    `CognitoError('user_exists')`. When every creation gets another `sub`
+    (other requests kept reaching the emulator), the user is not kept and
+    it is an `EmulatorError`."""
     username = user['username']
     groups = tuple(user.get('groups') or ())
     try:
@@ -279,7 +281,7 @@ def provision_user(pool, user, existing=True):
         pool.ensure_group(group)
     expected = expected_sub(username)
     try:
-        for attempt in range(CREATE_ATTEMPTS):
+        for _attempt in range(CREATE_ATTEMPTS):
             # Seeded just before the creation, moto draws the same id for
             # the same username, whatever happened in the emulator before.
             _seed(pool.endpoint, user_seed(username))
@@ -290,12 +292,17 @@ def provision_user(pool, user, existing=True):
                 return sub
             # A request of someone else (a sign-in to the running demo)
             # came between the seed and the creation and drew from the
-            # generator: this id would not come back after a restart.
-            if attempt + 1 < CREATE_ATTEMPTS:
-                pool.call('admin_delete_user',
-                          {'UserPoolId': pool.user_pool_id,
-                           'Username': username}, username=username)
-        return sub
+            # generator: this id would not come back after a restart, so
+            # the user goes (the last time too: a user left with it would
+            # be recorded with a sub the next start does not give back).
+            pool.call('admin_delete_user',
+                      {'UserPoolId': pool.user_pool_id,
+                       'Username': username}, username=username)
+        raise EmulatorError(_(
+            "Could not create %(username)s with its stable sub: other "
+            "requests reached the emulator during each of %(attempts)d "
+            "attempts. No user was created; try again when the demo is "
+            "less busy.", username=username, attempts=CREATE_ATTEMPTS))
     finally:
         # Tokens issued afterwards must not repeat those of an earlier run.
         _seed(pool.endpoint, secrets.randbits(63))
