@@ -25,7 +25,8 @@ GROUPS_ATTRIBUTE = 'tracl_groups'
 PREFERENCES_ATTRIBUTE = 'tracl_preferences'
 ACTIVE_PATH_ATTRIBUTE = 'tracl_active_path'
 
-#: Most preferences a learner may keep (contract: at most 50 keys).
+#: Most preferences a learner may keep: enough for any page's settings,
+#: few enough that one learner cannot grow the session table without bound.
 MAX_PREFERENCES = 50
 
 

@@ -71,7 +71,9 @@ def progress_key(sub, ticket_id):
 
 def progress_version_key(sub):
     """`progress_version:{sub}`: bumped on every progress change; keys of
-    views derived from a learner's progress include it (contract)."""
+    views derived from a learner's progress include it, so a change makes
+    them new keys and no stale view is served (nothing has to find and
+    delete the old ones)."""
     return 'progress_version:%s' % sub
 
 

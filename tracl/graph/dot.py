@@ -24,7 +24,9 @@ from trac.util.datefmt import utc
 #: so no stale image outlives a change of style.
 RENDER_VERSION = '4'
 
-#: Fill colours by status; gray, orange and green as the spec says.
+#: Fill colours by status: gray for not started, orange for studying, green
+#: for mastered, the familiar reading of "not yet", "under way" and "done";
+#: light enough for the labels' dark text.
 STATUS_COLOURS = {'not_started': '#d9d9d9', 'studying': '#f5a623',
                   'mastered': '#4caf50'}
 LOCKED_COLOUR = '#f2f2f2'

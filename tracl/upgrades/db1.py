@@ -1,5 +1,6 @@
-"""Learning schema version 1: the tables, views, indexes and triggers of the
-spec (sections 5.3, 7, 10.2 and 11) with the contract's changes.
+"""Learning schema version 1: the tables, views, indexes and triggers that
+hold learning paths and their concepts, concept metadata, prerequisites,
+progress and graded attempts, Cognito sessions and the library's chunks.
 
 - Times are Trac's: integer microseconds since the epoch, UTC.
 - Every row that describes a concept ticket goes when the ticket goes

@@ -8,11 +8,13 @@ from trac.wiki.macros import WikiMacroBase
 
 from tracl.web.api import API_PREFIX
 
-#: The longest query the API accepts (contract: `query`, 3-500 characters).
+#: The shortest and longest query the paths API accepts (3-500
+#: characters): the box refuses what the API would refuse.
 MAX_QUERY_LENGTH = 500
 MIN_QUERY_LENGTH = 3
 
-#: Question difficulties a learner may ask for (contract: 1-5).
+#: Question difficulties a learner may ask for: the 1-5 scale of a concept's
+#: question difficulty.
 DIFFICULTIES = (1, 2, 3, 4, 5)
 #: The select's value for "no difficulty asked for" (Trac's `tag` drops
 #: empty attributes, and an option without a value submits its text).
