@@ -7,6 +7,6 @@ The package is a set of Trac components, one module per concern:
 - `tracl.environment`: environment creation and upgrade (schema, ticket type,
   custom fields);
 - `tracl.sqlite`: the SQLite connector that enforces foreign keys;
-- `tracl.cache`: the in-process and Redis caches and the spec's cache keys;
+- `tracl.cache`: the in-process and Redis caches and their keys;
 - `tracl.web`: pages, the template provider and static files.
 """

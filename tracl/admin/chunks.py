@@ -21,8 +21,9 @@ from tracl.search import ChunkStoreUnavailable, LearningChunkStore
 from tracl.search.pipeline import SearchPipeline
 from tracl.search.relevance import chunk_text
 
-#: Fewest words an imported chunk may have (the spec's chunks are 100-500
-#: words; admins' own material may be shorter, but not a fragment).
+#: Fewest words an imported chunk may have (the starter corpus's chunks are
+#: 100-500 words; admins' own material may be shorter, but a fragment gives
+#: a question nothing to stand on).
 IMPORT_MIN_WORDS = 20
 
 #: Chunks embedded per batch while importing.

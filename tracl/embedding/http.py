@@ -1,5 +1,5 @@
 """An embeddings service over HTTP, for production indexes whose model runs
-elsewhere (the spec's 1536-dimension index, for instance).
+elsewhere (a 1536-dimension index of a hosted model, for instance).
 
 The service has the OpenAI-compatible shape: `POST {url}` with
 `{"model": M, "input": [texts]}` answers

@@ -33,13 +33,15 @@ PROMPT_VERSION = 'tracl-prompts-4'
 #: How many academic sentences the search embeds and averages.
 SENTENCE_COUNT = 5
 
-#: Bounds of a generated question, in characters: the spec's (100 to
-#: 500), within what a stored question may be.
+#: Bounds of a generated question, in characters: 100 to 500 (long enough
+#: to ask about the concept, short enough to read at a glance), within
+#: what a stored question may be.
 QUESTION_CHARS = (max(100, rubrics.QUESTION_LENGTH[0]),
                   min(500, rubrics.QUESTION_LENGTH[1]))
 
-#: Bounds of a generated expected answer, in characters: the spec's (200
-#: to 1000), within what a stored question may have.
+#: Bounds of a generated expected answer, in characters: 200 to 1000
+#: (enough for the key points the grader checks, no essay), within what a
+#: stored question may have.
 EXPECTED_ANSWER_CHARS = (max(200, rubrics.EXPECTED_ANSWER_LENGTH[0]),
                          min(1000, rubrics.EXPECTED_ANSWER_LENGTH[1]))
 

@@ -31,7 +31,9 @@ from collections import namedtuple
 import numpy as np
 
 #: Least relevance a chunk needs to be offered (`[learning]
-#: relevance_threshold`): the spec's "more than 65 % relevance".
+#: relevance_threshold`): more than 65 % relevance. Each calibration below
+#: puts 0.65 at the cosine floor that leaves off-topic queries with
+#: nothing, so this one number holds whichever model is calibrated.
 DEFAULT_THRESHOLD = 0.65
 
 #: A logistic map from cosine to relevance, and what it was fitted on.
