@@ -25,7 +25,7 @@ in turn, every chunk whose prerequisite was itself rejected (its link could
 not be stored, and a chunk stored without it would unlock too early).
 
 `prerequisite_for` is the inverse view of the same links: links are taken
-from `has_prerequisite` alone (the contract stores each fact once), so a
+from `has_prerequisite` alone (the database stores each link once), so a
 `prerequisite_for` that disagrees with it is reported as a warning and never
 rejects a chunk.
 """

@@ -1,7 +1,7 @@
 """`KnowledgeGraphs`: a learner's graph drawn and cached.
 
 A drawing is cached per viewer and view: the key is `graph:{milestone}:
-{sub}` extended with the learner's progress version (contract), the
+{sub}` extended with the learner's progress version, the
 view's arguments, the render version and the site's base URL. A progress
 change bumps the version, so the next view draws the new colours; a
 change of style bumps the render version.

@@ -184,8 +184,8 @@ def due_concepts(env, sub, until, limit=None, after=None):
 # As the API shows them ------------------------------------------------------
 
 def review_json(review):
-    """What an answer was for the schedule (contract: `review` of the
-    submit-answer response)."""
+    """What an answer was for the schedule: the `review` member of the
+    submit-answer response, whose shape API clients read."""
     card = review.card
     return {'kind': review.kind,
             'rating': {GOOD: 'good', AGAIN: 'again'}.get(review.rating),

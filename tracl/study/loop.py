@@ -25,13 +25,16 @@ from tracl.study.paths import question_author
 from tracl.study.retention import SCHEDULER_VERSION, Retention
 from tracl.util import iso
 
-#: Answer lengths the API accepts (contract).
+#: Answer lengths the API accepts: ten characters say something of one's
+#: own; 5000 is a page, more than a question asks for.
 MIN_ANSWER, MAX_ANSWER = 10, 5000
 
 #: Longest personal notes, in characters.
 MAX_NOTES = 20000
 
-#: Longest heartbeat, in seconds (contract).
+#: Longest heartbeat, in seconds: a page reports its study time every half
+#: minute or so (`heartbeat_interval`); five minutes in one report is no
+#: study time but a tab left open, or a made-up figure.
 MAX_HEARTBEAT = 300
 
 
@@ -172,8 +175,8 @@ class StudyLoop(Component):
         return result
 
     def progress(self, sub, ticket_id):
-        """`sub`'s progress on the concept as the API shows it (contract:
-        `GET /progress/{ticket_id}`), cached."""
+        """`sub`'s progress on the concept as the API shows it (`GET
+        /progress/{ticket_id}`), cached."""
         cache = LearningCache(self.env)
         key = progress_key(sub, ticket_id)
         # An entry carries the concept's generation, read before the
@@ -246,8 +249,7 @@ class StudyLoop(Component):
         self.progress_changed(sub, ticket_id, status_changed=False)
 
     def subjects(self, sub):
-        """`sub`'s concepts counted per subject (contract: `GET
-        /progress`), cached under the learner's progress version."""
+        """`sub`'s concepts counted per subject (`GET /progress`), cached under the learner's progress version."""
         return LearningCache(self.env).learner_view(
             'progress', sub, lambda: model.subject_summaries(self.env, sub),
             PROGRESS_TTL)

@@ -108,8 +108,8 @@ class LearningPaths(Component):
     # Public methods
 
     def preview(self, query, sub):
-        """The chunks `query` finds for `sub` (contract: the generate
-        response without `query`), cached per learner and query. Raises
+        """The chunks `query` finds for `sub` (the generate response
+        without `query`), cached per learner and query. Raises
         `LLMUnavailable`, `EmbeddingUnavailable` or `ChunkStoreUnavailable`
         when a service the search needs cannot answer."""
         return SearchPipeline(self.env).search(query, sub)
@@ -154,8 +154,8 @@ class LearningPaths(Component):
                            skipped)
 
     def paths(self, sub):
-        """`sub`'s paths, newest first, as the API shows them (contract:
-        `GET /learning-paths`), cached under the learner's progress
+        """`sub`'s paths, newest first, as the API shows them (`GET
+        /learning-paths`), cached under the learner's progress
         version."""
         # Cached in the shape it had when the API cached it itself, so
         # that entries written before an upgrade still read the same.
@@ -166,7 +166,7 @@ class LearningPaths(Component):
 
     def path(self, sub, path_id):
         """`sub`'s path `path_id` with its concepts as the API shows it
-        (contract: `GET /learning-paths/{path_id}`), cached under the
+        (`GET /learning-paths/{path_id}`), cached under the
         learner's progress version; None when `sub` has no such path."""
         def read():
             detail = path_detail(self.env, sub, path_id)

@@ -1,5 +1,5 @@
 """`/api/v1/learning-paths`: generate (search), create, list and read
-learning paths (contract "HTTP API"), over `tracl.study.paths.LearningPaths`.
+learning paths, over `tracl.study.paths.LearningPaths`.
 
 This module checks what a request sends, turns the service's answers and
 exceptions into JSON and status codes, and describes the endpoints in the

@@ -1,5 +1,5 @@
 """`/api/v1/progress`: answering a concept's question, reading progress,
-notes and study time (contract "HTTP API").
+notes and study time.
 
 Every ticket-level call checks that the concept is the caller's: another
 learner's concept, or a ticket that is not a concept, answers 404. A

@@ -1,5 +1,5 @@
 """`GET /api/v1/health`, `GET /api/v1/openapi.json`, `GET /api/v1/me` and
-`PUT /api/v1/me/preferences` (contract)."""
+`PUT /api/v1/me/preferences`."""
 
 import math
 from importlib.metadata import PackageNotFoundError, version
