@@ -43,7 +43,9 @@ from tracl.model.rubrics import question_problems
 STARTER_MIN_WORDS = 100
 STARTER_MAX_WORDS = 300
 
-#: The spec's bound on a chunk (100-500 words); an admin's import may use it.
+#: The longest chunk an admin's import accepts, in words: a chunk should
+#: hold one concept, and a longer one gives a question and its grading
+#: more than one to be about. (The name predates this reason.)
 SPEC_MAX_WORDS = 500
 
 #: Where the starter corpus lives: a folder of the package `tracl.data`.
