@@ -45,7 +45,7 @@ STARTER_MAX_WORDS = 300
 
 #: The longest chunk an admin's import accepts, in words: a chunk should
 #: hold one concept, and a longer one gives a question and its grading
-#: more than one to be about. (The name predates this reason.)
+#: more than one to be about.
 SPEC_MAX_WORDS = 500
 
 #: Where the starter corpus lives: a folder of the package `tracl.data`.
