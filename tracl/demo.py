@@ -20,6 +20,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 
 from trac.env import Environment
 from trac.perm import PermissionSystem
@@ -181,11 +182,15 @@ def remove_trac_samples(env):
     return removed
 
 
-def start_emulator(env, users_file, port=EMULATOR_PORT):
+def start_emulator(env, users_file, port=EMULATOR_PORT, children=None):
     """Start the local Cognito emulator, provision every user of the users
     file (each gets the same `sub` on every start) and point the
     environment at it. Returns the emulator process and what was
-    provisioned."""
+    provisioned.
+
+    With a `children` list, the process joins it as soon as it starts and
+    the caller stops it, however the start ends; without, a failed start
+    stops it here."""
     state = os.path.join(env.path, 'conf', 'cognito-emulator.json')
     log = os.path.join(env.path, 'log', 'cognito-emulator.log')
     if os.path.exists(state):  # left by a demo that was killed
@@ -194,6 +199,8 @@ def start_emulator(env, users_file, port=EMULATOR_PORT):
         [sys.executable, '-m', 'tracl.auth.emulator', 'serve', '--port',
          str(port), '--state', state, '--users', users_file, '--provision',
          '--log', log])
+    if children is not None:
+        children.append(process)
     try:
         provisioned = wait_for_state(state, process)
         write_settings(env, provisioned)
@@ -202,7 +209,8 @@ def start_emulator(env, users_file, port=EMULATOR_PORT):
         if (admin_sub, 'TRAC_ADMIN') not in perms.get_all_permissions():
             perms.grant_permission(admin_sub, 'TRAC_ADMIN')
     except BaseException:
-        stop_children([process])
+        if children is None:
+            stop_children([process])
         raise
     return process, provisioned
 
@@ -232,11 +240,27 @@ def stop_children(processes):
             process.wait()
 
 
+#: The signals that stop the demo.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+#: Seconds between two looks at the children where `os.waitid` is missing.
+POLL_INTERVAL = 0.2
+
+
 class Stopped(Exception):
     """The demo was asked to stop (SIGTERM, SIGINT, Ctrl-C)."""
 
 
+def _ignore_stop_signals():
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def _stop(signum, frame):
+    # First thing: a second Ctrl-C or SIGTERM (an impatient person, a
+    # service manager) must not interrupt the demo while it unwinds and
+    # stops its children, or they would outlive it.
+    _ignore_stop_signals()
     raise Stopped(signum)
 
 
@@ -247,6 +271,11 @@ def wait_for_any(processes):
         for process in processes:
             if process.poll() is not None:
                 return process
+        if not hasattr(os, 'waitid'):
+            # Not every platform has waitid (Windows and macOS before
+            # Python 3.13 lack it): look again a little later.
+            time.sleep(POLL_INTERVAL)
+            continue
         try:
             ended = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
         except ChildProcessError:
@@ -263,19 +292,31 @@ def serve(args):
     # Stop cleanly on SIGTERM as on Ctrl-C, from the start: the emulator
     # and tracd must not outlive the demo.
     previous = {signum: signal.signal(signum, _stop)
-                for signum in (signal.SIGTERM, signal.SIGINT)}
+                for signum in STOP_SIGNALS}
     children = []
     try:
         return _serve(args, children)
     except Stopped:
         return 0
     finally:
-        # A second signal while stopping must not leave a child behind.
-        for signum in previous:
-            signal.signal(signum, signal.SIG_IGN)
-        stop_children(children)
+        shut_down(children)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def shut_down(children):
+    """The one place the demo stops its children (tracd and the emulator):
+    after a signal, when one of them stopped, or on an error. Further stop
+    signals are ignored first, so none leaves a child behind."""
+    while True:
+        try:
+            _ignore_stop_signals()
+            break
+        except Stopped:
+            # A signal came before they were ignored; its handler has
+            # ignored the next ones already.
+            continue
+    stop_children(children)
 
 
 def _serve(args, children):
@@ -286,9 +327,9 @@ def _serve(args, children):
         remove_trac_samples(env)
         import_starter_corpus(env)
         users_file, users = ensure_users(env)
-        emulator, provisioned = start_emulator(env, users_file,
-                                               args.emulator_port)
-        children.append(emulator)
+        # The emulator joins `children` at once: `shut_down` stops it.
+        provisioned = start_emulator(env, users_file, args.emulator_port,
+                                     children)[1]
     finally:
         env.shutdown()
     url = 'http://%s:%d/' % (args.host, args.port)

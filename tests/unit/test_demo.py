@@ -285,3 +285,88 @@ def test_learning_user_add_outside_an_emulator_records_nothing(
     from tracl.auth.profile import LearnerProfiles
     assert LearnerProfiles(env).get(sub)['name'] == 'Bob'
     env.shutdown()
+
+
+# -- Stopping: children stopped in one place, whatever signals come
+
+def _sleeper(seconds='60'):
+    import subprocess
+    import sys
+    return subprocess.Popen([sys.executable, '-c',
+                             'import time; time.sleep(%s)' % seconds])
+
+
+def test_wait_for_any_polls_where_os_waitid_is_missing(monkeypatch):
+    from tracl.demo import wait_for_any
+    monkeypatch.delattr(os, 'waitid')
+    slow, quick = _sleeper(), _sleeper('0')
+    try:
+        assert wait_for_any([slow, quick]) is quick
+        assert quick.returncode == 0
+        assert slow.poll() is None
+    finally:
+        slow.kill()
+        slow.wait()
+
+
+def test_a_second_signal_while_stopping_is_ignored_and_both_children_stop(
+        monkeypatch):
+    import signal
+    import time
+    import tracl.demo as demo
+    children_started = []
+    seen = {}
+
+    def fake_serve(args, children):
+        children.extend([_sleeper(), _sleeper()])
+        children_started.extend(children)
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(30)          # the handler raises Stopped here
+        finally:
+            # Unwinding: the stop signals are ignored already, so a second
+            # Ctrl-C and SIGTERM change nothing.
+            seen['handlers'] = [signal.getsignal(signum)
+                                for signum in demo.STOP_SIGNALS]
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)
+
+    real_stop_children = demo.stop_children
+
+    def impatient_stop_children(processes):
+        os.kill(os.getpid(), signal.SIGINT)     # a third, while stopping
+        real_stop_children(processes)
+
+    monkeypatch.setattr(demo, '_serve', fake_serve)
+    monkeypatch.setattr(demo, 'stop_children', impatient_stop_children)
+    before = [signal.getsignal(signum) for signum in demo.STOP_SIGNALS]
+
+    assert demo.serve(None) == 0
+
+    assert seen['handlers'] == [signal.SIG_IGN] * 2
+    assert len(children_started) == 2
+    assert [child.poll() is not None for child in children_started] == \
+        [True, True]
+    # The handlers the demo found are back.
+    assert [signal.getsignal(signum) for signum in demo.STOP_SIGNALS] == \
+        before
+
+
+def test_a_child_that_stops_stops_the_other_one(monkeypatch):
+    import signal
+    import tracl.demo as demo
+    started = []
+
+    def fake_serve(args, children):
+        children.extend([_sleeper('0'), _sleeper()])
+        started.extend(children)
+        demo.wait_for_any(children)
+        return 1
+
+    monkeypatch.setattr(demo, '_serve', fake_serve)
+    before = [signal.getsignal(signum) for signum in demo.STOP_SIGNALS]
+    assert demo.serve(None) == 1
+    assert all(child.poll() is not None for child in started)
+    assert [signal.getsignal(signum) for signum in demo.STOP_SIGNALS] == \
+        before
