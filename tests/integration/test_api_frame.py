@@ -23,6 +23,9 @@ class ProbeApi(Component):
         yield Endpoint('GET', '/probe/items/{item_id:int}', self.item, 'item')
         yield Endpoint('DELETE', '/probe/items/{item_id:int}',
                        lambda req, c: None, 'delete item')
+        yield Endpoint('DELETE', '/probe/confirmed', self.echo,
+                       'delete with a confirmation',
+                       request_schema={'type': 'object'})
         yield Endpoint('POST', '/probe/boom', self.boom, 'fails')
         yield Endpoint('POST', '/probe/conflict', self.conflict, 'refuses')
 
@@ -160,6 +163,36 @@ def test_handler_answering_none_is_204(env, learner):
     response = call(env, 'DELETE', '/api/v1/probe/items/1', cookies=learner,
                     headers=csrf(learner))
     assert response.status == 204 and response.body == b''
+
+
+def test_delete_body_is_read_and_checked_when_the_endpoint_declares_one(
+        make_env):
+    env = make_env(enable=[ProbeApi],
+                   config=[('learning', 'api_max_body_size', '100')])
+    cookies = browser_session(env, 'sub-deleter')
+    json_headers = dict(csrf(cookies), **{'Content-Type': 'application/json'})
+    response = call(env, 'DELETE', '/api/v1/probe/confirmed',
+                    body={'confirm': True}, cookies=cookies,
+                    headers=csrf(cookies))
+    assert response.status == 201
+    assert response.json() == {'body': {'confirm': True}}
+    assert call(env, 'DELETE', '/api/v1/probe/confirmed', cookies=cookies,
+                headers=csrf(cookies)).json() == {'body': {}}
+    assert call(env, 'DELETE', '/api/v1/probe/confirmed',
+                body={'x': 'y' * 200}, cookies=cookies,
+                headers=csrf(cookies)).status == 413
+    assert call(env, 'DELETE', '/api/v1/probe/confirmed', body=b'a=1',
+                cookies=cookies, headers=dict(csrf(cookies), **{
+                    'Content-Type': 'text/plain'})).status == 415
+    for raw in (b'{"confirm": tru', b'[true]'):
+        response = call(env, 'DELETE', '/api/v1/probe/confirmed', body=raw,
+                        cookies=cookies, headers=json_headers)
+        assert response.status == 400
+        assert response.json()['error']['code'] == 'invalid_json'
+    # Without a declared body, a DELETE's body is not read at all.
+    response = call(env, 'DELETE', '/api/v1/probe/items/1', body=b'[1]',
+                    cookies=cookies, headers=json_headers)
+    assert response.status == 204
 
 
 def test_handler_error_carries_code_and_extra_fields(env, learner):

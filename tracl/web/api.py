@@ -39,6 +39,11 @@ API_PREFIX = '/api/v1'
 #: Methods that change nothing: no CSRF token needed, no body read.
 SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')
 
+#: Methods whose body is read only when their endpoint declares a
+#: `request_schema`: a DELETE is usually sent without one, but an endpoint
+#: that asks for one (a confirmation) gets it checked like any other.
+BODY_IF_DECLARED = ('DELETE',)
+
 _STATUS_CODES = {400: 'bad_request', 401: 'unauthorized', 403: 'forbidden',
                  404: 'not_found', 405: 'method_not_allowed',
                  409: 'conflict', 413: 'payload_too_large',
@@ -70,7 +75,9 @@ class Endpoint(namedtuple('Endpoint', [
       (200), or `None` (204); `call` is an `ApiCall`;
     - `auth`: whether credentials are required;
     - `request_schema` / `responses`: JSON Schemas for the OpenAPI document
-      (`responses` maps a status to a schema);
+      (`responses` maps a status to a schema); a DELETE's body is read
+      (and checked as any body is) only when it declares a
+      `request_schema`;
     - `rate_cost`: how much of the learner's rate budget a call uses;
     - `needs_database`: `False` for a handler that answers while the
       database does not (it is then called without credentials or body).
@@ -194,7 +201,7 @@ class ApiModule(Component):
                 self._check_csrf(req)
             if endpoint.rate_cost:
                 self._check_rate(req, sub, endpoint.rate_cost)
-            body = self._read_body(req)
+            body = self._read_body(req, endpoint)
             result = endpoint.handler(req, ApiCall(params, body, sub, method))
         except RequestDone:
             raise
@@ -397,8 +404,14 @@ class ApiModule(Component):
         return (req.get_header('Content-Type') or '').split(';')[0] \
             .strip().lower()
 
-    def _read_body(self, req):
-        if req.method in SAFE_METHODS or req.method == 'DELETE':
+    def _read_body(self, req, endpoint):
+        """The request's JSON object (`{}` without a body): 413 above
+        `api_max_body_size`, 415 for another media type, 400 for what is
+        not a JSON object. Safe methods have none; a DELETE has one only
+        when its endpoint declares a `request_schema`."""
+        if req.method in SAFE_METHODS or (
+                req.method in BODY_IF_DECLARED and
+                endpoint.request_schema is None):
             return {}
         # From here on the body is read, or refused with the connection
         # closed (413).

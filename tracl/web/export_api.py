@@ -14,12 +14,8 @@ The data download is JSON sent as a file (`Content-Disposition:
 attachment`), so the same link saves it from My learning. Deleting needs
 the body `{"confirm": true}`, so that a client cannot delete by accident;
 a cookie-authenticated call also needs the CSRF header. The API frame
-reads no body for DELETE, so this handler reads its own, with the frame's
-limits.
+reads and checks that body, as the endpoint declares a request schema.
 """
-
-import json
-
 
 from trac.core import Component, implements
 from trac.util.translation import _
@@ -93,7 +89,10 @@ class ExportApi(Component):
                 'progress (status, scores, notes, time spent), attempts '
                 '(answer, score, feedback, evidence), disputes, '
                 'follow-ups, the instructors\' decisions, review card and '
-                'review log. `?user=SUB` reads another learner\'s '
+                'review log. The expected answer only where the concept\'s '
+                'page shows it (mastered, no review due); people (comment '
+                'authors, instructors) by name, else Cognito username, '
+                'never by sub. `?user=SUB` reads another learner\'s '
                 '(LEARNING_ADMIN).', 'type': 'object'}})
         yield Endpoint(
             'DELETE', '/me/data', self._delete,
@@ -109,21 +108,17 @@ class ExportApi(Component):
 
     # Handlers
 
-    @api_errors(**{'403': 'CSRF token missing or wrong, or `?user=` '
-                          'without LEARNING_ADMIN'})
+    @api_errors(**{'403': '`?user=` without LEARNING_ADMIN'})
     def _data(self, req, call):
         sub = reader_sub(req, call)
-        name, username = self._names(sub)
-        data = learner_data.export_learner_data(self.env, sub, name=name,
-                                                username=username)
+        data = learner_data.export_learner_data(self.env, sub)
         filename = learner_data.export_filename()
         ApiModule(self.env).send_json(req, data, 200, headers={
             'Content-Disposition': 'attachment; filename="%s"' % filename})
 
     @api_errors(**{'400': 'Invalid JSON, or `confirm` not true'})
     def _delete(self, req, call):
-        body = self._delete_body(req)
-        if body.get('confirm') is not True:
+        if call.body.get('confirm') is not True:
             raise ApiError(400, _('Nothing was deleted: send {"confirm": '
                                   'true} to delete your learning data.'),
                            code='confirmation_required')
@@ -131,46 +126,6 @@ class ExportApi(Component):
         self.log.info("Learner %s deleted their learning data through the "
                       "API: %r", call.sub, deleted)
         return None
-
-    def _delete_body(self, req):
-        """The JSON object of a DELETE's body (`{}` without one), read as
-        the frame reads other bodies: 413 above its limit, 415 for another
-        media type, 400 for what is not a JSON object."""
-        req.environ['tracl.body_read'] = True
-        try:
-            length = int(req.get_header('Content-Length') or 0)
-        except ValueError:
-            raise ApiError(400, _("Content-Length is not a number."))
-        limit = ApiModule(self.env).max_body_size
-        if length > limit:
-            raise ApiError(413, _("The request body is larger than "
-                                  "%(limit)d bytes.", limit=limit),
-                           headers={'Connection': 'close'})
-        raw = req.read(length) if length > 0 else b''
-        if not raw.strip():
-            return {}
-        media = (req.get_header('Content-Type') or '').split(';')[0] \
-            .strip().lower()
-        if media != 'application/json':
-            raise ApiError(415, _("Send the request body as "
-                                  "application/json."))
-        try:
-            body = json.loads(raw.decode('utf-8'))
-        except (UnicodeDecodeError, ValueError):
-            raise ApiError(400, _("The request body is not valid JSON."),
-                           code='invalid_json')
-        if not isinstance(body, dict):
-            raise ApiError(400, _("The request body must be a JSON object."),
-                           code='invalid_json')
-        return body
-
-    def _names(self, sub):
-        """The learner's name and Cognito username, from their session."""
-        found = dict(self.env.db_query("""
-            SELECT name, value FROM session_attribute
-            WHERE sid=%s AND authenticated=1
-            AND name IN ('name', 'tracl_username')""", (sub,)))
-        return found.get('name') or None, found.get('tracl_username') or None
 
     @api_errors(**{'503': 'The database does not answer, or genanki is '
                           'not installed on the server'})
