@@ -306,3 +306,119 @@ def test_an_admin_forgets_a_learner_by_username(env, studied, capsys):
     assert all(found == [] for found in learner_snapshot(env, ALICE)
                .values())
     assert learner_snapshot(env, BOB) == bob_before
+
+
+# What the export shows and what the delete takes ----------------------------
+
+def test_export_shows_the_expected_answer_only_as_the_concept_page_does(
+        env, studied):
+    from html import escape
+
+    from tracl.study.loop import StudyLoop
+    alice, _bob = studied
+    response = alice.api('GET', '/me/data')
+    concepts = {c['id']: c for c in ok(response)['concepts']}
+    ledgers, merkle = alice.concept(LEDGERS), alice.concept(MERKLE)
+    assert concepts[ledgers]['progress']['status'] != 'mastered'
+    unmastered = [c for c in concepts.values()
+                  if c['progress']['status'] != 'mastered']
+    assert unmastered and all(c['expected_answer'] is None
+                              for c in unmastered)
+    loop = StudyLoop(env)
+    shown = loop.answered_question(ALICE, loop.concept(ALICE, merkle))
+    assert shown and shown[1]
+    assert concepts[merkle]['expected_answer'] == shown[1]
+    page = alice.get('/ticket/%d' % merkle)
+    assert page.status == 200
+    assert escape(shown[1], quote=False) in page.text
+    # Nowhere else in the file either (the stored answer of an
+    # unmastered concept).
+    text = response.text
+    stored = env.db_query(sql(env, """
+        SELECT expected_answer FROM {concept_metadata}
+        WHERE ticket_id=%s"""), (ledgers,))[0][0]
+    assert stored and json.dumps(stored)[1:-1] not in text
+
+
+def test_export_names_people_never_by_their_sub(env, studied):
+    alice, _bob = studied
+    LearnerProfiles(env).update(TEACHER, name='Tess Teacher')
+    response = alice.api('GET', '/me/data')
+    data = response.json()
+    assert TEACHER not in response.text
+    ledgers = {c['id']: c for c in data['concepts']}[alice.concept(LEDGERS)]
+    assert [d['decided_by'] for d in ledgers['decisions']] == \
+        ['Tess Teacher']
+    decided = [a for a in ledgers['attempts'] if a['grader'] == 'instructor']
+    assert [a['instructor'] for a in decided] == ['Tess Teacher']
+    authors = {c['author'] for c in ledgers['comments']}
+    assert 'Tess Teacher' in authors and 'Alice Liddell' in authors
+    assert ALICE not in authors
+
+
+def test_progress_on_another_learners_ticket_is_not_taken_with_it(
+        env, studied):
+    alice, bob = studied
+    bobs = bob.concept(LEDGERS)
+    with env.db_transaction as db:
+        db(sql(env, "INSERT INTO {progress} (cognito_user_id, ticket_id, "
+                    "status) VALUES (%s, %s, %s)"),
+           (ALICE, bobs, 'studying'))
+    data = ok(alice.api('GET', '/me/data'))
+    assert bobs not in [c['id'] for c in data['concepts']]
+    bob_ticket = rows(env, 'SELECT * FROM ticket WHERE id=%s', (bobs,))
+    deleted = learner_data.delete_learner_data(env, ALICE)
+    assert deleted.concepts == len(alice.path['tickets'])
+    assert rows(env, 'SELECT * FROM ticket WHERE id=%s', (bobs,)) == \
+        bob_ticket
+    assert rows(env, 'SELECT * FROM {progress} WHERE cognito_user_id=%s',
+                (ALICE,)) == []
+    assert ok(bob.progress(bobs))['notes'] == BOBS_NOTE
+
+
+def test_delete_forgets_the_active_path(env, studied):
+    alice, _bob = studied
+    assert ok(alice.api('GET', '/me'))['active_path'] == \
+        alice.path['path_id']
+    assert alice.api('DELETE', '/me/data', CONFIRM).status == 204
+    assert env.db_query("""
+        SELECT value FROM session_attribute
+        WHERE sid=%s AND authenticated=1 AND name='tracl_active_path'""",
+        (ALICE,)) == []
+    me = ok(alice.api('GET', '/me'))
+    assert me['active_path'] is None and me['name'] == 'Alice Liddell'
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize('db_uri', ['postgres'], indirect=True)
+def test_a_concept_committed_while_deleting_goes_too(env, studied,
+                                                     monkeypatch):
+    # PostgreSQL only: the stub's in-memory SQLite has one connection for
+    # every thread (there the first write locks out other writers).
+    import threading
+
+    from trac.ticket.model import Ticket
+    read = learner_data.concept_ids
+    late = []
+
+    def create_concept():
+        ticket = Ticket(env)
+        ticket.populate({'type': CONCEPT_TICKET_TYPE, 'owner': ALICE,
+                         'reporter': ALICE, 'summary': 'Created late',
+                         'status': 'new'})
+        late.append(ticket.insert())
+
+    def read_then_create(env_, db, sub):
+        found = read(env_, db, sub)
+        if not late:
+            # Another request's path, committed after this read.
+            thread = threading.Thread(target=create_concept)
+            thread.start()
+            thread.join(60)
+        return found
+
+    monkeypatch.setattr(learner_data, 'concept_ids', read_then_create)
+    learner_data.delete_learner_data(env, ALICE)
+    assert late
+    assert rows(env, 'SELECT id FROM ticket WHERE owner=%s AND type=%s',
+                (ALICE, CONCEPT_TICKET_TYPE)) == []

@@ -14,8 +14,14 @@ subjects' milestones (every learner studying a subject shares one); the
 instructors' decisions, kept as the audit of the grading with the learner
 replaced by an anonymous marker (`ANONYMOUS_PREFIX`) and, since the
 attempts go, without the answer they decided; the learner's Trac session
-(name, email, preferences) and sign-in, which are their identity: the
-account itself is Cognito's, removed there by an administrator.
+(name, email, preferences) and sign-in, which are their identity (only
+its active path goes, with the paths): the account itself is Cognito's,
+removed there by an administrator. A concept is a concept ticket the
+learner owns; progress they hold on another ticket goes with their other
+rows, the ticket stays.
+
+The export shows the expected answer only where the concept's page does
+(the study loop decides), and people by name, never by sub.
 
 Deleting is one transaction: a failure anywhere leaves every row as it
 was. What is not in the database (cached views, attachment files, the
@@ -32,9 +38,16 @@ from trac.ticket.api import TicketSystem
 from trac.ticket.model import Ticket
 from trac.util.datefmt import datetime_now, from_utimestamp, utc
 
-from tracl.cache import LearningCache, progress_key, session_key
+from tracl.auth.names import person_name
+from tracl.auth.profile import ACTIVE_PATH_ATTRIBUTE, LearnerProfiles
+from tracl.cache import LearningCache, progress_key
 from tracl.environment import CONCEPT_TICKET_TYPE
+from tracl.model.decisions import INSTRUCTOR_GRADER
 from tracl.schema import sql
+from tracl.study.loop import StudyLoop
+
+#: How an instructor's decision names its grader (`instructor:<sub>`).
+INSTRUCTOR_PREFIX = INSTRUCTOR_GRADER % ''
 
 #: How an anonymised decision names its learner: the prefix and a random
 #: token per deletion, so that the decisions of one deleted learner can be
@@ -73,13 +86,11 @@ def _json(text):
 
 
 def concept_ids(env, db, sub):
-    """The ids of `sub`'s concepts: the concept tickets they own and any
-    ticket they hold progress on, in id order."""
-    rows = db(sql(env, """
-        SELECT id FROM ticket WHERE type=%s AND owner=%s
-        UNION
-        SELECT ticket_id FROM {progress} WHERE cognito_user_id=%s"""),
-        (CONCEPT_TICKET_TYPE, sub, sub))
+    """The ids of `sub`'s concepts: the concept tickets they own, in id
+    order. Progress they hold on another ticket is theirs (it goes with
+    their other rows), the ticket is not."""
+    rows = db("SELECT id FROM ticket WHERE type=%s AND owner=%s",
+              (CONCEPT_TICKET_TYPE, sub))
     return sorted(int(r[0]) for r in rows)
 
 
@@ -107,7 +118,14 @@ def export_learner_data(env, sub, name=None, username=None):
     their paths, concepts (each with its progress, notes, time spent,
     attempts with grades and feedback, disputes, follow-ups, review card
     and review log, and the decisions instructors made on their answers)
-    and totals. `name` and `username` are written as given."""
+    and totals. `name` and `username` are written as given, else as the
+    learner's profile has them."""
+    if name is None and username is None:
+        profile = LearnerProfiles(env).get(sub)
+        name = profile.get('name')
+        # The profile's username falls back to the sub: not a username.
+        username = profile.get('username') \
+            if profile.get('username') != sub else None
     with env.db_query as db:
         ids = concept_ids(env, db, sub)
         paths = db(sql(env, """
@@ -125,6 +143,24 @@ def export_learner_data(env, sub, name=None, username=None):
     for part in concepts:
         merged.update(part)
     concept_list = [merged[i] for i in ids if i in merged]
+    loop = StudyLoop(env)
+    people = _People(env, sub)
+    for concept in concept_list:
+        # The answer the concept's page shows, by the study loop's rule:
+        # none before mastery, none while a review is due.
+        loaded = loop.concept(sub, concept['id'])
+        concept['expected_answer'] = loop.expected_answer(sub, loaded) \
+            if loaded is not None else None
+        for attempt in concept['attempts']:
+            grader = attempt['grader'] or ''
+            if grader.startswith(INSTRUCTOR_PREFIX):
+                attempt['grader'] = INSTRUCTOR_PREFIX.rstrip(':')
+                attempt['instructor'] = people.name(
+                    grader[len(INSTRUCTOR_PREFIX):])
+        for decision in concept['decisions']:
+            decision['decided_by'] = people.name(decision['decided_by'])
+        for comment in concept['comments']:
+            comment['author'] = people.name(comment['author'])
     attempts = sum(len(c['attempts']) for c in concept_list)
     return {
         'format': EXPORT_FORMAT, 'version': EXPORT_VERSION,
@@ -148,6 +184,26 @@ def export_learner_data(env, sub, name=None, username=None):
     }
 
 
+class _People(object):
+    """The names an export shows for people (comment authors,
+    instructors): their Trac session's name, else their Cognito username,
+    as every page names them; never another person's sub. The learner's
+    own sub stays when they have neither (the export names it anyway)."""
+
+    def __init__(self, env, sub):
+        self.env = env
+        self.sub = sub
+        self._names = {}
+
+    def name(self, person):
+        if not person:
+            return None
+        if person not in self._names:
+            self._names[person] = person_name(self.env, person) or \
+                (person if person == self.sub else None)
+        return self._names[person]
+
+
 def _by_path(rows):
     found = {}
     for path_id, ticket_id in rows:
@@ -168,8 +224,10 @@ def _concept_rows(env, db, sub, ids):
         SELECT ticket, time, author, newvalue FROM ticket_change
         WHERE ticket %s AND field='comment' AND newvalue <> ''
         ORDER BY ticket, time""" % where, ids))
-    metadata = {int(r[0]): r[1:] for r in db(sql(env, """
-        SELECT ticket_id, chunk_id, expected_answer FROM {concept_metadata}
+    # The expected answer is not read here: the study loop decides
+    # whether the learner may see it (`export_learner_data`).
+    chunks = {int(r[0]): r[1] for r in db(sql(env, """
+        SELECT ticket_id, chunk_id FROM {concept_metadata}
         WHERE ticket_id %s""" % where), ids)}
     prerequisites = _grouped(db(sql(env, """
         SELECT concept_ticket_id, prerequisite_ticket_id
@@ -201,7 +259,7 @@ def _concept_rows(env, db, sub, ids):
         ORDER BY ticket_id, created_at, id""" % where), args))
     decisions = _grouped(db(sql(env, """
         SELECT ticket_id, attempt, decision_attempt, kind, old_score,
-               new_score, comment, created_at
+               new_score, comment, created_at, decided_by
         FROM {decisions} WHERE cognito_user_id=%%s AND ticket_id %s
         ORDER BY ticket_id, created_at, id""" % where), args))
     cards = {int(r[0]): r[1:] for r in db(sql(env, """
@@ -220,7 +278,7 @@ def _concept_rows(env, db, sub, ids):
         ticket_id = int(ticket_id)
         fields = {name: value for _t, name, value
                   in custom.get(ticket_id, [])}
-        chunk_id, expected = metadata.get(ticket_id, (None, None))
+        chunk_id = chunks.get(ticket_id)
         p = progress.get(ticket_id)
         concepts[ticket_id] = {
             'id': ticket_id, 'concept': summary, 'subject': milestone or None,
@@ -228,7 +286,7 @@ def _concept_rows(env, db, sub, ids):
             'created_at': _time(created), 'changed_at': _time(changed),
             'question': fields.get('question'),
             'question_difficulty': fields.get('question_difficulty'),
-            'chunk_id': chunk_id, 'expected_answer': expected,
+            'chunk_id': chunk_id, 'expected_answer': None,
             'prerequisites': [int(r[1])
                               for r in prerequisites.get(ticket_id, [])],
             'progress': _progress(p),
@@ -253,7 +311,7 @@ def _concept_rows(env, db, sub, ids):
                 'attempt': int(d[1]), 'decision_attempt': int(d[2]),
                 'kind': d[3], 'old_score': _float(d[4]),
                 'new_score': _float(d[5]), 'comment': d[6],
-                'created_at': _time(d[7])}
+                'created_at': _time(d[7]), 'decided_by': d[8]}
                 for d in decisions.get(ticket_id, [])],
             'review_card': _card(cards.get(ticket_id)),
             'review_log': [{
@@ -314,20 +372,18 @@ def delete_learner_data(env, sub):
         raise ValueError("a learner's sub is required")
     marker = ANONYMOUS_PREFIX + uuid.uuid4().hex
     with env.db_transaction as db:
-        ids = concept_ids(env, db, sub)
-        tickets = [Ticket(env, ticket_id) for ticket_id in ids]
-        attachments = [a for ticket_id in ids
-                       for a in Attachment.select(env, 'ticket', ticket_id)]
-        counts = {}
-        for table in ('review_log', 'review_cards', 'follow_ups',
-                      'disputes', 'attempts', 'progress'):
-            counts[table] = _count(env, db, table, sub)
-        counts['paths'] = _count(env, db, 'paths', sub)
-        # Before the attempts go: a decision keeps its audit record, under
-        # the marker, and no longer names or reaches the learner's answers.
-        anonymised = _count(env, db, 'decisions', sub)
+        # A write first: on SQLite it takes the database's write lock (and
+        # opens the transaction), so no path can be created between the
+        # reads below and the deletes. Before the attempts go: a decision
+        # keeps its audit record, under the marker, and no longer names or
+        # reaches the learner's answers.
         db(sql(env, "UPDATE {decisions} SET cognito_user_id=%s "
                     "WHERE cognito_user_id=%s"), (marker, sub))
+        anonymised = _count(env, db, 'decisions', marker)
+        counts = {}
+        for table in ('review_log', 'review_cards', 'follow_ups',
+                      'disputes', 'attempts', 'progress', 'paths'):
+            counts[table] = _count(env, db, table, sub)
         # Children first, so that none of it depends on cascades (the
         # tickets' own cascades clear concept metadata and links).
         for table in ('review_log', 'review_cards', 'follow_ups',
@@ -338,7 +394,24 @@ def delete_learner_data(env, sub):
             DELETE FROM {path_concepts} WHERE path_id IN (
                 SELECT id FROM {paths} WHERE cognito_user_id=%s)"""), (sub,))
         db(sql(env, "DELETE FROM {paths} WHERE cognito_user_id=%s"), (sub,))
-        _delete_tickets(env, db, ids)
+        # The active path named a path that is gone.
+        db("""DELETE FROM session_attribute
+              WHERE sid=%s AND authenticated=1 AND name=%s""",
+           (sub, ACTIVE_PATH_ATTRIBUTE))
+        ids, tickets, attachments = [], [], []
+        # Until none is left: on PostgreSQL each statement sees what other
+        # transactions committed meanwhile, so a path created while this
+        # runs may add concept tickets after the first read.
+        while True:
+            found = [i for i in concept_ids(env, db, sub) if i not in ids]
+            if not found:
+                break
+            tickets.extend(Ticket(env, ticket_id) for ticket_id in found)
+            attachments.extend(
+                a for ticket_id in found
+                for a in Attachment.select(env, 'ticket', ticket_id))
+            _delete_tickets(env, db, found)
+            ids.extend(found)
     _after_commit(env, sub, ids, tickets, attachments)
     return Deleted(len(ids), counts['paths'], counts['progress'],
                    counts['attempts'], counts['disputes'],
@@ -370,7 +443,9 @@ def _after_commit(env, sub, ids, tickets, attachments):
     """What follows a committed deletion outside the database."""
     cache = LearningCache(env)
     cache.bump_progress_version(sub)
-    cache.delete(session_key(sub), *[progress_key(sub, i) for i in ids])
+    cache.delete(*[progress_key(sub, i) for i in ids])
+    # The cached profile still names the deleted active path.
+    LearnerProfiles(env).forget(sub)
     directories = set()
     for attachment in attachments:
         directories.add(os.path.dirname(attachment.path))
