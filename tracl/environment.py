@@ -78,7 +78,9 @@ class LearningEnvironmentSetup(Component):
     # IEnvironmentSetupParticipant methods
 
     def environment_created(self):
-        self.upgrade_environment()
+        # A new environment: its stock grants were never anyone's choice,
+        # so what the defaults change goes to the log, not to the screen.
+        self._set_up(created=True)
 
     def environment_needs_upgrade(self):
         dbm = DatabaseManager(self.env)
@@ -89,6 +91,11 @@ class LearningEnvironmentSetup(Component):
             default_permissions.needs_upgrade(self.env)
 
     def upgrade_environment(self):
+        self._set_up(created=False)
+
+    # Internal methods
+
+    def _set_up(self, created):
         dbm = DatabaseManager(self.env)
         installing = not dbm.get_database_version(SCHEMA_VERSION_NAME)
         if dbm.needs_upgrade(SCHEMA_VERSION, SCHEMA_VERSION_NAME):
@@ -113,15 +120,16 @@ class LearningEnvironmentSetup(Component):
             self.config.save()
         # After the schema: its upgrades grant the LEARNING_* actions.
         outcome = default_permissions.apply_defaults(self.env)
-        self._report_permissions(outcome)
+        self._report_permissions(outcome, printed=not created)
 
-    # Internal methods
-
-    def _report_permissions(self, outcome):
-        """Tell the admin running `trac-admin upgrade` (or `initenv`) what
-        the default permissions changed and how to undo it, and warn in the
-        log about write grants to everyone they left in place."""
+    def _report_permissions(self, outcome, printed):
+        """Tell the admin running `trac-admin upgrade` what the default
+        permissions changed and how to undo it (`printed`; always in the
+        log), and warn about write grants to everyone they left in place."""
         if outcome.revoked:
+            self.log.info("Revoked Trac's stock write permissions: %s",
+                          _listed(outcome.revoked))
+        if outcome.revoked and printed:
             printout(_("TracLearn revoked Trac's stock write permissions "
                        "from signed-in users (learners only read the "
                        "wiki and comment on tickets): %(grants)s. To give "
@@ -129,8 +137,6 @@ class LearningEnvironmentSetup(Component):
             for command in default_permissions.permission_commands(
                     self.env, 'add', outcome.revoked):
                 printout('  ' + command)
-            self.log.info("Revoked Trac's stock write permissions: %s",
-                          _listed(outcome.revoked))
         if outcome.granted:
             self.log.info("Granted the learning groups' permissions: %s",
                           _listed(outcome.granted))
