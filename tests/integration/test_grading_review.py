@@ -297,8 +297,12 @@ def test_a_learner_without_a_name_is_not_shown_by_their_sub(env, grader,
                                                            teacher):
     bob = LearnerClient(env, BOB)
     bob.make_path()
-    # A learner who never gave a name nor a username.
+    # A learner who never gave a name nor a username (signing in gave the
+    # session the test's username as its name: take both away).
     LearnerProfiles(env).update(BOB, username=BOB)
+    env.db_transaction("DELETE FROM session_attribute WHERE sid=%s AND "
+                       "authenticated=1 AND name='name'", (BOB,))
+    LearnerProfiles(env).forget(BOB)
     ticket_id = answered(bob, grader)
     ok(dispute(bob, ticket_id), 201)
     item = queue(teacher)['items'][0]
