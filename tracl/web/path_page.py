@@ -17,6 +17,7 @@ from trac.web.api import HTTPNotFound, IRequestHandler
 from trac.web.chrome import (INavigationContributor, add_ctxtnav,
                              add_stylesheet)
 
+from tracl.graph.dot import AUTO
 from tracl.graph.service import KnowledgeGraphs
 from tracl.study.loop import StudyLoop
 from tracl.study.paths import LearningPaths
@@ -121,4 +122,4 @@ class PathPage(Component):
         fmt = KnowledgeGraphs(self.env).default_format
         return graph_fragment(self.env, req, sub, fmt,
                               {'milestone': None, 'path_id': path_id,
-                               'direction': 'LR'})
+                               'direction': AUTO})
