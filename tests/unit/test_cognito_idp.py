@@ -378,15 +378,10 @@ def test_a_user_keeps_its_sub_whatever_users_come_before_it(own_emulator):
     assert second['users']['instructor'] not in first['users'].values()
 
 
-def test_a_user_keeps_its_sub_when_a_request_comes_between_seed_and_creation(
-        own_emulator, monkeypatch):
-    """`learning user add` while the demo serves: a sign-in may reach the
-    emulator between the seed and the creation and draw from moto's
-    generator; the user is created again, so a restart gives the same
-    `sub`."""
-    import tracl.auth.emulator as emulator_module
-    from tracl.auth.emulator import (expected_sub, make_client,
-                                     provision_user, user_seed)
+def started_pool_and_alice(own_emulator):
+    """Start `own_emulator` and provision its pool: the pool, and Alice
+    (not created yet) as `provision_user` takes a user."""
+    from tracl.auth.emulator import make_client
     from tracl.auth.idp import UserPool
     own_emulator.start()
     provisioned = provision(own_emulator.endpoint)
@@ -394,8 +389,19 @@ def test_a_user_keeps_its_sub_when_a_request_comes_between_seed_and_creation(
                                 emulator=True),
                     provisioned['pool_id'], provisioned['client_id'],
                     emulator=True)
-    user = {'username': 'alice', 'password': 'Alice-Passw0rd',
-            'groups': ['Students']}
+    return pool, {'username': 'alice', 'password': 'Alice-Passw0rd',
+                  'groups': ['Students']}
+
+
+def test_a_user_keeps_its_sub_when_a_request_comes_between_seed_and_creation(
+        own_emulator, monkeypatch):
+    """`learning user add` while the demo serves: a sign-in may reach the
+    emulator between the seed and the creation and draw from moto's
+    generator; the user is created again, so a restart gives the same
+    `sub`."""
+    import tracl.auth.emulator as emulator_module
+    from tracl.auth.emulator import expected_sub, provision_user, user_seed
+    pool, user = started_pool_and_alice(own_emulator)
     real_seed = emulator_module._seed
     interleaved = []
 
@@ -422,17 +428,9 @@ def test_a_user_that_never_gets_its_sub_is_an_error_and_not_kept(
     every attempt: the user would get a `sub` a restart does not give
     back, so it is an error, and no user is left behind."""
     import tracl.auth.emulator as emulator_module
-    from tracl.auth.emulator import (CREATE_ATTEMPTS, make_client,
-                                     provision_user, user_seed)
-    from tracl.auth.idp import UserPool
-    own_emulator.start()
-    provisioned = provision(own_emulator.endpoint)
-    pool = UserPool(make_client('us-east-1', own_emulator.endpoint,
-                                emulator=True),
-                    provisioned['pool_id'], provisioned['client_id'],
-                    emulator=True)
-    user = {'username': 'alice', 'password': 'Alice-Passw0rd',
-            'groups': ['Students']}
+    from tracl.auth.emulator import (CREATE_ATTEMPTS, provision_user,
+                                     user_seed)
+    pool, user = started_pool_and_alice(own_emulator)
     real_seed = emulator_module._seed
     interleaved = []
 
