@@ -1,4 +1,4 @@
-"""The JSON API frame under `/api/v1` (contract: "HTTP API").
+"""The JSON API frame under `/api/v1`, which clients outside Trac rely on.
 
 Every endpoint gets, before its handler runs: routing (404, 405 with
 `Allow`), CORS for the origins in `[learning] cors_origins` (preflight
@@ -98,8 +98,8 @@ ApiCall = namedtuple('ApiCall', ['params', 'body', 'sub', 'auth_method'])
 
 def reader_sub(req, call):
     """Whose learning data a read call reads: the caller's, or with
-    `?user=SUB` and LEARNING_ADMIN, that learner's (contract). Writes
-    always use `call.sub`."""
+    `?user=SUB` and LEARNING_ADMIN, that learner's (so an instructor's
+    tools read what the learner sees). Writes always use `call.sub`."""
     user = req.args.getfirst('user')
     if not user or user == call.sub:
         return call.sub
