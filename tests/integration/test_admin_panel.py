@@ -494,6 +494,12 @@ def test_the_queue_pages_oldest_first_and_filters(env, alice, grader,
         [(first, 1)]
     assert queue_items(teacher, 'subject=Nothing') == []
     assert queue_items(teacher, 'learner=' + BOB) == []
+    # A learner filtered on who waits for nothing is still named, not
+    # shown by their sub.
+    LearnerProfiles(env).update(BOB, name='Bob Kane')
+    html = page(teacher, QUEUE, 'learner=' + BOB).html
+    assert re.findall(r'<option value="%s"[^>]*>([^<]*)</option>' % BOB,
+                      html) == ['Bob Kane']
     assert queue_items(teacher, 'learner=' + ALICE) == [(first, 1)]
     assert queue_items(teacher, 'kind=uncertain') == []
     # The filters offer the subjects and the learners waiting, by name.

@@ -26,9 +26,9 @@ from trac.web.chrome import add_stylesheet
 
 from tracl.auth.config import CognitoConfig
 from tracl.auth.idp import CognitoError, CognitoIdentityProvider
-from tracl.auth.names import display_name
 from tracl.auth.profile import LearnerProfiles
 from tracl.auth.tokens import CognitoTokenVerifier, InvalidToken
+from tracl.model.learners import display_name
 from tracl.schema import sql
 from tracl.util import database_outage
 

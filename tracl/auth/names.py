@@ -18,6 +18,7 @@ from trac.web.api import IRequestFilter, arg_list_to_args
 
 from tracl.auth.permissions import ADMIN
 from tracl.auth.profile import USERNAME_ATTRIBUTE, LearnerProfiles
+from tracl.model.learners import display_name
 
 #: The query filters that hold a person.
 PERSON_FIELDS = ('owner', 'reporter')
@@ -27,15 +28,6 @@ _FIELD_RE = re.compile(r'^(?:\d+_)?(%s)$' % '|'.join(PERSON_FIELDS))
 #: One person of the timeline's author filter, as Trac reads it: `-`
 #: excludes; a name with spaces is quoted.
 _AUTHOR_RE = re.compile(r'(-)?(?:"([^"]*)"|\'([^\']*)\'|([^\s]+))')
-
-
-def display_name(name, username):
-    """The name of a person with ID-token name `name` and Cognito
-    username `username`: the name, else the username, else None."""
-    for value in (name, username):
-        if value and value.strip():
-            return value.strip()
-    return None
 
 
 def _authors(text, convert):
@@ -55,9 +47,7 @@ def person_name(env, sub):
     """The name pages show for Trac user `sub`: their session's name,
     else their Cognito username; None when the session has neither."""
     profile = LearnerProfiles(env).get(sub)
-    username = profile.get('username')
-    return display_name(profile.get('name'),
-                        username if username != sub else None)
+    return display_name(profile.get('name'), profile.get('username'), sub)
 
 
 class QueryPersonNames(Component):

@@ -52,11 +52,13 @@ QuestionSpread = namedtuple('QuestionSpread', [
     'maximum'])
 
 
-def _display_name(sub, name, username):
-    """The name a page shows for `sub`: never the `sub` itself."""
+def display_name(name, username, sub=None):
+    """The name pages show for a person with ID-token name `name`, Cognito
+    username `username` and Trac username `sub`: the name, else the
+    username, else None; never the `sub` itself."""
     for value in (name, username):
         if value and value.strip() and value != sub:
-            return value
+            return value.strip()
     return None
 
 
@@ -121,7 +123,7 @@ def learners_page(env, page=1, size=LEARNERS_PAGE_SIZE):
     total = int(rows[0][3]) if rows else (
         count_learners(env) if page > 1 else 0)
     return LearnerPage([
-        LearnerRow(sub, _display_name(sub, name, username), int(concepts),
+        LearnerRow(sub, display_name(name, username, sub), int(concepts),
                    int(paths), int(mastered), int(studying),
                    int(last) if last is not None else None)
         for sub, name, username, _total, concepts, paths, mastered,
@@ -206,18 +208,8 @@ def queue_learners(env, limit=QUEUE_LEARNERS_LIMIT):
                 AND u.value <> ''
             ORDER BY LOWER(COALESCE(n.value, u.value, '')), s.sub
             LIMIT %s"""), (limit,))
-    return [(sub, _display_name(sub, name, username))
+    return [(sub, display_name(name, username, sub))
             for sub, name, username in rows]
-
-
-def learner_name(env, sub):
-    """The name a page shows for learner `sub`, or None."""
-    with env.db_query as db:
-        found = dict(db("""
-            SELECT name, value FROM session_attribute
-            WHERE sid=%s AND authenticated=1
-            AND name IN ('name', 'tracl_username')""", (sub,)))
-    return _display_name(sub, found.get('name'), found.get('tracl_username'))
 
 
 def concept_subjects(env):

@@ -28,11 +28,12 @@ from trac.web.api import HTTPNotFound
 from trac.web.chrome import (add_notice, add_script, add_script_data,
                              add_stylesheet, add_warning)
 
+from tracl.auth.names import person_name
 from tracl.auth.permissions import ADMIN
 from tracl.llm import LearningLLM
 from tracl.model import decisions
 from tracl.model.learners import (LEARNERS_PAGE_SIZE, attempt_details,
-                                  concept_subjects, learner_name,
+                                  concept_subjects,
                                   learners_page, queue_learners,
                                   question_spread)
 from tracl.search import LearningChunkStore
@@ -118,7 +119,7 @@ class LearningAdminPanel(Component):
         if filters['learner'] and \
                 filters['learner'] not in dict(learners):
             learners.insert(0, (filters['learner'],
-                                learner_name(self.env, filters['learner'])))
+                                person_name(self.env, filters['learner'])))
         add_script(req, 'tracl/js/page_errors.js')
         add_script(req, 'tracl/js/admin_queue.js')
         add_script_data(req, tracl_admin_queue={
