@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Indexed learning queries on SQLite and PostgreSQL with many learners
-(goals: progress query < 50 ms, graph data < 200 ms, indexed < 100 ms).
+(goals: progress query < 50 ms, graph data < 200 ms, indexed < 100 ms;
+the admin's learners page, one of many, < 500 ms).
 
 Fills an environment with LEARNERS learners of 20 concepts each (tickets,
 custom fields, a path, progress and prerequisite links), then times the
@@ -23,6 +24,7 @@ from common import machine, measure, report  # noqa: E402
 from support import pg  # noqa: E402
 from support.envs import destroy_env, learning_env  # noqa: E402
 
+from tracl.model.learners import learners_page  # noqa: E402
 from tracl.schema import sql  # noqa: E402
 
 CONCEPTS = 20
@@ -112,6 +114,10 @@ def queries(env, learners):
                       WHERE cognito_user_id=%s AND ticket_id=%s""",
                    (sub, ticket_id))
     yield 'progress row of one learner and concept', one_progress_row
+
+    pages = max(1, learners // 50)
+    yield "admin's learners page (50 learners, counts)", \
+        lambda: learners_page(env, 1 + rnd.randrange(pages))
 
 
 def bench(label, uri, learners):

@@ -10,7 +10,6 @@ the panel's form, posted with Trac's form token.
 
 import json
 import re
-import time
 import uuid
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -559,8 +558,9 @@ def test_an_instructor_may_open_a_learners_graph(env, alice, teacher):
                      query='user=' + BOB).status == 403
 
 
-def test_the_learners_page_pages_thousands_of_learners_quickly(env, teacher):
-    """5,000 learners with 8 concepts' progress each (40,000 rows)."""
+def test_the_learners_page_pages_thousands_of_learners(env, teacher):
+    """5,000 learners with 8 concepts' progress each (40,000 rows); its
+    speed is measured in bench/db_bench.py."""
     now = to_utimestamp(datetime_now(utc))
     rows = [(str(uuid.uuid4()), 'Path', 'query', 'sub-%05d' % n, now)
             for n in range(5000)]
@@ -588,19 +588,14 @@ def test_the_learners_page_pages_thousands_of_learners_quickly(env, teacher):
             INSERT INTO session_attribute (sid, authenticated, name, value)
             VALUES (%s, 1, 'name', %s)""",
             [(r[3], 'Learner %05d' % n) for n, r in enumerate(rows[:100])])
-    started = time.monotonic()
     found = page(teacher, LEARNERS)
-    elapsed = time.monotonic() - started
     names = list(table_rows(found.html))
     assert len(names) == 50
     # Named learners first, by name; then the rest, none by sub.
     assert names[:3] == ['Learner 00000', 'Learner 00001', 'Learner 00002']
     assert '5000 learners.' in found.text and 'page 1 of 100' in found.text
-    assert elapsed < 3, elapsed
     assert table_rows(found.html)['Learner 00000'][:4] == ['1', '0', '4', '4']
-    started = time.monotonic()
     assert len(learners_page(env, 60).learners) == 50
-    assert time.monotonic() - started < 0.5
     later = page(teacher, LEARNERS, 'page=3')
     assert table_rows(later.html, unique=False) == ['(no name)'] * 50
     assert 'sub-0' not in later.text
