@@ -41,6 +41,41 @@ def test_openapi_document_describes_every_endpoint(env):
     assert document['paths']['/health']['get']['security'] == []
 
 
+def test_the_document_lists_the_csrf_403_on_writes_only(env):
+    paths = call(env, 'GET', '/api/v1/openapi.json').json()['paths']
+    assert '403' not in paths['/me']['get']['responses']
+    assert '403' in paths['/me/preferences']['put']['responses']
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            if method != 'get' and operation['security']:
+                assert '403' in operation['responses'], (method, path)
+
+
+def test_reads_of_another_learner_are_documented_where_answered(env):
+    """Each learner's read without path parameters, called by a learner
+    with `?user=` naming someone else: it answers 403 exactly where the
+    document lists the `user` parameter and that 403."""
+    paths = call(env, 'GET', '/api/v1/openapi.json').json()['paths']
+    cookies = browser_session(env, 'sub-me', groups=['Students'])
+    checked = set()
+    for path, operations in paths.items():
+        operation = operations.get('get')
+        if not operation or '{' in path or not operation['security']:
+            continue
+        if call(env, 'GET', '/api/v1' + path,
+                cookies=cookies).status == 403:
+            continue    # an instructor's read, whoever it names
+        status = call(env, 'GET', '/api/v1' + path, cookies=cookies,
+                      query='user=sub-other').status
+        named = {p['name'] for p in operation.get('parameters', [])
+                 if p['in'] == 'query'}
+        documented = 'user' in named and '403' in operation['responses']
+        assert (status == 403) == documented, (path, status)
+        if documented:
+            checked.add(path)
+    assert {'/learning-paths', '/me/data', '/reviews'} <= checked
+
+
 def test_me_answers_the_signed_in_learners_profile(env):
     cookies = browser_session(env, 'sub-me', groups=['Students'])
     body = call(env, 'GET', '/api/v1/me', cookies=cookies).json()

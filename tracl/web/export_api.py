@@ -25,7 +25,7 @@ from tracl.api import IApiEndpointProvider
 from tracl.model import learner_data
 from tracl.web.api import API_PREFIX, ApiError, ApiModule, Endpoint, \
     reader_sub
-from tracl.web.openapi import api_errors
+from tracl.web.openapi import api_errors, reads_a_learner
 
 #: The media type of the deck; AnkiDroid and Anki open it.
 APKG_MEDIA_TYPE = 'application/apkg'
@@ -108,7 +108,7 @@ class ExportApi(Component):
 
     # Handlers
 
-    @api_errors(**{'403': '`?user=` without LEARNING_ADMIN'})
+    @reads_a_learner
     def _data(self, req, call):
         sub = reader_sub(req, call)
         data = learner_data.export_learner_data(self.env, sub)

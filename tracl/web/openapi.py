@@ -3,6 +3,8 @@ providers declare, so it cannot drift from what is served."""
 
 import re
 
+from tracl.web.api import SAFE_METHODS
+
 ERROR_SCHEMA = {
     'type': 'object', 'required': ['error'],
     'properties': {'error': {
@@ -16,9 +18,17 @@ ERROR_SCHEMA = {
 _COMMON_ERRORS = {'413': 'Request body too large',
                   '415': 'Body is not application/json',
                   '429': 'Too many requests'}
-_AUTH_ERRORS = {'401': 'Missing or invalid credentials',
-                '403': 'CSRF token missing or wrong'}
+_AUTH_ERRORS = {'401': 'Missing or invalid credentials'}
+#: Only a write signed in by the session cookie needs the CSRF token.
+_CSRF_ERRORS = {'403': 'CSRF token missing or wrong'}
 _BODY_ERRORS = {'400': 'Invalid input'}
+#: A read of another learner's data (`?user=`) is an instructor's.
+_READER_ERRORS = {'403': '`?user=` without LEARNING_ADMIN'}
+_USER_PARAMETER = {
+    'name': 'user', 'in': 'query', 'required': False,
+    'schema': {'type': 'string'},
+    'description': "Read this learner's data instead of the caller's "
+                   "(their `sub`; LEARNING_ADMIN only)."}
 _DATABASE_ERRORS = {'503': 'A service, or the database, does not answer'}
 
 
@@ -44,6 +54,8 @@ def build_document(endpoints, version, server_url):
                        if kind == 'int' else {'type': 'string'}}
                       for name, kind in re.findall(r'\{(\w+)(?::(int))?\}',
                                                    endpoint.path)]
+        if getattr(endpoint.handler, 'reads_a_learner', False):
+            parameters.append(_USER_PARAMETER)
         if parameters:
             operation['parameters'] = parameters
         if endpoint.request_schema is not None:
@@ -60,6 +72,8 @@ def build_document(endpoints, version, server_url):
         errors = dict(_COMMON_ERRORS)
         if endpoint.auth:
             errors.update(_AUTH_ERRORS)
+            if endpoint.method not in SAFE_METHODS:
+                errors.update(_CSRF_ERRORS)
             operation['security'] = [{'bearer': []}, {'session': []}]
         else:
             operation['security'] = []
@@ -67,6 +81,8 @@ def build_document(endpoints, version, server_url):
             errors.update(_BODY_ERRORS)
         if endpoint.needs_database:
             errors.update(_DATABASE_ERRORS)
+        if getattr(endpoint.handler, 'reads_a_learner', False):
+            errors.update(_READER_ERRORS)
         for status, description in getattr(endpoint.handler,
                                             'api_errors', {}).items():
             errors[str(status)] = description
@@ -96,6 +112,14 @@ def api_errors(**statuses):
     """Decorate a handler with the error statuses it answers, for the
     document: `@api_errors(**{'404': 'No such concept'})`."""
     def decorate(handler):
-        handler.api_errors = statuses
+        handler.api_errors = dict(getattr(handler, 'api_errors', {}),
+                                  **statuses)
         return handler
     return decorate
+
+
+def reads_a_learner(handler):
+    """Decorate a read handler that reads whose data `reader_sub` says:
+    the document lists its `user` parameter and the 403 it brings."""
+    handler.reads_a_learner = True
+    return handler

@@ -20,7 +20,7 @@ from tracl.study.paths import (LearningPaths, NoQuestionWritten,
                                NothingToLearn, PathChunksUnavailable,
                                PathNotSaved, UnknownChunks)
 from tracl.web.api import ApiError, Endpoint, reader_sub
-from tracl.web.openapi import api_errors
+from tracl.web.openapi import api_errors, reads_a_learner
 from tracl.web.path_page import path_href
 
 MIN_QUERY, MAX_QUERY = 3, 500
@@ -224,10 +224,12 @@ class LearningPathsApi(Component):
                      'path_url': path_href(req.abs_href, created.path_id),
                      'tickets': created.tickets, 'skipped': created.skipped}
 
+    @reads_a_learner
     def _list(self, req, call):
         return {'paths': LearningPaths(self.env).paths(
             reader_sub(req, call))}
 
+    @reads_a_learner
     @api_errors(**{'404': 'No such path'})
     def _get(self, req, call):
         sub = reader_sub(req, call)

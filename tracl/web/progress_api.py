@@ -20,7 +20,7 @@ from tracl.study.loop import (MAX_ANSWER, MAX_HEARTBEAT, MAX_NOTES,
                               StudyLoop)
 from tracl.study.retention import Retention
 from tracl.web.api import ApiError, Endpoint, reader_sub
-from tracl.web.openapi import api_errors
+from tracl.web.openapi import api_errors, reads_a_learner
 
 #: Largest study time one submission may report, in seconds (a day).
 MAX_REPORTED_SECONDS = 86400
@@ -328,6 +328,7 @@ class ProgressApi(Component):
                     ticket_status=result.ticket_status,
                     question_id=result.question_id)
 
+    @reads_a_learner
     @api_errors(**{'404': 'No such concept'})
     def _get(self, req, call):
         sub = reader_sub(req, call)
@@ -365,6 +366,7 @@ class ProgressApi(Component):
         StudyLoop(self.env).heartbeat(call.sub, concept.ticket_id, seconds)
         return None
 
+    @reads_a_learner
     def _subjects(self, req, call):
         return {'subjects': StudyLoop(self.env).subjects(
             reader_sub(req, call))}

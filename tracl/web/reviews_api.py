@@ -11,7 +11,7 @@ from tracl.clock import LearningClock
 from tracl.study.retention import Retention
 from tracl.util import iso
 from tracl.web.api import ApiError, Endpoint, reader_sub
-from tracl.web.openapi import api_errors
+from tracl.web.openapi import api_errors, reads_a_learner
 
 #: The furthest horizon a due list looks at.
 MAX_HORIZON_DAYS = 366
@@ -69,6 +69,7 @@ class ReviewsApi(Component):
                        'The concepts due for review',
                        responses={200: dict(REVIEWS_RESPONSE)})
 
+    @reads_a_learner
     @api_errors(**{'400': 'until is not an ISO 8601 time or date within '
                           'a year (invalid_until)'})
     def _due(self, req, call):
