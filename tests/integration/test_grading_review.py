@@ -11,6 +11,7 @@ from support.grading_fixtures import graded_alice, teacher  # noqa: F401
 from support.providers import grader  # noqa: F401 (fixture)
 from support.study import LEDGERS, MERKLE
 from tracl.auth.profile import LearnerProfiles
+from tracl.model import decisions
 from tracl.schema import sql
 
 ALICE, BOB, TEACHER = 'sub-alice', 'sub-bob', 'sub-teacher'
@@ -214,6 +215,38 @@ def test_a_decision_that_masters_the_concept(env, alice, grader, teacher):
     assert again.status == 409 and again.json()['error']['code'] == 'already_decided'
     # A decision is not disputed again.
     assert dispute(alice, ticket_id, attempt=2).status == 409
+
+
+def test_a_deleted_concepts_decisions_stay_without_learner_or_answers(
+        env, alice, grader, teacher):
+    """An admin deletes a decided concept through Trac: its attempts and
+    progress go, the decision stays as an audit naming neither the
+    learner nor a ticket id a new concept could take (SQLite gives the id
+    of the highest deleted ticket to the next one)."""
+    ticket_id = answered(alice, grader)
+    other = answered(alice, grader, MERKLE)
+    ok(dispute(alice, ticket_id), 201)
+    ok(dispute(alice, other), 201)
+    ok(decide(teacher, ticket_id, 1, 0.9, 'Right, in other words.'), 201)
+    ok(decide(teacher, other, 1, 0.4), 201)
+
+    Ticket(env, ticket_id).delete()
+
+    assert attempts_of(env, ticket_id) == []
+    kept = env.db_query(sql(env, """
+        SELECT cognito_user_id, attempt, new_score, comment, decided_by
+        FROM {decisions} WHERE ticket_id=%s"""), (ticket_id,))
+    assert len(kept) == 1
+    marker, attempt, score, comment, by = kept[0]
+    assert marker.startswith(decisions.DELETED_CONCEPT_PREFIX)
+    assert ALICE not in marker
+    assert (attempt, float(score), comment, by) == \
+        (1, 0.9, 'Right, in other words.', TEACHER)
+    # Her other concept's decision is hers still.
+    assert env.db_query(sql(env, """
+        SELECT cognito_user_id FROM {decisions} WHERE ticket_id=%s"""),
+        (other,)) == [(ALICE,)]
+    assert ok(alice.progress(other))['status'] == 'studying'
 
 
 def test_a_decision_that_reopens_a_mastered_concept(env, alice, grader,

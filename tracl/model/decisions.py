@@ -12,6 +12,7 @@ concept mastered whatever is decided about an earlier one. Everything
 changes in one transaction; the first decision on an attempt wins.
 """
 
+import uuid
 from collections import namedtuple
 
 from trac.ticket.model import Ticket
@@ -36,6 +37,11 @@ Dispute = namedtuple('Dispute', ['id', 'attempt', 'reason', 'status',
 #: The grader name of a decision by instructor `sub`.
 INSTRUCTOR_GRADER = 'instructor:%s'
 
+#: How a decision names its learner once its concept ticket was deleted
+#: through Trac: the prefix and a random token per ticket (a learner's own
+#: deletion of their data uses `deleted-learner:`).
+DELETED_CONCEPT_PREFIX = 'deleted-concept:'
+
 
 class AttemptNotFound(LookupError):
     """No such attempt of that learner's concept."""
@@ -56,6 +62,29 @@ class NotDisputable(Exception):
 def _now():
     now = datetime_now(utc)
     return now, to_utimestamp(now)
+
+
+def detach_from_deleted_concept(env, ticket_id, owner):
+    """Keep the decisions on concept `ticket_id` of learner `owner`, whose
+    ticket was deleted, as an audit that names neither: the learner is
+    replaced by a marker. The attempts they decided went with the ticket.
+
+    Without this the decisions would wait under the learner and the
+    ticket's id, and SQLite gives the id of the highest deleted ticket to
+    the next one created: the learner's next concept under that id would
+    find its attempts already decided. Returns how many were detached."""
+    if not owner:
+        return 0
+    marker = DELETED_CONCEPT_PREFIX + uuid.uuid4().hex
+    with env.db_transaction as db:
+        db(sql(env, """
+            UPDATE {decisions} SET cognito_user_id=%s
+            WHERE cognito_user_id=%s AND ticket_id=%s"""),
+           (marker, owner, ticket_id))
+        (count,), = db(sql(env, """
+            SELECT COUNT(*) FROM {decisions} WHERE cognito_user_id=%s"""),
+            (marker,))
+    return count
 
 
 def open_dispute(env, sub, ticket_id, attempt, reason):

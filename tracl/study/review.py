@@ -8,11 +8,13 @@ the timeline's wording.
 """
 
 from trac.config import IntOption
-from trac.core import Component
+from trac.core import Component, implements
+from trac.ticket.api import ITicketChangeListener
 from trac.util.datefmt import datetime_now, to_utimestamp, utc
 from trac.util.translation import _
 
 from tracl.clock import LearningClock
+from tracl.environment import CONCEPT_TICKET_TYPE
 from tracl.model import decisions
 from tracl.study.loop import StudyLoop
 from tracl.study.retention import SCHEDULER_VERSION, Retention
@@ -106,3 +108,36 @@ class GradingReview(Component):
         if mastered:
             text += ' ' + _("Concept mastered.")
         return text
+
+
+class DecisionsOfDeletedConcepts(Component):
+    """When an admin deletes a concept ticket through Trac, its attempts
+    and progress go with it (their foreign keys cascade) and the
+    instructors' decisions on it stay as the grading's audit, naming
+    neither the learner nor a ticket a new concept may take the id of
+    (`tracl.model.decisions.detach_from_deleted_concept`)."""
+
+    implements(ITicketChangeListener)
+
+    # ITicketChangeListener methods
+
+    def ticket_created(self, ticket):
+        pass
+
+    def ticket_changed(self, ticket, comment, author, old_values):
+        pass
+
+    def ticket_deleted(self, ticket):
+        if ticket['type'] == CONCEPT_TICKET_TYPE:
+            detached = decisions.detach_from_deleted_concept(
+                self.env, ticket.id, ticket['owner'])
+            if detached:
+                self.log.info("Kept %d decision(s) on deleted concept #%s "
+                              "without its learner", detached, ticket.id)
+
+    def ticket_comment_modified(self, ticket, cdate, author, comment,
+                                old_comment):
+        pass
+
+    def ticket_change_deleted(self, ticket, cdate, changes):
+        pass
