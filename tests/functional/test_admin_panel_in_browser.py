@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import USERS
+from support.functional_users import USERS
 from support.chromium import headless_chromium
 from support.study import LEDGERS, WEAK_ANSWER, learner_headers, make_path
 from support.web import call

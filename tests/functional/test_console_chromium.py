@@ -21,7 +21,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from trac.wiki.model import WikiPage
 
-from conftest import USERS
+from support.functional_users import USERS
 from support.study import BLOCKS, GOOD_ANSWERS, LEDGERS, MERKLE
 from tracl.demo import START_PAGE
 

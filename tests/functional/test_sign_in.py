@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import USERS
+from support.functional_users import USERS
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
