@@ -16,7 +16,10 @@ words), then these rules look for what flips its meaning:
   that orders them ("A before B" against "B before A"), or the same
   letters in the opposite order ("AB" against "BA");
 - a quantifier: the answer says "always", "never", "all", "must" where the
-  statement hedges ("in general not", "usually", "some", "can").
+  statement hedges ("in general not", "usually", "some", "can");
+- a degree: one side says an effect is slight ("only a small change",
+  "slightly") where the other says it is whole ("completely", "a totally
+  different digest").
 
 No inference model runs offline; these rules are deliberately narrow, so a
 rule that fires is a strong signal and a rule that misses leaves the grade
@@ -90,6 +93,18 @@ HEDGES = re.compile(r"\b(?:in general|generally|usually|often|typically|"
                     r"sometimes|some|may|might|can|could|not always|"
                     r"not necessarily|need not|possibly|tends? to|mostly|"
                     r"depends? on|in most cases)\b", re.IGNORECASE)
+
+#: Words that say an effect is slight, and those that say it is whole. A
+#: bare "small" is not one: "a small change in the input" names the cause
+#: on both sides; "only a small" or "only small" says the effect is slight.
+SLIGHT = re.compile(r"\b(?:only (?:a )?(?:small|slight|little|tiny|minor)|"
+                    r"slightly|barely|marginally|a little|minimally|"
+                    r"hardly at all)\b", re.IGNORECASE)
+WHOLE = re.compile(r"\b(?:completely|entirely|totally|wholly|utterly|"
+                   r"drastically|dramatically|radically|unrecogni[sz]ably|"
+                   r"completely different|entirely new|"
+                   r"totally different|roughly half|about half)\b",
+                   re.IGNORECASE)
 
 #: Words that order the two terms around them.
 ORDERING = frozenset(['before', 'after', 'than', 'precedes', 'follows',
@@ -180,7 +195,21 @@ def contradiction(sentence, statement, odd_flips=True):
     if same_claim and set(a) & ABSOLUTES - set(b) and \
             HEDGES.search(statement) and not HEDGES.search(sentence):
         return 'quantifier'
+    if same_claim and _other_degree(sentence, statement):
+        return 'degree'
     return ''
+
+
+def _other_degree(sentence, statement):
+    """One side says the effect is slight and the other that it is whole,
+    and neither says both: "changes the digest completely" against "causes
+    only a small change in the digest"."""
+    def degree(text):
+        slight, whole = bool(SLIGHT.search(text)), bool(WHOLE.search(text))
+        return 'slight' if slight and not whole else \
+            'whole' if whole and not slight else None
+    a, b = degree(sentence), degree(statement)
+    return bool(a and b and a != b)
 
 
 def _flipped_modifier(a, b):
