@@ -240,26 +240,23 @@ def test_denying_a_misconception_is_not_stating_it(grader):
     assert PRODUCT[2].misconceptions[0] not in result.errors
 
 
+HASH_ANSWER = (
+    "A hash function maps any input to a fixed-length digest, like a "
+    "fingerprint. It is deterministic, so anyone can recompute it. %s You "
+    "cannot find another input with the same digest, so if the recomputed "
+    "digest differs from the stored one the data was changed.")
+
+
 def test_saying_a_small_change_changes_everything_is_the_correction(
         grader):
     # "A small change" is the cause on both sides: the effect ("changes it
     # completely" against "only a small change") tells them apart.
-    right = grade(grader, HASH,
-                  "A hash function maps any input to a fixed-length digest, "
-                  "like a fingerprint. It is deterministic, so anyone can "
-                  "recompute it. A small change in the input changes it "
-                  "completely. You cannot find another input with the same "
-                  "digest, so if the recomputed digest differs from the "
-                  "stored one the data was changed.")
-    assert not right.errors
-    assert right.score >= MASTERY_THRESHOLD
-    wrong = grade(grader, HASH,
-                  "A hash function maps any input to a fixed-length digest, "
-                  "like a fingerprint. It is deterministic, so anyone can "
-                  "recompute it. A small change in the input causes only a "
-                  "small change in the digest. You cannot find another input "
-                  "with the same digest, so if the recomputed digest differs "
-                  "from the stored one the data was changed.")
+    right = grade(grader, HASH, HASH_ANSWER %
+                  "A small change in the input changes it completely.")
+    assert not right.errors and right.score >= MASTERY_THRESHOLD
+    wrong = grade(grader, HASH, HASH_ANSWER %
+                  "A small change in the input causes only a small change "
+                  "in the digest.")
     assert HASH[2].misconceptions[1] in wrong.errors
     assert wrong.score < MASTERY_THRESHOLD
 
