@@ -76,6 +76,18 @@ def test_reads_of_another_learner_are_documented_where_answered(env):
     assert {'/learning-paths', '/me/data', '/reviews'} <= checked
 
 
+def test_the_document_lists_the_query_parameters_each_read_takes(env):
+    paths = call(env, 'GET', '/api/v1/openapi.json').json()['paths']
+
+    def query(path):
+        return {p['name'] for p in paths[path]['get'].get('parameters', [])
+                if p['in'] == 'query'}
+    assert query('/grading/queue') == {'subject', 'user', 'kind', 'limit',
+                                       'before'}
+    assert query('/reviews') == {'until', 'user'}
+    assert query('/me') == set()
+
+
 def test_me_answers_the_signed_in_learners_profile(env):
     cookies = browser_session(env, 'sub-me', groups=['Students'])
     body = call(env, 'GET', '/api/v1/me', cookies=cookies).json()

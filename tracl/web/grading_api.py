@@ -11,7 +11,7 @@ from tracl.study.review import (COMMENT_LENGTH, REASON_LENGTH, DisputeLimit,
                                 GradingReview)
 from tracl.util import iso
 from tracl.web.api import ApiError, Endpoint
-from tracl.web.openapi import api_errors
+from tracl.web.openapi import api_errors, query_parameters
 
 #: Most queue items one call may ask for.
 MAX_QUEUE_LIMIT = 200
@@ -198,7 +198,22 @@ class GradingReviewApi(Component):
                                   id=dispute_id), code='no_open_dispute')
         return {'dispute_id': dispute_id, 'status': 'withdrawn'}
 
-    @api_errors(**{'403': 'Only LEARNING_ADMIN reads the queue'})
+    @query_parameters(
+        subject=({'type': 'string'}, 'Only attempts on concepts of this '
+                 'subject (milestone)'),
+        user=({'type': 'string'}, "Only this learner's attempts (their "
+              '`sub`)'),
+        kind=({'type': 'string', 'enum': list(decisions.QUEUE_KINDS)},
+              'Only disputed, or only uncertain, attempts'),
+        limit=({'type': 'integer', 'minimum': 1,
+                'maximum': MAX_QUEUE_LIMIT},
+               'Items a page (default `[learning] review_queue_page_size`)'),
+        before=({'type': 'string', 'pattern': r'^[0-9]+\.[0-9]+\.[0-9]+$'},
+                "The previous page's `next`: the page after it"))
+    @api_errors(**{'400': 'kind, limit or before is not one the queue '
+                          'reads (invalid_kind, invalid_limit, '
+                          'invalid_cursor)',
+                   '403': 'Only LEARNING_ADMIN reads the queue'})
     def _queue(self, req, call):
         self._instructor(req)
         kind = req.args.getfirst('kind') or None

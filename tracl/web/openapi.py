@@ -54,6 +54,7 @@ def build_document(endpoints, version, server_url):
                        if kind == 'int' else {'type': 'string'}}
                       for name, kind in re.findall(r'\{(\w+)(?::(int))?\}',
                                                    endpoint.path)]
+        parameters.extend(getattr(endpoint.handler, 'query_parameters', ()))
         if getattr(endpoint.handler, 'reads_a_learner', False):
             parameters.append(_USER_PARAMETER)
         if parameters:
@@ -114,6 +115,19 @@ def api_errors(**statuses):
     def decorate(handler):
         handler.api_errors = dict(getattr(handler, 'api_errors', {}),
                                   **statuses)
+        return handler
+    return decorate
+
+
+def query_parameters(**parameters):
+    """Decorate a handler with the query parameters it reads, for the
+    document: `@query_parameters(limit=({'type': 'integer'}, 'Items a
+    page'))`, each optional."""
+    def decorate(handler):
+        handler.query_parameters = [
+            {'name': name, 'in': 'query', 'required': False,
+             'schema': schema, 'description': description}
+            for name, (schema, description) in sorted(parameters.items())]
         return handler
     return decorate
 

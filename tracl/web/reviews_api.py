@@ -11,7 +11,8 @@ from tracl.clock import LearningClock
 from tracl.study.retention import Retention
 from tracl.util import iso
 from tracl.web.api import ApiError, Endpoint, reader_sub
-from tracl.web.openapi import api_errors, reads_a_learner
+from tracl.web.openapi import (api_errors, query_parameters,
+                                reads_a_learner)
 
 #: The furthest horizon a due list looks at.
 MAX_HORIZON_DAYS = 366
@@ -70,6 +71,9 @@ class ReviewsApi(Component):
                        responses={200: dict(REVIEWS_RESPONSE)})
 
     @reads_a_learner
+    @query_parameters(until=(
+        {'type': 'string'}, 'The concepts due by this ISO 8601 time or '
+        'date, within a year (default: now)'))
     @api_errors(**{'400': 'until is not an ISO 8601 time or date within '
                           'a year (invalid_until)'})
     def _due(self, req, call):
