@@ -21,6 +21,7 @@ from support.providers import ScriptedLLMProvider, grader  # noqa: F401
 from support.study import make_path
 from tracl.auth.names import person_name
 from tracl.auth.profile import LearnerProfiles
+from tracl.model.learners import display_name
 
 #: Alice has a name in her ID token; Bob has none, so his Cognito
 #: username shows.
@@ -117,6 +118,18 @@ def test_sign_in_names_a_person_without_a_name_by_username(env):
 
 def test_a_person_without_name_or_username_has_no_name(env):
     assert person_name(env, 'sub-unknown') is None
+
+
+@pytest.mark.parametrize('name, username, shown', [
+    ('  Ann Lee ', 'ann', 'Ann Lee'),
+    ('   ', 'ann', 'ann'),
+    # A pool that signs in by email gives users a UUID username: the same
+    # text as the sub, so no name at all rather than the sub.
+    (None, ALICE, None),
+    (' %s ' % ALICE, ALICE, None),
+])
+def test_the_name_shown_is_never_the_sub(name, username, shown):
+    assert display_name(name, username, ALICE) == shown
 
 
 @pytest.mark.parametrize('who', ['alice', 'bob'])

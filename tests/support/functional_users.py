@@ -18,4 +18,3 @@ USERS = {
     'chloe': {'password': 'ChloePass123', 'name': 'Chloe Learner',
               'groups': ['Students']},
 }
-

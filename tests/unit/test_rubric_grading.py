@@ -251,9 +251,12 @@ def test_saying_a_small_change_changes_everything_is_the_correction(
         grader):
     # "A small change" is the cause on both sides: the effect ("changes it
     # completely" against "only a small change") tells them apart.
-    right = grade(grader, HASH, HASH_ANSWER %
-                  "A small change in the input changes it completely.")
-    assert not right.errors and right.score >= MASTERY_THRESHOLD
+    for effect in ("A small change in the input changes it completely.",
+                   # Nearer the claim than its correction in meaning.
+                   "Flipping one bit of the input changes about half of "
+                   "the digest."):
+        right = grade(grader, HASH, HASH_ANSWER % effect)
+        assert not right.errors and right.score >= MASTERY_THRESHOLD
     wrong = grade(grader, HASH, HASH_ANSWER %
                   "A small change in the input causes only a small change "
                   "in the digest.")
@@ -315,6 +318,9 @@ def test_a_sentence_contradicting_a_key_point_caps_below_mastery(
     ("A small change in the input changes the digest completely.",
      "A small change to the input causes only a small change in the "
      "digest.", 'degree'),
+    ("Flipping one bit of the input changes about half of the digest.",
+     "A small change to the input causes only a small change in the "
+     "digest.", 'degree'),
     ("The new weights are only slightly different from the old ones.",
      "After the update the weights are entirely different from the old "
      "ones.", 'degree'),
@@ -360,6 +366,20 @@ def test_the_contradiction_rules(sentence, statement, reason):
      "Changing a single input bit changes the digest unrecognisably."),
     ("A small change in the input changes the digest completely.",
      "Even a small edit to the input gives an entirely different digest."),
+    # Degree words that say nothing of how much a change changes.
+    ("The function is completely deterministic, and recomputing it is "
+     "only a little slower.",
+     "A small change to the input causes only a small change in the "
+     "digest."),
+    ("Changing a single bit changes the digest bits unpredictably, and "
+     "computing it takes only a little time.",
+     "Changing even a single bit of the input changes roughly half of the "
+     "digest bits unpredictably, so any edit shows up."),
+    ("Flipping one bit of the input changes about half of the digest.",
+     "By the avalanche effect, changing a single input bit changes "
+     "roughly half of the output bits unpredictably."),
+    ("Roughly half of the learners pass the first test.",
+     "Only a small share of the learners pass the first test."),
 ])
 def test_sentences_that_agree_are_not_contradictions(sentence, statement):
     assert contradiction(sentence, statement) == ''

@@ -110,7 +110,7 @@ class CognitoLoginModule(LoginModule):
         username = claims.get('cognito:username') or username
         LearnerProfiles(self.env).update(
             sub, username=username, email=claims.get('email'),
-            name=display_name(claims.get('name'), username),
+            name=display_name(claims.get('name'), username, sub),
             groups=claims.get('cognito:groups') or [])
         req.environ['REMOTE_USER'] = sub
         self._do_login(req)
@@ -199,7 +199,7 @@ class CognitoLoginModule(LoginModule):
             username = claims.get('cognito:username')
             LearnerProfiles(self.env).update(
                 sub, username=username, email=claims.get('email'),
-                name=display_name(claims.get('name'), username),
+                name=display_name(claims.get('name'), username, sub),
                 groups=claims.get('cognito:groups') or [])
 
     def _login(self, req, data):

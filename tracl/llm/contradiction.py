@@ -17,9 +17,9 @@ words), then these rules look for what flips its meaning:
   letters in the opposite order ("AB" against "BA");
 - a quantifier: the answer says "always", "never", "all", "must" where the
   statement hedges ("in general not", "usually", "some", "can");
-- a degree: one side says an effect is slight ("only a small change",
-  "slightly") where the other says it is whole ("completely", "a totally
-  different digest").
+- a degree: one side says a change is slight ("only a small change",
+  "slightly different") where the other says it is large ("changes it
+  completely", "a totally different digest", "changes about half of it").
 
 No inference model runs offline; these rules are deliberately narrow, so a
 rule that fires is a strong signal and a rule that misses leaves the grade
@@ -94,17 +94,25 @@ HEDGES = re.compile(r"\b(?:in general|generally|usually|often|typically|"
                     r"not necessarily|need not|possibly|tends? to|mostly|"
                     r"depends? on|in most cases)\b", re.IGNORECASE)
 
-#: Words that say an effect is slight, and those that say it is whole. A
-#: bare "small" is not one: "a small change in the input" names the cause
-#: on both sides; "only a small" or "only small" says the effect is slight.
+#: Words that say how much something changes: slightly, and a lot. They
+#: count only within `DEGREE_REACH` words of a word of change or
+#: difference ("changes it completely", "only a small change", "a totally
+#: different digest"): "completely deterministic" or "only a little
+#: slower" says nothing of how much a change changes. A bare "small" is not
+#: one: "a small change in the input" names the cause on both sides.
 SLIGHT = re.compile(r"\b(?:only (?:a )?(?:small|slight|little|tiny|minor)|"
-                    r"slightly|barely|marginally|a little|minimally|"
-                    r"hardly at all)\b", re.IGNORECASE)
-WHOLE = re.compile(r"\b(?:completely|entirely|totally|wholly|utterly|"
+                    r"slightly|barely|marginally|a little|minimally)\b",
+                    re.IGNORECASE)
+LARGE = re.compile(r"\b(?:completely|entirely|totally|wholly|utterly|"
                    r"drastically|dramatically|radically|unrecogni[sz]ably|"
-                   r"completely different|entirely new|"
-                   r"totally different|roughly half|about half)\b",
-                   re.IGNORECASE)
+                   r"(?:about|roughly|around) half)\b", re.IGNORECASE)
+DEGREE_REACH = 3
+#: Stems of the words of change and difference a degree word describes.
+CHANGE_STEMS = frozenset(stem(w) for w in """
+change changes changed changing alter alters altered differ differs
+different difference modify modifies modified shift shifts shifted vary
+varies varied affect affects affected edit edits edited
+""".split())
 
 #: Words that order the two terms around them.
 ORDERING = frozenset(['before', 'after', 'than', 'precedes', 'follows',
@@ -201,15 +209,28 @@ def contradiction(sentence, statement, odd_flips=True):
 
 
 def _other_degree(sentence, statement):
-    """One side says the effect is slight and the other that it is whole,
-    and neither says both: "changes the digest completely" against "causes
-    only a small change in the digest"."""
+    """One side says a change is slight and the other that it is large,
+    and neither says both: "changes the digest completely" or "changes
+    about half of it" against "causes only a small change in the
+    digest"."""
     def degree(text):
-        slight, whole = bool(SLIGHT.search(text)), bool(WHOLE.search(text))
-        return 'slight' if slight and not whole else \
-            'whole' if whole and not slight else None
+        slight = _describes_change(text, SLIGHT)
+        large = _describes_change(text, LARGE)
+        return 'slight' if slight and not large else \
+            'large' if large and not slight else None
     a, b = degree(sentence), degree(statement)
     return bool(a and b and a != b)
+
+
+def _describes_change(text, pattern):
+    """Whether a match of `pattern` in `text` lies within `DEGREE_REACH`
+    words of a word of change or difference."""
+    for match in pattern.finditer(text):
+        before = words(text[:match.start()])[-DEGREE_REACH:]
+        after = words(text[match.end():])[:DEGREE_REACH]
+        if any(stem(w) in CHANGE_STEMS for w in before + after):
+            return True
+    return False
 
 
 def _flipped_modifier(a, b):

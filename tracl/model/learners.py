@@ -57,8 +57,9 @@ def display_name(name, username, sub=None):
     username `username` and Trac username `sub`: the name, else the
     username, else None; never the `sub` itself."""
     for value in (name, username):
-        if value and value.strip() and value != sub:
-            return value.strip()
+        value = (value or '').strip()
+        if value and value != sub:
+            return value
     return None
 
 
