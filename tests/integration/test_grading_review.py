@@ -13,6 +13,7 @@ from support.study import LEDGERS, MERKLE
 from tracl.auth.profile import LearnerProfiles
 from tracl.model import decisions
 from tracl.schema import sql
+from tracl.study.review import DecisionsOfDeletedConcepts
 
 ALICE, BOB, TEACHER = 'sub-alice', 'sub-bob', 'sub-teacher'
 REASON = 'My answer says the same thing in other words.'
@@ -220,9 +221,10 @@ def test_a_decision_that_masters_the_concept(env, alice, grader, teacher):
 def test_a_deleted_concepts_decisions_stay_without_learner_or_answers(
         env, alice, grader, teacher):
     """An admin deletes a decided concept through Trac: its attempts and
-    progress go, the decision stays as an audit naming neither the
-    learner nor a ticket id a new concept could take (SQLite gives the id
-    of the highest deleted ticket to the next one)."""
+    progress go, the decision stays as an audit that no longer names the
+    learner, so it matches no attempt of a concept that takes the ticket's
+    id (SQLite gives the id of the highest deleted ticket to the next
+    one)."""
     ticket_id = answered(alice, grader)
     other = answered(alice, grader, MERKLE)
     ok(dispute(alice, ticket_id), 201)
@@ -247,6 +249,32 @@ def test_a_deleted_concepts_decisions_stay_without_learner_or_answers(
         SELECT cognito_user_id FROM {decisions} WHERE ticket_id=%s"""),
         (other,)) == [(ALICE,)]
     assert ok(alice.progress(other))['status'] == 'studying'
+
+
+def test_a_new_concept_detaches_decisions_a_deletion_left_behind(
+        env, alice, grader, teacher):
+    """A decision still under a learner and a ticket id that a new
+    concept takes (its deletion's listener failed, or it predates it) is
+    detached when the concept is created: a new ticket has no decisions of
+    its own."""
+    ticket_id = answered(alice, grader)
+    ok(dispute(alice, ticket_id), 201)
+    ok(decide(teacher, ticket_id, 1, 0.9), 201)
+    with env.db_transaction as db:
+        db("DELETE FROM ticket WHERE id=%s", (ticket_id,))
+    assert env.db_query(sql(env, """
+        SELECT cognito_user_id FROM {decisions} WHERE ticket_id=%s"""),
+        (ticket_id,)) == [(ALICE,)]
+    # The concept that takes the id (SQLite's next ticket; a PostgreSQL
+    # sequence never gives one again, so the listener is told directly).
+    again = Ticket(env)
+    again.populate({'type': 'learning_concept', 'owner': ALICE})
+    again.id = ticket_id
+    DecisionsOfDeletedConcepts(env).ticket_created(again)
+    (learner,), = env.db_query(sql(env, """
+        SELECT cognito_user_id FROM {decisions} WHERE ticket_id=%s"""),
+        (ticket_id,))
+    assert learner.startswith(decisions.DELETED_CONCEPT_PREFIX)
 
 
 def test_a_decision_that_reopens_a_mastered_concept(env, alice, grader,

@@ -17,7 +17,7 @@ from support.providers import grader  # noqa: F401 (fixture)
 from support.study import LEDGERS, MERKLE
 from tracl.auth.profile import LearnerProfiles
 from tracl.environment import CONCEPT_TICKET_TYPE
-from tracl.model import learner_data
+from tracl.model import decisions, learner_data
 from tracl.schema import TABLES, sql
 
 ALICE, BOB, TEACHER = 'sub-alice', 'sub-bob', 'sub-teacher'
@@ -187,7 +187,7 @@ def test_delete_removes_the_learners_data_and_keeps_another_learners(
         FROM {decisions}"""))
     assert len(kept) == 1
     marker, score, comment, by = kept[0]
-    assert marker.startswith(learner_data.ANONYMOUS_PREFIX)
+    assert marker.startswith(decisions.ANONYMOUS_LEARNER_PREFIX)
     assert ALICE not in marker
     assert (float(score), comment, by) == (0.5, 'Half right.', TEACHER)
     assert ALICES_ANSWER not in decisions_export(env)

@@ -38,9 +38,14 @@ Dispute = namedtuple('Dispute', ['id', 'attempt', 'reason', 'status',
 INSTRUCTOR_GRADER = 'instructor:%s'
 
 #: How a decision names its learner once its concept ticket was deleted
-#: through Trac: the prefix and a random token per ticket (a learner's own
-#: deletion of their data uses `deleted-learner:`).
+#: through Trac: the prefix and a random token per ticket and learner.
 DELETED_CONCEPT_PREFIX = 'deleted-concept:'
+
+#: How a decision names a learner who deleted their learning data
+#: (`tracl.model.learner_data`): the prefix and a random token per
+#: deletion, so that the decisions of one deleted learner can be told
+#: apart from another's but never linked back to either.
+ANONYMOUS_LEARNER_PREFIX = 'deleted-learner:'
 
 
 class AttemptNotFound(LookupError):
@@ -64,27 +69,36 @@ def _now():
     return now, to_utimestamp(now)
 
 
-def detach_from_deleted_concept(env, ticket_id, owner):
-    """Keep the decisions on concept `ticket_id` of learner `owner`, whose
-    ticket was deleted, as an audit that names neither: the learner is
-    replaced by a marker. The attempts they decided went with the ticket.
+def detach_from_deleted_concept(env, ticket_id):
+    """Keep the decisions on concept ticket `ticket_id`, which no longer
+    exists, as an audit that no longer matches any learner's attempts:
+    each learner they name is replaced by a marker of their own (the
+    ticket id stays, as the audit's record of what was decided). The
+    attempts they decided went with the ticket.
 
     Without this the decisions would wait under the learner and the
     ticket's id, and SQLite gives the id of the highest deleted ticket to
     the next one created: the learner's next concept under that id would
     find its attempts already decided. Returns how many were detached."""
-    if not owner:
-        return 0
-    marker = DELETED_CONCEPT_PREFIX + uuid.uuid4().hex
+    detached = 0
     with env.db_transaction as db:
-        db(sql(env, """
-            UPDATE {decisions} SET cognito_user_id=%s
-            WHERE cognito_user_id=%s AND ticket_id=%s"""),
-           (marker, owner, ticket_id))
-        (count,), = db(sql(env, """
-            SELECT COUNT(*) FROM {decisions} WHERE cognito_user_id=%s"""),
-            (marker,))
-    return count
+        learners = [sub for sub, in db(sql(env, """
+            SELECT DISTINCT cognito_user_id FROM {decisions}
+            WHERE ticket_id=%s AND cognito_user_id NOT LIKE %s
+              AND cognito_user_id NOT LIKE %s"""),
+            (ticket_id, DELETED_CONCEPT_PREFIX + '%',
+             ANONYMOUS_LEARNER_PREFIX + '%'))]
+        for sub in learners:
+            marker = DELETED_CONCEPT_PREFIX + uuid.uuid4().hex
+            db(sql(env, """
+                UPDATE {decisions} SET cognito_user_id=%s
+                WHERE cognito_user_id=%s AND ticket_id=%s"""),
+               (marker, sub, ticket_id))
+            (count,), = db(sql(env, """
+                SELECT COUNT(*) FROM {decisions}
+                WHERE cognito_user_id=%s"""), (marker,))
+            detached += count
+    return detached
 
 
 def open_dispute(env, sub, ticket_id, attempt, reason):

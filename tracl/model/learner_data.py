@@ -12,13 +12,13 @@ What is not the learner's and stays: the chunks and their shared
 questions and rubrics (a concept asks one, it does not own it); the
 subjects' milestones (every learner studying a subject shares one); the
 instructors' decisions, kept as the audit of the grading with the learner
-replaced by an anonymous marker (`ANONYMOUS_PREFIX`) and, since the
-attempts go, without the answer they decided; the learner's Trac session
-(name, email, preferences) and sign-in, which are their identity (only
-its active path goes, with the paths): the account itself is Cognito's,
-removed there by an administrator. A concept is a concept ticket the
-learner owns; progress they hold on another ticket goes with their other
-rows, the ticket stays.
+replaced by an anonymous marker (`deleted-learner:` and a random token)
+and, since the attempts go, without the answer they decided; the
+learner's Trac session (name, email, preferences) and sign-in, which are
+their identity (only its active path goes, with the paths): the account
+itself is Cognito's, removed there by an administrator. A concept is a
+concept ticket the learner owns; progress they hold on another ticket
+goes with their other rows, the ticket stays.
 
 The export shows the expected answer only where the concept's page does
 (the study loop decides), and people by name, never by sub.
@@ -42,17 +42,13 @@ from tracl.auth.names import person_name
 from tracl.auth.profile import ACTIVE_PATH_ATTRIBUTE, LearnerProfiles
 from tracl.cache import LearningCache, progress_key
 from tracl.environment import CONCEPT_TICKET_TYPE
-from tracl.model.decisions import INSTRUCTOR_GRADER
+from tracl.model.decisions import (ANONYMOUS_LEARNER_PREFIX,
+                                   INSTRUCTOR_GRADER)
 from tracl.schema import sql
 from tracl.study.loop import StudyLoop
 
 #: How an instructor's decision names its grader (`instructor:<sub>`).
 INSTRUCTOR_PREFIX = INSTRUCTOR_GRADER % ''
-
-#: How an anonymised decision names its learner: the prefix and a random
-#: token per deletion, so that the decisions of one deleted learner can be
-#: told apart from another's but never linked back to either.
-ANONYMOUS_PREFIX = 'deleted-learner:'
 
 #: The version of the export's layout.
 EXPORT_FORMAT = 'tracl-learner-data'
@@ -370,7 +366,7 @@ def delete_learner_data(env, sub):
     files removed and the listeners of ticket deletions told."""
     if not sub:
         raise ValueError("a learner's sub is required")
-    marker = ANONYMOUS_PREFIX + uuid.uuid4().hex
+    marker = ANONYMOUS_LEARNER_PREFIX + uuid.uuid4().hex
     with env.db_transaction as db:
         # A write first: on SQLite it takes the database's write lock (and
         # opens the transaction), so no path can be created between the

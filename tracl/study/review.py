@@ -11,6 +11,7 @@ from trac.config import IntOption
 from trac.core import Component, implements
 from trac.ticket.api import ITicketChangeListener
 from trac.util.datefmt import datetime_now, to_utimestamp, utc
+from trac.util.text import exception_to_unicode
 from trac.util.translation import _
 
 from tracl.clock import LearningClock
@@ -113,27 +114,43 @@ class GradingReview(Component):
 class DecisionsOfDeletedConcepts(Component):
     """When an admin deletes a concept ticket through Trac, its attempts
     and progress go with it (their foreign keys cascade) and the
-    instructors' decisions on it stay as the grading's audit, naming
-    neither the learner nor a ticket a new concept may take the id of
-    (`tracl.model.decisions.detach_from_deleted_concept`)."""
+    instructors' decisions on it stay as the grading's audit, no longer
+    matching the learner's attempts on a concept that takes the ticket's
+    id (`tracl.model.decisions.detach_from_deleted_concept`).
+
+    Trac tells of a deletion after committing it: if detaching fails
+    then, the ticket is gone all the same, so the failure is logged
+    rather than shown, and the next concept created under that id
+    detaches whatever decisions still wait under it (a new ticket has
+    none of its own)."""
 
     implements(ITicketChangeListener)
 
     # ITicketChangeListener methods
 
     def ticket_created(self, ticket):
-        pass
+        # Part of the creation (often of a whole path, in one
+        # transaction): a failure here fails it.
+        if ticket['type'] == CONCEPT_TICKET_TYPE:
+            self._log(decisions.detach_from_deleted_concept(self.env,
+                                                            ticket.id),
+                      ticket.id)
 
     def ticket_changed(self, ticket, comment, author, old_values):
         pass
 
     def ticket_deleted(self, ticket):
-        if ticket['type'] == CONCEPT_TICKET_TYPE:
-            detached = decisions.detach_from_deleted_concept(
-                self.env, ticket.id, ticket['owner'])
-            if detached:
-                self.log.info("Kept %d decision(s) on deleted concept #%s "
-                              "without its learner", detached, ticket.id)
+        if ticket['type'] != CONCEPT_TICKET_TYPE:
+            return
+        try:
+            detached = decisions.detach_from_deleted_concept(self.env,
+                                                             ticket.id)
+        except self.env.db_exc.DatabaseError as e:
+            self.log.error("Could not detach the decisions on deleted "
+                           "concept #%s: %s", ticket.id,
+                           exception_to_unicode(e))
+            return
+        self._log(detached, ticket.id)
 
     def ticket_comment_modified(self, ticket, cdate, author, comment,
                                 old_comment):
@@ -141,3 +158,10 @@ class DecisionsOfDeletedConcepts(Component):
 
     def ticket_change_deleted(self, ticket, cdate, changes):
         pass
+
+    # Internal methods
+
+    def _log(self, detached, ticket_id):
+        if detached:
+            self.log.info("Kept %d decision(s) on deleted concept #%s "
+                          "without its learner", detached, ticket_id)
