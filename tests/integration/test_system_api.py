@@ -1,9 +1,12 @@
 """Health, the OpenAPI document, the learner's profile and preferences."""
 
+import inspect
+
 import pytest
 
 from support.sessions import browser_session
 from support.web import call
+from tracl.web.api import ApiModule
 
 
 def csrf(cookies):
@@ -45,6 +48,10 @@ def test_the_document_lists_the_csrf_403_on_writes_only(env):
     paths = call(env, 'GET', '/api/v1/openapi.json').json()['paths']
     assert '403' not in paths['/me']['get']['responses']
     assert '403' in paths['/me/preferences']['put']['responses']
+    # A write that also refuses for its own reason names both.
+    decide = paths['/grading/decisions']['post']['responses']['403']
+    assert 'CSRF' in decide['description'] and \
+        'LEARNING_ADMIN' in decide['description']
     for path, operations in paths.items():
         for method, operation in operations.items():
             if method != 'get' and operation['security']:
@@ -74,6 +81,19 @@ def test_reads_of_another_learner_are_documented_where_answered(env):
         if documented:
             checked.add(path)
     assert {'/learning-paths', '/me/data', '/reviews'} <= checked
+
+
+def test_every_handler_that_reads_another_learner_is_marked(env):
+    """A handler calling `reader_sub` takes `?user=`: the document learns
+    it only from the handler's mark, so none may go without one."""
+    reading = []
+    for endpoint, _regex, _converters in ApiModule(env).endpoints():
+        if 'reader_sub(' in inspect.getsource(endpoint.handler):
+            reading.append(endpoint.path)
+            assert getattr(endpoint.handler, 'reads_a_learner', False), \
+                endpoint
+    assert {'/progress/{ticket_id:int}', '/learning-paths/{path_id}',
+            '/learning-paths', '/reviews', '/me/data'} <= set(reading)
 
 
 def test_the_document_lists_the_query_parameters_each_read_takes(env):

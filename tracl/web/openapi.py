@@ -86,7 +86,12 @@ def build_document(endpoints, version, server_url):
             errors.update(_READER_ERRORS)
         for status, description in getattr(endpoint.handler,
                                             'api_errors', {}).items():
-            errors[str(status)] = description
+            # A status the frame answers too (a CSRF 403, a body's 400)
+            # keeps both reasons: either may be the one a caller gets.
+            status = str(status)
+            errors[status] = '%s; %s' % (errors[status], description) \
+                if errors.get(status) not in (None, description) \
+                else description
         for status, description in errors.items():
             operation['responses'].setdefault(status, _error(description))
         paths.setdefault(path, {})[endpoint.method.lower()] = operation
